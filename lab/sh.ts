@@ -1,0 +1,49 @@
+import { execFileSync, spawnSync } from "child_process";
+
+/** Every lab object (netns, link, bridge, dir) carries this prefix, so it is recognisable and cleanable. */
+export const LAB_PREFIX = "fl-";
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs argv (no shell), returns code/stdout/stderr. */
+export function run(argv: string[], input?: string, timeoutMs = 60_000): RunResult {
+  const r = spawnSync(argv[0], argv.slice(1), { input, encoding: "utf8", timeout: timeoutMs });
+  if (r.error) throw new Error(`${argv[0]}: ${r.error.message}`);
+  return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+/** Runs argv and throws with its stderr if it fails. */
+export function must(argv: string[], input?: string, timeoutMs = 60_000): string {
+  const r = run(argv, input, timeoutMs);
+  if (r.code !== 0) throw new Error(`command failed (${r.code}): ${argv.join(" ")}\n${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/** argv to run inside a network namespace. */
+export function inNs(ns: string, argv: string[]): string[] {
+  return ["ip", "netns", "exec", ns, ...argv];
+}
+
+export function netnsList(): string[] {
+  return execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
+    .split("\n")
+    .map((l) => l.split(" ")[0])
+    .filter((n) => n !== "");
+}
+
+/** A throwaway namespace with loopback up; returns its name. */
+export function tempNetns(tag: string): string {
+  const name = `${LAB_PREFIX}t-${tag}-${process.pid}`.slice(0, 40);
+  run(["ip", "netns", "del", name]);
+  must(["ip", "netns", "add", name]);
+  must(inNs(name, ["ip", "link", "set", "lo", "up"]));
+  return name;
+}
+
+export function delNetns(name: string): void {
+  run(["ip", "netns", "del", name]);
+}
