@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Installs and (re)configures the fleet OpenVPN server on the gateway.
+# Bundle: server.conf ca.crt server.crt server.key tls-crypt.key allow-list ccd.<engineer>...
+#         vpn-verify.sh vpn-boot.sh [root_prefix]
+# Engineer changes (allow-list, ccd) apply live: files are swapped atomically and every
+# connected CN that is no longer allowed is killed over the management socket. The daemon
+# restarts only when its config or keys change.
+set -euo pipefail
+FLEET_BUNDLE=$1; OP=${2:-create}; export FLEET_BUNDLE
+# shellcheck source=scripts/remote/lib.sh
+. "$FLEET_BUNDLE/lib.sh"
+
+prefix=$(param_or root_prefix "")
+case "$prefix" in
+  ""|/*) ;;
+  *) die "root_prefix '$prefix' must be empty or an absolute path" ;;
+esac
+conf_dir="$prefix/etc/openvpn/server"
+run_dir="$prefix/run/openvpn-server"
+pid_file="$run_dir/fleet.pid"
+sock="$run_dir/fleet.sock"
+sysctl_file="$prefix/etc/sysctl.d/60-fleet-vpn.conf"
+unit=openvpn-server@fleet
+# systemd only knows the real /etc; a prefixed (lab) install always runs the daemon itself.
+use_systemd() { [ -z "$prefix" ] && have_systemd; }
+
+umask 022
+
+daemon_pid() {
+  local pid
+  [ -f "$pid_file" ] || return 1
+  pid=$(cat -- "$pid_file")
+  [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] && [ "$(cat "/proc/$pid/comm")" = openvpn ] || return 1
+  printf '%s\n' "$pid"
+}
+
+stop_daemon() {
+  if use_systemd; then
+    systemctl stop "$unit" || true
+    return 0
+  fi
+  local pid
+  pid=$(daemon_pid) || return 0
+  kill -TERM "$pid"
+  for _ in $(seq 1 100); do
+    [ -d "/proc/$pid" ] || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# Management interface: one command per connection; prints the reply without the banner.
+mgmt() {
+  printf '%s\nquit\n' "$1" | socat -t 5 - "UNIX-CONNECT:$sock" | grep -v '^>INFO:'
+}
+
+if [ "$OP" = delete ]; then
+  stop_daemon
+  if use_systemd; then systemctl disable "$unit" 2>/dev/null || true; fi
+  rm -rf -- "$conf_dir"/fleet.conf "$conf_dir"/ca.crt "$conf_dir"/server.crt "$conf_dir"/server.key \
+    "$conf_dir"/tls-crypt.key "$conf_dir"/allow-list "$conf_dir"/vpn-verify.sh "$conf_dir"/vpn-boot.sh \
+    "$conf_dir"/ccd "$conf_dir"/ccd.d.* "$sysctl_file"
+  exit 0
+fi
+
+command -v openvpn >/dev/null || die "openvpn is not installed on this gateway"
+grep -qxF "ca $conf_dir/ca.crt" "$FLEET_BUNDLE/server.conf" ||
+  die "server.conf was rendered for another root than '$conf_dir' (root_prefix mismatch)"
+
+# The ccd dir and the verify script are read by `nobody` after the privilege drop.
+install -d -m 0755 -- "$conf_dir" "$run_dir" "$(dirname -- "$sysctl_file")"
+
+changed=0
+# install_file <bundle name> <dest name> <mode>: atomic replace; marks a daemon restart if asked.
+install_file() {
+  local src="$FLEET_BUNDLE/$1" dest="$conf_dir/$2" restart=$4
+  [ -f "$src" ] || die "missing parameter '$1'"
+  if [ -f "$dest" ] && cmp -s -- "$src" "$dest" && [ "$(stat -c %a -- "$dest")" = "$3" ]; then
+    return 0
+  fi
+  install -o root -g root -m "$3" -- "$src" "$dest.new"
+  mv -f -- "$dest.new" "$dest"
+  if [ "$restart" = restart ]; then changed=1; fi
+}
+
+install_file server.conf fleet.conf 644 restart
+install_file ca.crt ca.crt 644 restart
+install_file server.crt server.crt 644 restart
+install_file server.key server.key 600 restart
+install_file tls-crypt.key tls-crypt.key 600 restart
+install_file vpn-verify.sh vpn-verify.sh 755 live
+install_file vpn-boot.sh vpn-boot.sh 755 live
+install_file allow-list allow-list 644 live
+
+# ccd: build a fresh dir, then swap the `ccd` symlink with one rename, so OpenVPN never
+# sees a half-written or missing directory.
+new_ccd=$(mktemp -d "$conf_dir/ccd.d.XXXXXXXX")
+chmod 0755 -- "$new_ccd"
+for f in "$FLEET_BUNDLE"/ccd.*; do
+  [ -e "$f" ] || continue
+  install -m 0644 -- "$f" "$new_ccd/${f##*/ccd.}"
+done
+if [ -d "$conf_dir/ccd" ] && [ ! -L "$conf_dir/ccd" ]; then rm -rf -- "$conf_dir/ccd"; fi
+ln -sfn -- "${new_ccd##*/}" "$conf_dir/ccd.link"
+mv -fT -- "$conf_dir/ccd.link" "$conf_dir/ccd"
+for d in "$conf_dir"/ccd.d.*; do
+  [ "$d" = "$new_ccd" ] || rm -rf -- "$d"
+done
+
+printf 'net.ipv4.ip_forward = 1\n' >"$sysctl_file"
+echo 1 >/proc/sys/net/ipv4/ip_forward
+
+if use_systemd; then
+  systemctl enable "$unit" >/dev/null 2>&1
+  if [ "$changed" = 1 ]; then
+    systemctl restart "$unit"
+  elif ! systemctl is-active -q "$unit"; then
+    systemctl start "$unit"
+  fi
+  for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
+else
+  if [ "$changed" = 1 ]; then stop_daemon; fi
+  bash "$conf_dir/vpn-boot.sh" "$prefix"
+fi
+
+if [ "$changed" = 1 ]; then
+  echo "fleet: openvpn (re)started with the new configuration" >&2
+  exit 0
+fi
+
+# Live offboarding: the new allow-list already refuses new handshakes; now end the
+# sessions of every connected CN that is no longer on it. Others are not touched.
+[ -S "$sock" ] || die "management socket $sock is missing; is openvpn running?"
+declare -A allowed=()
+while read -r name _; do
+  [ -n "$name" ] && allowed[$name]=1
+done <"$conf_dir/allow-list"
+
+mapfile -t connected < <(mgmt "status 2" | awk -F, '$1 == "CLIENT_LIST" { print $2 }' | sort -u)
+for cn in "${connected[@]}"; do
+  case "$cn" in ""|UNDEF) continue ;; esac
+  if [ -z "${allowed[$cn]+x}" ]; then
+    escaped=${cn//\\/\\\\}
+    escaped=${escaped//\"/\\\"}
+    reply=$(mgmt "kill \"$escaped\"")
+    echo "fleet: disconnected removed engineer $cn: $reply" >&2
+  fi
+done
