@@ -41,7 +41,7 @@ fetch_git() { # <dest dir>; exports the revision's tree with `git archive`
   # Tags first: a branch name is not a release (it moves), so only tags and SHAs resolve.
   if ! full=$(git -C "$repo" rev-parse --verify --quiet "refs/tags/$revision^{commit}") &&
      ! { [[ $revision =~ ^[0-9a-f]{7,40}$ ]] && full=$(git -C "$repo" rev-parse --verify --quiet "$revision^{commit}"); }; then
-    git -C "$repo" fetch --quiet --prune --tags origin '+refs/heads/*:refs/heads/*'
+    git -C "$repo" fetch --quiet --prune origin
     full=$(git -C "$repo" rev-parse --verify --quiet "refs/tags/$revision^{commit}") ||
       { [[ $revision =~ ^[0-9a-f]{7,40}$ ]] && full=$(git -C "$repo" rev-parse --verify --quiet "$revision^{commit}"); } ||
       die "revision '$revision' is neither a tag nor a commit of $url"
@@ -116,6 +116,7 @@ install_if_changed() { # <source> <dest> <mode>; true when the file changed
   mv -f -- "$t" "$2"
 }
 install_if_changed "$FLEET_BUNDLE/exec" "$root/.fleet/exec" 0600 || true
+printf '%s' "$user" >"$root/.fleet/user"
 if have_systemd; then
   if install_if_changed "$FLEET_BUNDLE/unit" "/etc/systemd/system/$app.service" 0644; then
     systemctl daemon-reload

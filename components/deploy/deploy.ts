@@ -1,0 +1,117 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { scriptCommand } from "../remote/script";
+import { ServerHandle } from "../server/handle";
+import { planBatches } from "./batches";
+import { activateFiles, DeploySpec, prepareFiles } from "./bundles";
+import { renderDotenv } from "./dotenv";
+import { DeployConfigError } from "./errors";
+import { DeploySource, resolveSource } from "./source";
+
+export interface AppDeployArgs {
+  /** App name: /srv/<app>, the service name. */
+  app: string;
+  /** The servers to deploy to, in rollout order. */
+  targets: ServerHandle[];
+  source: DeploySource;
+  /** The git revision when the source does not carry one; a label for artifacts. */
+  revision?: string;
+  batchSize: number;
+  keepReleases: number;
+  port: number;
+  healthPath: string;
+  healthTimeoutSeconds: number;
+  /** Secret environment for shared/.env; PORT is added from `port`. */
+  env?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** argv run in /srv/<app>/current; defaults to the sample app. */
+  command?: string[];
+  user?: string;
+  linkedDirs?: string[];
+  linkedFiles?: string[];
+  /** Written to revisions.log. Part of the activate trigger, so keep it stable (default: project/stack). */
+  deployer?: string;
+  lockStaleSeconds?: number;
+  /** Resources every remote step waits for, e.g. the firewall. */
+  dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+export const SAMPLE_APP_COMMAND = ["/usr/bin/python3", "server.py"];
+
+/**
+ * Deploys one app to its servers: a `prepare` per host (code + secret .env + service),
+ * then an `activate` per host in rolling batches. Every activate waits for every
+ * prepare, and batch k waits for batch k-1, so one failed health check stops the rollout
+ * with later batches still on the old release.
+ */
+export class AppDeploy extends pulumi.ComponentResource {
+  /** Host name -> release now live there; resolves only after that host's activate succeeded. */
+  public readonly revisions: pulumi.Output<Record<string, string>>;
+  public readonly prepares: Record<string, command.remote.Command> = {};
+  public readonly activates: Record<string, command.remote.Command> = {};
+
+  constructor(name: string, args: AppDeployArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fleet:deploy:AppDeploy", name, {}, opts);
+
+    const source = resolveSource(args.app, args.source, args.revision);
+    const spec: DeploySpec = {
+      app: args.app,
+      source,
+      port: args.port,
+      healthPath: args.healthPath,
+      healthTimeoutSeconds: args.healthTimeoutSeconds,
+      keepReleases: args.keepReleases,
+      command: args.command ?? SAMPLE_APP_COMMAND,
+      user: args.user,
+      linkedDirs: args.linkedDirs ?? [],
+      linkedFiles: args.linkedFiles ?? [],
+      deployer: args.deployer ?? `pulumi:${pulumi.getProject()}/${pulumi.getStack()}`,
+      lockStaleSeconds: args.lockStaleSeconds ?? Math.max(900, args.healthTimeoutSeconds * 3),
+    };
+    // Validate now, so bad config fails before any resource is registered.
+    const activateBundle = activateFiles(spec);
+    const hosts = args.targets.map((t) => t.name);
+    if (hosts.length === 0) throw new DeployConfigError(`deploy ${args.app}: no target servers`);
+    const batches = planBatches(hosts, args.batchSize);
+    const byName = new Map(args.targets.map((t) => [t.name, t]));
+
+    const dotenv = pulumi.secret(
+      pulumi.output(args.env ?? {}).apply((env) => {
+        if ("PORT" in env) throw new DeployConfigError(`deploy ${args.app}: env PORT is set from deploy.port; remove it from env`);
+        return renderDotenv(args.app, { ...env, PORT: String(args.port) });
+      }),
+    );
+    const prepareBundle = dotenv.apply((d) => prepareFiles(spec, d));
+    const extra = args.dependsOn ?? [];
+
+    for (const host of hosts) {
+      const t = byName.get(host)!;
+      this.prepares[host] = scriptCommand(
+        `${name}-prepare-${host}`,
+        { connection: t.connection, script: "deploy-prepare", files: prepareBundle, secret: true },
+        { parent: this, dependsOn: [t.ready, ...extra] },
+      );
+    }
+    const allPrepares = Object.values(this.prepares);
+
+    let previousBatch: command.remote.Command[] = [];
+    for (const batch of batches) {
+      const current = batch.map((host) => {
+        const t = byName.get(host)!;
+        const activate = scriptCommand(
+          `${name}-activate-${host}`,
+          { connection: t.connection, script: "deploy-activate", files: activateBundle },
+          { parent: this, dependsOn: [t.ready, ...extra, ...allPrepares, ...previousBatch] },
+        );
+        this.activates[host] = activate;
+        return activate;
+      });
+      previousBatch = current;
+    }
+
+    // From config, but only once every activate has succeeded: a failed rollout leaves it unresolved.
+    this.revisions = pulumi
+      .all(hosts.map((h) => this.activates[h].id))
+      .apply(() => Object.fromEntries(hosts.map((h) => [h, source.release])));
+    this.registerOutputs({ revisions: this.revisions });
+  }
+}

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# Switches an app to a prepared release under an on-host lock, restarts it, and
+# keeps it only if its health URL answers before the deadline; otherwise switches back.
+set -euo pipefail
+FLEET_BUNDLE=$1; OP=${2:-create}; export FLEET_BUNDLE
+# shellcheck source=scripts/remote/lib.sh
+. "$FLEET_BUNDLE/lib.sh"
+[ "$OP" = create ] || exit 0
+
+app=$(param app)
+release=$(param release)
+health_url=$(param health_url)
+health_timeout=$(param health_timeout)
+keep=$(param keep)
+deployer=$(param deployer)
+lock_stale=$(param_or lock_stale_seconds 900)
+
+[[ $app =~ ^[a-z][a-z0-9_-]{0,31}$ ]] || die "bad app name '$app'"
+[[ $release =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ && $release != *..* ]] || die "bad release name '$release'"
+[[ $health_timeout =~ ^[0-9]+$ && $keep =~ ^[0-9]+$ && $keep -ge 2 && $lock_stale =~ ^[0-9]+$ ]] || die "bad numeric parameter"
+[[ $health_url =~ ^http://127\.0\.0\.1:[0-9]+/ ]] || die "bad health url '$health_url'"
+
+umask 022
+root=/srv/$app
+host=$(hostname)
+target=releases/$release
+[ -d "$root/$target" ] || die "release $release of $app is not prepared on $host (run prepare first)"
+logfile=/var/log/$app/app.log
+pidfile=/run/$app/$app.pid
+lock=$root/deploy.lock
+
+# --- lock -------------------------------------------------------------------
+lock_holder() { cat -- "$lock/owner" 2>/dev/null || echo "unknown holder (no owner file)"; }
+
+# Stale when its owner process is gone or it is older than lock_stale seconds;
+# prints why. A deploy interrupted by a lost SSH session leaves exactly this behind.
+lock_is_stale() {
+  local pid since now
+  pid=$(sed -n 's/^pid=//p' "$lock/owner" 2>/dev/null || true)
+  since=$(sed -n 's/^since=//p' "$lock/owner" 2>/dev/null || true)
+  [[ $since =~ ^[0-9]+$ ]] || since=$(stat -c %Y -- "$lock" 2>/dev/null || date +%s)
+  now=$(date +%s)
+  if [[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null; then
+    echo "its owner pid $pid is not running"
+    return 0
+  fi
+  if [ $((now - since)) -gt "$lock_stale" ]; then
+    echo "it is $((now - since))s old (limit ${lock_stale}s)"
+    return 0
+  fi
+  return 1
+}
+
+# shellcheck disable=SC2317 # runs from the EXIT trap
+release_lock() {
+  if [ "$(sed -n 's/^pid=//p' "$lock/owner" 2>/dev/null || true)" = "$$" ]; then rm -rf -- "$lock"; fi
+}
+
+take_lock() {
+  local attempt why
+  for attempt in 1 2; do
+    if mkdir -- "$lock" 2>/dev/null; then
+      printf 'pid=%s\nhost=%s\nwho=%s\nrelease=%s\nsince=%s\n' "$$" "$host" "$deployer" "$release" "$(date +%s)" >"$lock/owner.tmp"
+      mv -f -- "$lock/owner.tmp" "$lock/owner"
+      trap release_lock EXIT
+      return 0
+    fi
+    if [ "$attempt" = 1 ] && why=$(lock_is_stale); then
+      echo "fleet: breaking stale deploy lock of $app on $host ($why): $(lock_holder | tr '\n' ' ')" >&2
+      # Rename first: only one of two racing deploys can move the same directory.
+      mv -T -- "$lock" "$lock.stale.$$" 2>/dev/null && rm -rf -- "$lock.stale.$$"
+      continue
+    fi
+    die "deploy of $app on $host is locked by another deploy: $(lock_holder | tr '\n' ' ')(lock dir $lock)"
+  done
+}
+
+# --- service ----------------------------------------------------------------
+fallback_pid() {
+  local pid
+  pid=$(cat -- "$pidfile" 2>/dev/null || true)
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+running() {
+  if have_systemd; then systemctl is-active --quiet "$app.service"; else fallback_pid >/dev/null; fi
+}
+
+healthy_now() {
+  curl -fsS -o /dev/null --max-time 2 -- "$health_url" 2>/dev/null
+}
+
+# Reads shared/.env (the renderDotenv syntax) into env_args without evaluating it.
+load_env() {
+  local line key raw val
+  env_args=()
+  [ -f "$root/shared/.env" ] || return 0
+  while IFS= read -r line || [ -n "$line" ]; do
+    case $line in '' | '#'*) continue ;; esac
+    key=${line%%=*}
+    raw=${line#*=}
+    [[ $key =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "shared/.env has a malformed line (key '$key')"
+    if [[ $raw == \"*\" && ${#raw} -ge 2 ]]; then raw=${raw:1:${#raw}-2}; fi
+    val=""
+    while [ -n "$raw" ]; do
+      if [ "${raw:0:1}" = "\\" ] && [ ${#raw} -gt 1 ]; then val+=${raw:1:1}; raw=${raw:2}; else val+=${raw:0:1}; raw=${raw:1}; fi
+    done
+    env_args+=("$key=$val")
+  done <"$root/shared/.env"
+}
+
+stop_fallback() {
+  local pid i
+  pid=$(fallback_pid) || { rm -f -- "$pidfile"; return 0; }
+  # setsid made the app a process-group leader: stop the whole group.
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    [ "$i" -lt 100 ] || kill -KILL -- "-$pid" 2>/dev/null || true
+    sleep 0.1
+  done
+  rm -f -- "$pidfile"
+}
+
+start_fallback() {
+  local argv=() user i
+  mapfile -t argv <"$root/.fleet/exec"
+  [ "${#argv[@]}" -gt 0 ] || die "no service command in $root/.fleet/exec (run prepare)"
+  user=$(cat -- "$root/.fleet/user" 2>/dev/null || true)
+  if [ -n "$user" ]; then argv=(runuser -u "$user" -- "${argv[@]}"); fi
+  load_env
+  mkdir -p -- "/run/$app" "/var/log/$app"
+  rm -f -- "$pidfile"
+  # Detached from this SSH session (setsid, no inherited fds) so the remote command can end;
+  # the wrapper records its own pid, which exec hands to the app.
+  (
+    cd -- "$root/current"
+    # shellcheck disable=SC2016 # $$ and $1 belong to the inner shell
+    setsid bash -c 'echo "$$" >"$1"; shift; exec "$@"' fleet-app "$pidfile" \
+      env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${env_args[@]}" "${argv[@]}" \
+      >>"$logfile" 2>&1 </dev/null &
+  )
+  for i in $(seq 1 50); do
+    [ -s "$pidfile" ] && return 0
+    sleep 0.05
+  done
+  die "the $app process did not start"
+}
+
+restart() {
+  if have_systemd; then
+    systemctl restart "$app.service"
+  else
+    stop_fallback
+    start_fallback
+  fi
+}
+
+stop_service() {
+  if have_systemd; then systemctl stop "$app.service" || true; else stop_fallback; fi
+}
+
+wait_healthy() { # <seconds>; 0 once the health URL answers 2xx
+  local deadline=$((SECONDS + $1))
+  while :; do
+    healthy_now && return 0
+    if ! have_systemd && ! fallback_pid >/dev/null; then
+      echo "fleet: the $app process exited" >&2
+      return 1
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.2
+  done
+}
+
+log_tail() {
+  if [ -s "$logfile" ]; then
+    tail -n 30 -- "$logfile"
+  elif have_systemd; then
+    journalctl -u "$app.service" -n 30 --no-pager 2>/dev/null || true
+  fi
+}
+
+# Atomic: a new symlink renamed over the old one; readers see old or new, never none.
+switch_to() { # <releases/x>
+  local tmp=$root/.current.$$
+  rm -f -- "$tmp"
+  ln -s -- "$1" "$tmp"
+  mv -T -- "$tmp" "$root/current"
+}
+
+audit() { # <outcome> <previous>
+  local rev
+  rev=$(head -n 1 -- "$root/$target/REVISION" 2>/dev/null || echo "$release")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\tprevious=%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$host" "$deployer" "$1" "$release" "$rev" "${2##*/}" >>"$root/revisions.log"
+}
+
+# Keeps the newest `keep` releases (by last prepare/activation), always current and the previous one.
+prune() { # <previous>
+  local n=0 name
+  while IFS= read -r name; do
+    n=$((n + 1))
+    if [ "$n" -le "$keep" ] || [ "releases/$name" = "$target" ] || [ "releases/$name" = "$1" ]; then continue; fi
+    echo "removing old release $name"
+    rm -rf -- "${root:?}/releases/$name"
+  done < <(find "$root/releases" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%T@ %f\n' | sort -rn | cut -d' ' -f2-)
+}
+
+# --- main -------------------------------------------------------------------
+take_lock
+previous=$(readlink -- "$root/current" 2>/dev/null || true)
+
+if [ "$previous" = "$target" ] && running && healthy_now; then
+  echo "$app on $host: release $release is already current and healthy; nothing to do"
+  exit 0
+fi
+
+switch_to "$target"
+restart
+if wait_healthy "$health_timeout"; then
+  touch -- "$root/$target"
+  audit deployed "$previous"
+  prune "$previous"
+  echo "$app on $host: release $release is live (previous: ${previous##*/})"
+  exit 0
+fi
+
+tail_text=$(log_tail)
+if [ -n "$previous" ] && [ "$previous" != "$target" ] && [ -d "$root/$previous" ]; then
+  switch_to "$previous"
+  restart
+  if wait_healthy "$health_timeout"; then rolled="rolled back to ${previous##*/}"; else rolled="rolled back to ${previous##*/}, which is NOT healthy either"; fi
+else
+  rm -f -- "$root/current"
+  stop_service
+  rolled="no previous release to roll back to; service stopped"
+fi
+audit failed "$previous"
+{
+  echo "fleet: $app release $release failed its health check $health_url within ${health_timeout}s on $host; $rolled"
+  echo "--- last lines of the $app log ---"
+  printf '%s\n' "$tail_text"
+} >&2
+exit 1
