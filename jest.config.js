@@ -1,6 +1,8 @@
 /** Two suites: `unit` needs nothing but node; `lab` needs root and Debian daemons. */
-const tsJest = { "^.+\\.ts$": ["ts-jest", { diagnostics: { warnOnly: false }, isolatedModules: true }] };
+const tsJest = { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] };
 module.exports = {
+  // Lab suites drive real daemons; unit tests finish far below this.
+  testTimeout: 300000,
   projects: [
     {
       displayName: "unit",
@@ -13,7 +15,6 @@ module.exports = {
       testEnvironment: "node",
       transform: tsJest,
       testMatch: ["<rootDir>/test/lab/**/*.test.ts"],
-      testTimeout: 300000,
     },
   ],
 };

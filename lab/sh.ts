@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 
 /** Every lab object (netns, link, bridge, dir) carries this prefix, so it is recognisable and cleanable. */
 export const LAB_PREFIX = "fl-";
@@ -46,4 +46,41 @@ export function tempNetns(tag: string): string {
 
 export function delNetns(name: string): void {
   run(["ip", "netns", "del", name]);
+}
+
+/** Like run(), but asynchronous, so many hosts can be worked on at once. */
+export function runAsync(
+  argv: string[],
+  opts: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], env: opts.env ?? process.env });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(new Error(`${argv[0]}: ${e.message}`));
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({
+        code: code ?? (signal ? 128 : -1),
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+      });
+    });
+    // The remote side may exit without reading its stdin; that is not our error.
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+/** runAsync that throws with stderr on a non-zero exit. */
+export async function mustAsync(argv: string[], input?: string): Promise<string> {
+  const r = await runAsync(argv, { input });
+  if (r.code !== 0) throw new Error(`command failed (${r.code}): ${argv.join(" ")}\n${r.stderr.trim()}`);
+  return r.stdout;
 }

@@ -1,0 +1,75 @@
+import { spawnSync } from "child_process";
+import { mkdtempSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { parse } from "yaml";
+import { renderCloudInit, renderSshdConfig, CloudInitInput, READY_MARKER } from "./cloud-init";
+
+const base: CloudInitInput = {
+  hostname: "app-1",
+  role: "app",
+  hostKey: {
+    privateOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+    publicOpenssh: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyForTests\n",
+  },
+  adminPublicKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAdminKeyForTests\n"],
+  packages: ["iptables", "ipset", "curl"],
+  allowTcpForwarding: false,
+  routes: [{ to: "10.8.0.0/24", via: "10.20.0.10" }],
+};
+
+describe("renderCloudInit", () => {
+  it("renders the expected user-data", () => {
+    expect(renderCloudInit(base)).toMatchSnapshot();
+  });
+
+  it("is deterministic and independent of list order", () => {
+    const shuffled = { ...base, packages: ["curl", "ipset", "iptables", "curl"] };
+    expect(renderCloudInit(shuffled)).toBe(renderCloudInit(base));
+  });
+
+  it("installs the stack's host key and disables passwords", () => {
+    const doc = parse(renderCloudInit(base));
+    expect(doc.ssh_keys.ed25519_private).toContain("BEGIN OPENSSH PRIVATE KEY");
+    expect(doc.ssh_keys.ed25519_public).toBe(base.hostKey.publicOpenssh.trim());
+    expect(doc.ssh_genkeytypes).toEqual(["ed25519"]);
+    expect(doc.ssh_pwauth).toBe(false);
+    expect(doc.users[0].ssh_authorized_keys).toEqual([base.adminPublicKeys[0].trim()]);
+  });
+
+  it("writes the readiness marker as the very last step", () => {
+    const doc = parse(renderCloudInit(base));
+    expect(doc.runcmd[doc.runcmd.length - 1]).toEqual(["cp", "/etc/fleet/role", READY_MARKER]);
+  });
+
+  it.each([
+    [true, "AllowTcpForwarding local"],
+    [false, "AllowTcpForwarding no"],
+  ])("TCP forwarding %s → %s", (allow, line) => {
+    expect(renderSshdConfig(allow)).toContain(line);
+    expect(parse(renderCloudInit({ ...base, allowTcpForwarding: allow })).write_files[0].content).toContain(line);
+  });
+
+  it("hardened sshd: keys only, AEAD ciphers only", () => {
+    const conf = renderSshdConfig(false);
+    expect(conf).toMatch(/^PasswordAuthentication no$/m);
+    expect(conf).toMatch(/^PermitRootLogin prohibit-password$/m);
+    const ciphers = conf.match(/^Ciphers (.*)$/m)![1].split(",");
+    for (const c of ciphers) expect(c).toMatch(/gcm|poly1305/);
+  });
+
+  it("passes the real `cloud-init schema` check", () => {
+    const which = spawnSync("sh", ["-c", "command -v cloud-init"]);
+    if (which.status !== 0) throw new Error("cloud-init is not installed: apt-get install -y cloud-init");
+    const dir = mkdtempSync(path.join(tmpdir(), "fleet-ci-"));
+    for (const [name, input] of [
+      ["private", base],
+      ["gateway", { ...base, hostname: "gw-1", role: "gateway", allowTcpForwarding: true, routes: [], packages: ["openvpn"] }],
+    ] as const) {
+      const file = path.join(dir, `${name}.yaml`);
+      writeFileSync(file, renderCloudInit(input));
+      const r = spawnSync("cloud-init", ["schema", "-c", file], { encoding: "utf8" });
+      expect({ name, code: r.status, out: `${r.stdout}${r.stderr}`.trim() }).toEqual({ name, code: 0, out: expect.stringMatching(/^Valid (schema|cloud-config)/) });
+    }
+  });
+});

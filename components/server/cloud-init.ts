@@ -1,0 +1,97 @@
+import { readFileSync } from "fs";
+import * as path from "path";
+import { stringify } from "yaml";
+import { REMOTE_SCRIPTS_DIR } from "../remote/bundle";
+
+export interface CloudInitInput {
+  hostname: string;
+  role: string;
+  /** The stack-generated ED25519 host key, so connections can pin it from the first dial. */
+  hostKey: { privateOpenssh: string; publicOpenssh: string };
+  /** Keys allowed to log in as root (key-only). */
+  adminPublicKeys: string[];
+  packages: string[];
+  /** Only the jump host forwards TCP (ProxyJump); everywhere else it is off. */
+  allowTcpForwarding: boolean;
+  /** Static routes, e.g. the VPN subnet via the gateway. */
+  routes: { to: string; via: string }[];
+}
+
+export const READY_MARKER = "/var/lib/fleet/cloud-init.done";
+export const SSHD_DROP_IN = "/etc/ssh/sshd_config.d/10-fleet.conf";
+
+/** AEAD ciphers and modern KEX only; all of them are spoken by OpenSSH and by the Go SSH client of @pulumi/command. */
+export function renderSshdConfig(allowTcpForwarding: boolean): string {
+  return [
+    "# Managed by the fleet stack. Keys only; root logs in with the stack's admin key.",
+    "HostKey /etc/ssh/ssh_host_ed25519_key",
+    "PermitRootLogin prohibit-password",
+    "PubkeyAuthentication yes",
+    "AuthenticationMethods publickey",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "PermitEmptyPasswords no",
+    "X11Forwarding no",
+    "AllowAgentForwarding no",
+    "PermitTunnel no",
+    "GatewayPorts no",
+    `AllowTcpForwarding ${allowTcpForwarding ? "local" : "no"}`,
+    "MaxAuthTries 3",
+    "LoginGraceTime 20",
+    "ClientAliveInterval 30",
+    "ClientAliveCountMax 4",
+    "Ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com",
+    "KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org",
+    "MACs hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com",
+    "",
+  ].join("\n");
+}
+
+const script = (name: string) => readFileSync(path.join(REMOTE_SCRIPTS_DIR, `${name}.sh`), "utf8");
+
+/** Pure: the #cloud-config user-data of one server. Same input, same bytes. */
+export function renderCloudInit(input: CloudInitInput): string {
+  const routes = [...input.routes].sort((a, b) => a.to.localeCompare(b.to));
+  const doc = {
+    hostname: input.hostname,
+    preserve_hostname: false,
+    disable_root: false,
+    ssh_pwauth: false,
+    ssh_deletekeys: true,
+    ssh_genkeytypes: ["ed25519"],
+    ssh_keys: {
+      ed25519_private: input.hostKey.privateOpenssh,
+      ed25519_public: input.hostKey.publicOpenssh.trim(),
+    },
+    users: [{ name: "root", lock_passwd: true, ssh_authorized_keys: [...input.adminPublicKeys].map((k) => k.trim()).sort() }],
+    package_update: true,
+    packages: [...new Set(input.packages)].sort(),
+    write_files: [
+      { path: SSHD_DROP_IN, permissions: "0644", owner: "root:root", content: renderSshdConfig(input.allowTcpForwarding) },
+      {
+        path: "/etc/fleet/role",
+        permissions: "0644",
+        owner: "root:root",
+        content: `${input.role}\n`,
+      },
+      {
+        path: "/etc/fleet/routes",
+        permissions: "0644",
+        owner: "root:root",
+        content: routes.map((r) => `${r.to} ${r.via}\n`).join(""),
+      },
+      { path: "/usr/local/sbin/fleet-routes", permissions: "0755", owner: "root:root", content: script("fleet-routes") },
+    ],
+    // Every boot: re-add the static routes (cloud-init's bootcmd runs on each boot, runcmd only on the first).
+    bootcmd: [["sh", "-c", "[ ! -x /usr/local/sbin/fleet-routes ] || /usr/local/sbin/fleet-routes &"]],
+    runcmd: [
+      ["/usr/local/sbin/fleet-routes"],
+      // Pick up the sshd drop-in where sshd was started before write_files ran (systemd hosts).
+      ["sh", "-c", "if [ -d /run/systemd/system ]; then systemctl reload ssh || systemctl reload sshd || true; fi"],
+      ["mkdir", "-p", "/var/lib/fleet"],
+      // Last step: the readiness marker that wait-ready.sh waits for.
+      ["cp", "/etc/fleet/role", READY_MARKER],
+    ],
+  };
+  return `#cloud-config\n${stringify(doc, { lineWidth: 0, sortMapEntries: false })}`;
+}
