@@ -29,6 +29,14 @@ logfile=/var/log/$app/app.log
 pidfile=/run/$app/$app.pid
 lock=$root/deploy.lock
 
+# A zombie counts as gone: an init that reaps slowly (containers, the lab) keeps it around.
+alive() { # <pid>
+  local stat
+  stat=$(cat -- "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
+
 # --- lock -------------------------------------------------------------------
 lock_holder() { cat -- "$lock/owner" 2>/dev/null || echo "unknown holder (no owner file)"; }
 
@@ -40,7 +48,7 @@ lock_is_stale() {
   since=$(sed -n 's/^since=//p' "$lock/owner" 2>/dev/null || true)
   [[ $since =~ ^[0-9]+$ ]] || since=$(stat -c %Y -- "$lock" 2>/dev/null || date +%s)
   now=$(date +%s)
-  if [[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null; then
+  if [[ $pid =~ ^[0-9]+$ ]] && ! alive "$pid"; then
     echo "its owner pid $pid is not running"
     return 0
   fi
@@ -79,7 +87,7 @@ take_lock() {
 fallback_pid() {
   local pid
   pid=$(cat -- "$pidfile" 2>/dev/null || true)
-  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+  [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" && echo "$pid"
 }
 
 running() {
@@ -115,7 +123,7 @@ stop_fallback() {
   # setsid made the app a process-group leader: stop the whole group.
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   for i in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
+    alive "$pid" || break
     [ "$i" -lt 100 ] || kill -KILL -- "-$pid" 2>/dev/null || true
     sleep 0.1
   done
