@@ -49,9 +49,20 @@ stop_daemon() {
   kill -KILL "$pid" 2>/dev/null || true
 }
 
-# Management interface: one command per connection; prints the reply without the banner.
+# Management interface: sends one command and prints its reply (up to END, SUCCESS: or
+# ERROR:). Sending `quit` together with the command would close the socket before the reply.
 mgmt() {
-  printf '%s\nquit\n' "$1" | socat -t 5 - "UNIX-CONNECT:$sock" | grep -v '^>INFO:'
+  local line
+  coproc MGMT { socat - "UNIX-CONNECT:$sock"; }
+  printf '%s\n' "$1" >&"${MGMT[1]}"
+  while IFS= read -r -t 5 line <&"${MGMT[0]}"; do
+    line=${line%$'\r'}
+    case "$line" in ">INFO:"*) continue ;; esac
+    printf '%s\n' "$line"
+    case "$line" in END | SUCCESS:* | ERROR:*) break ;; esac
+  done
+  printf 'quit\n' >&"${MGMT[1]}"
+  wait "$MGMT_PID" || true
 }
 
 if [ "$OP" = delete ]; then

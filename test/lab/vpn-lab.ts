@@ -7,6 +7,7 @@
 import { spawn, ChildProcess } from "child_process";
 import { X509Certificate } from "crypto";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { createConnection } from "net";
 import * as path from "path";
 import { encodeBundle, loader, remoteScript } from "../../components/remote/bundle";
 import { AllowEntry, renderGatewayBundle, ServerConfigInput, tlsCryptKeyFrom, vpnPaths } from "../../components/vpn/render";
@@ -221,12 +222,36 @@ export function gatewayLog(lab: Lab): string {
   return existsSync(f) ? readFileSync(f, "utf8") : "";
 }
 
-/** `status 2` over the management socket: CN -> "connected since" (epoch). */
-export function connectedClients(lab: Lab): Record<string, string> {
+/** Sends one management command over the unix socket and returns the reply (up to END/SUCCESS/ERROR). */
+export function management(lab: Lab, cmd: string, timeoutMs = 5000): Promise<string> {
   const sock = path.join(gwPaths(lab).runDir, "fleet.sock");
-  const out = must(["socat", "-t", "3", "-", `UNIX-CONNECT:${sock}`], "status 2\nquit\n");
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    const s = createConnection(sock);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`management '${cmd}' timed out; got: ${buf}`));
+    }, timeoutMs);
+    s.on("connect", () => s.write(`${cmd}\n`));
+    s.on("data", (d) => {
+      buf += d.toString("utf8");
+      if (/^(END|SUCCESS:.*|ERROR:.*)\r?$/m.test(buf)) {
+        clearTimeout(timer);
+        s.end("quit\n");
+        resolve(buf.replace(/^>INFO:.*\r?\n/m, ""));
+      }
+    });
+    s.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+/** `status 2` over the management socket: CN -> "connected since" (epoch). */
+export async function connectedClients(lab: Lab): Promise<Record<string, string>> {
   const clients: Record<string, string> = {};
-  for (const line of out.split("\n")) {
+  for (const line of (await management(lab, "status 2")).split(/\r?\n/)) {
     const f = line.split(",");
     if (f[0] === "CLIENT_LIST") clients[f[1]] = f[8];
   }
