@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Applies one host's firewall with a rollback that needs no terminal:
+# test in a throwaway netns -> snapshot what we own -> arm a detached revert -> swap sets,
+# restore rules -> print the arm id. firewall-confirm (a NEW ssh connection) must then
+# confirm that arm id within `timeout` seconds, or the host puts the previous rules back.
+# Bundle: ipsets, rules.v4, rules.v6, hash, timeout, firewall-lib.sh, firewall-revert.sh,
+#         firewall-boot.sh; optional etc_dir (/etc/iptables), state_dir (/var/lib/fleet/firewall).
+set -euo pipefail
+FLEET_BUNDLE=$1; OP=${2:-create}; export FLEET_BUNDLE
+# shellcheck source=scripts/remote/lib.sh
+. "$FLEET_BUNDLE/lib.sh"
+# shellcheck source=scripts/remote/firewall-lib.sh
+. "$FLEET_BUNDLE/firewall-lib.sh"
+
+if [ "$OP" != create ]; then
+  fw_log "leaving the firewall in place on $OP (removing it would open the host)"
+  exit 0
+fi
+
+hash=$(param hash)
+timeout=$(param timeout)
+[[ $hash =~ ^[0-9a-f]{16}$ ]] || fw_die "parameter 'hash' must be 16 hex digits, got '$hash'"
+if ! [[ $timeout =~ ^[0-9]+$ ]] || [ "$timeout" -lt 5 ] || [ "$timeout" -gt 3600 ]; then
+  fw_die "parameter 'timeout' must be 5..3600 seconds, got '$timeout'"
+fi
+fw_dirs "$(param_or etc_dir /etc/iptables)" "$(param_or state_dir /var/lib/fleet/firewall)"
+fw_require_tools
+
+mkdir -p "$FW_STATE/bin" "$FW_STATE/new" "$FW_STATE/revert"
+for f in firewall-lib.sh firewall-revert.sh firewall-boot.sh; do
+  fw_install_file "$FLEET_BUNDLE/$f" "$FW_STATE/bin/$f" 0700
+done
+for f in ipsets rules.v4 rules.v6; do
+  fw_install_file "$FLEET_BUNDLE/$f" "$FW_STATE/new/$f" 0600
+done
+printf '%s\n' "$hash" >"$FW_STATE/new/hash"
+
+if ! err=$(fw_test_files "$FW_STATE/new/ipsets" "$FW_STATE/new/rules.v4" "$FW_STATE/new/rules.v6" 2>&1); then
+  fw_die "rules $hash failed iptables-restore --test; nothing was changed: $err"
+fi
+
+exec 9>"$FW_STATE/lock"
+flock -w 60 9 || fw_die "another firewall apply/confirm holds $FW_STATE/lock"
+
+# An unconfirmed earlier apply is still armed: its snapshot is the last good state, keep it.
+if [ ! -f "$FW_STATE/pending" ]; then
+  fw_snapshot_sets >"$FW_STATE/revert/ipsets"
+  fw_snapshot_rules "$FW_STATE/new/rules.v4" iptables >"$FW_STATE/revert/rules.v4"
+  fw_snapshot_rules "$FW_STATE/new/rules.v6" ip6tables >"$FW_STATE/revert/rules.v6"
+fi
+
+arm_id="$hash-$(date -u +%Y%m%dT%H%M%SZ)-$$"
+printf '%s %s\n' "$arm_id" "$hash" >"$FW_STATE/pending"
+printf '%s\n' "$timeout" >"$FW_STATE/pending-timeout"
+fw_arm "$arm_id" "$timeout"
+
+if ! err=$(
+  { fw_load_sets "$FW_STATE/new/ipsets" &&
+    fw_restore_rules "$FW_STATE/new/rules.v4" iptables &&
+    fw_restore_rules "$FW_STATE/new/rules.v6" ip6tables; } 2>&1
+); then
+  fw_disarm
+  fw_revert_now "$arm_id" 0
+  fw_die "applying rules $hash failed, previous rules restored: $err"
+fi
+printf '%s\n' "$hash" >"$FW_STATE/active"
+fw_log "applied rules $hash; reverting in ${timeout}s unless confirmed (arm $arm_id)"
+printf '%s\n' "$arm_id"

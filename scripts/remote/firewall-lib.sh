@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# Shared by firewall-apply/confirm/revert/boot. Standalone (no bundle needed), because the
+# revert and boot scripts run long after the bundle's temp dir is gone.
+# Sourced as: . firewall-lib.sh
+
+FW_SET_NAME='^fleet-[a-z0-9-]+$'
+FW_PATH='^/[A-Za-z0-9/_.-]+$'
+FW_UNIT=fleet-firewall
+FW_REVERT_UNIT=fleet-firewall-revert
+
+fw_die() {
+  echo "fleet: $(hostname): $*" >&2
+  exit 1
+}
+
+fw_log() {
+  echo "fleet-firewall: $*" >&2
+}
+
+# Sets FW_ETC (persisted rules, loaded at boot) and FW_STATE (arming, snapshots, installed scripts).
+fw_dirs() {
+  FW_ETC=$1
+  FW_STATE=$2
+  [[ $FW_ETC =~ $FW_PATH ]] || fw_die "etc_dir must be an absolute plain path, got '$FW_ETC'"
+  [[ $FW_STATE =~ $FW_PATH ]] || fw_die "state_dir must be an absolute plain path, got '$FW_STATE'"
+  mkdir -p "$FW_STATE" "$FW_ETC"
+  chmod 0700 "$FW_STATE"
+}
+
+fw_require_tools() {
+  local t
+  for t in ipset iptables-restore ip6tables-restore iptables-save ip6tables-save flock; do
+    command -v "$t" >/dev/null || fw_die "missing $t (apt-get install -y iptables ipset util-linux)"
+  done
+}
+
+# Names of the sets an `ipset restore` file creates, validated.
+fw_set_names() {
+  local name
+  awk '$1 == "create" { print $2 }' "$1" | while IFS= read -r name; do
+    [[ $name =~ $FW_SET_NAME ]] || fw_die "refusing set name '$name' (not a fleet- set)"
+    printf '%s\n' "$name"
+  done
+}
+
+fw_set_exists() {
+  ipset list -n 2>/dev/null | grep -qxF -- "$1"
+}
+
+# Loads a create/add file so that live sets change atomically: each set is built under a
+# temporary name, then `ipset swap`ped in (or renamed, when new). Rules that reference a set
+# keep matching throughout, so established and new connections see either old or new members.
+fw_load_sets() {
+  local file=$1 name tmp names cmds
+  names=$(fw_set_names "$file")
+  [ -n "$names" ] || return 0
+  while IFS= read -r name; do
+    tmp="$name-n"
+    if fw_set_exists "$tmp"; then ipset destroy "$tmp"; fi
+  done <<<"$names"
+  awk '$1 == "create" || $1 == "add" { $2 = $2 "-n"; print }' "$file" | ipset restore
+  cmds=""
+  while IFS= read -r name; do
+    if fw_set_exists "$name"; then
+      cmds+="swap $name-n $name"$'\n'"destroy $name-n"$'\n'
+    else
+      cmds+="rename $name-n $name"$'\n'
+    fi
+  done <<<"$names"
+  printf '%s' "$cmds" | ipset restore
+}
+
+# Destroys fleet sets the given file no longer defines (skipping any still referenced by a rule).
+fw_destroy_stale_sets() {
+  local keep name
+  keep=$(fw_set_names "$1")
+  ipset list -n 2>/dev/null | grep -E -- "$FW_SET_NAME" | while IFS= read -r name; do
+    if ! grep -qxF -- "$name" <<<"$keep"; then
+      ipset destroy "$name" 2>/dev/null || fw_log "kept set $name (still referenced)"
+    fi
+  done
+}
+
+# Prints a rules file without the `-I <builtin> 1 -j FLEET-…` jumps that already exist,
+# so loading it with --noflush never duplicates a jump. $2: iptables or ip6tables.
+fw_strip_existing_jumps() {
+  local file=$1 cmd=$2 line table=filter
+  while IFS= read -r line || [ -n "$line" ]; do
+    if [[ $line =~ ^\*([a-z]+)$ ]]; then
+      table=${BASH_REMATCH[1]}
+    elif [[ $line =~ ^-I\ ([A-Z]+)\ 1\ -j\ (FLEET-[A-Z]+)$ ]]; then
+      if "$cmd" -w -t "$table" -C "${BASH_REMATCH[1]}" -j "${BASH_REMATCH[2]}" 2>/dev/null; then
+        continue
+      fi
+    fi
+    printf '%s\n' "$line"
+  done <"$file"
+}
+
+fw_restore_rules() {
+  local file=$1 cmd=$2
+  fw_strip_existing_jumps "$file" "$cmd" | "$cmd-restore" -w --noflush
+}
+
+# Loads sets and both rule files into a throwaway network namespace with the real tools,
+# so a bad file is caught before the host is touched. Falls back to --test on the host.
+fw_test_files() {
+  local sets=$1 v4=$2 v6=$3
+  if command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
+    # shellcheck disable=SC2016 # the inner shell expands its own positional parameters
+    unshare -n bash -c 'set -e; ipset restore <"$1"; iptables-restore -w --noflush --test "$2"; ip6tables-restore -w --noflush --test "$3"' \
+      fw-test "$sets" "$v4" "$v6"
+  else
+    fw_load_sets "$sets"
+    fw_strip_existing_jumps "$v4" iptables | iptables-restore -w --noflush --test
+    fw_strip_existing_jumps "$v6" ip6tables | ip6tables-restore -w --noflush --test
+  fi
+}
+
+# Writes a restore file that puts back what we own as it is now: the policies of the built-in
+# chains the new file sets, and the FLEET-* chains (new ones come back empty). --noflush keeps
+# everybody else's chains out of it. $1: the new rules file, $2: iptables or ip6tables.
+fw_snapshot_rules() {
+  local new=$1 cmd=$2
+  awk '
+    FNR == NR {
+      if ($0 ~ /^\*/) { t = substr($0, 2); tables[t] = 1 }
+      else if ($0 ~ /^:/) { decl[t, substr($1, 2)] = 1 }
+      next
+    }
+    /^\*/ { t = substr($0, 2); next }
+    /^:/ { c = substr($1, 2); if (c ~ /^FLEET-/) decl[t, c] = 1; else policy[t, c] = $2; next }
+    /^-A FLEET-/ { rules[t] = rules[t] $0 "\n"; next }
+    END {
+      for (t in tables) {
+        print "*" t
+        for (k in decl) {
+          split(k, p, SUBSEP)
+          if (p[1] != t) continue
+          if (p[2] ~ /^FLEET-/) print ":" p[2] " - [0:0]"
+          else print ":" p[2] " " ((t SUBSEP p[2]) in policy ? policy[t, p[2]] : "ACCEPT") " [0:0]"
+        }
+        printf "%s", rules[t]
+        print "COMMIT"
+      }
+    }' "$new" <("$cmd-save")
+}
+
+fw_snapshot_sets() {
+  ipset save 2>/dev/null | awk '($1 == "create" || $1 == "add") && $2 ~ /^fleet-/ { print }'
+}
+
+# Starts the timer that reverts unless this arm id gets confirmed. It needs no terminal:
+# a transient systemd timer, or a detached session that survives the SSH connection closing.
+fw_arm() {
+  local arm_id=$1 timeout=$2
+  fw_disarm
+  if have_systemd; then
+    systemctl reset-failed "$FW_REVERT_UNIT.service" "$FW_REVERT_UNIT.timer" 2>/dev/null || true
+    systemd-run --quiet --unit "$FW_REVERT_UNIT" --on-active="${timeout}s" --timer-property=AccuracySec=1s \
+      /bin/bash "$FW_STATE/bin/firewall-revert.sh" "$FW_STATE" "$arm_id" 0
+  else
+    setsid bash "$FW_STATE/bin/firewall-revert.sh" "$FW_STATE" "$arm_id" "$timeout" \
+      </dev/null >>"$FW_STATE/revert.log" 2>&1 9>&- &
+    echo "$!" >"$FW_STATE/revert.pid"
+  fi
+}
+
+# Stops a pending revert timer. Harmless if none; the revert re-checks under the lock anyway.
+fw_disarm() {
+  local pid
+  if have_systemd; then
+    systemctl stop "$FW_REVERT_UNIT.timer" 2>/dev/null || true
+  fi
+  if [ -f "$FW_STATE/revert.pid" ]; then
+    pid=$(cat "$FW_STATE/revert.pid")
+    if [[ $pid =~ ^[0-9]+$ ]]; then kill -- "-$pid" 2>/dev/null || true; fi
+    rm -f "$FW_STATE/revert.pid"
+  fi
+}
+
+# Puts back the snapshot taken when the (still unconfirmed) rules were armed. Caller holds the lock.
+fw_revert_now() {
+  local arm_id=$1 timeout=$2 hash
+  hash=$(awk '{ print $2 }' "$FW_STATE/pending")
+  fw_load_sets "$FW_STATE/revert/ipsets"
+  iptables-restore -w --noflush "$FW_STATE/revert/rules.v4"
+  ip6tables-restore -w --noflush "$FW_STATE/revert/rules.v6"
+  printf '%s %s %s\n' "$hash" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$timeout" >"$FW_STATE/reverted-$arm_id"
+  if [ -f "$FW_STATE/confirmed" ]; then awk '{ print $2 }' "$FW_STATE/confirmed" >"$FW_STATE/active"; else rm -f "$FW_STATE/active"; fi
+  rm -f "$FW_STATE/pending"
+  fw_log "reverted rules $hash (arm $arm_id)"
+}
+
+fw_install_file() {
+  local src=$1 dst=$2 mode=$3
+  install -m "$mode" "$src" "$dst.fleet-tmp"
+  mv -f "$dst.fleet-tmp" "$dst"
+}
+
+fw_boot_unit() {
+  cat <<EOF
+[Unit]
+Description=fleet firewall: saved ipsets, then iptables/ip6tables rules
+DefaultDependencies=no
+After=local-fs.target netfilter-persistent.service
+Before=network-pre.target shutdown.target
+Wants=network-pre.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/bash $FW_STATE/bin/firewall-boot.sh $FW_ETC
+
+[Install]
+WantedBy=multi-user.target
+EOF
+}
+
+# Makes the confirmed files the ones loaded at boot (sets first: the rules reference them).
+fw_persist() {
+  local src=$1 unit
+  fw_install_file "$src/ipsets" "$FW_ETC/ipsets" 0640
+  fw_install_file "$src/rules.v4" "$FW_ETC/rules.v4" 0640
+  fw_install_file "$src/rules.v6" "$FW_ETC/rules.v6" 0640
+  if have_systemd; then
+    unit=$(mktemp)
+    fw_boot_unit >"$unit"
+    if ! cmp -s "$unit" "/etc/systemd/system/$FW_UNIT.service"; then
+      fw_install_file "$unit" "/etc/systemd/system/$FW_UNIT.service" 0644
+      systemctl daemon-reload
+    fi
+    rm -f "$unit"
+    systemctl enable --quiet "$FW_UNIT.service"
+  fi
+}

@@ -1,0 +1,249 @@
+/**
+ * A small firewall lab for test/lab/firewall-*.test.ts and bench/firewall.ts: namespaces
+ * `fl-fw<id>-*` plugged into one bridge that lives in a switch namespace (nothing is added to the
+ * root namespace), python listeners/probers, and the real repo scripts run through the bundle
+ * loader exactly as the Firewall component runs them over SSH.
+ */
+import { ChildProcess, spawn } from "child_process";
+import { mkdtempSync, rmSync } from "fs";
+import * as path from "path";
+import { encodeBundle, loader, remoteScript, ScriptOp } from "../../components/remote/bundle";
+import { applyFiles, confirmFiles, FirewallDirs } from "../../components/firewall/bundle-files";
+import { HostFirewall } from "../../components/firewall/render";
+import { Proto } from "../../components/model";
+import { inNs, LAB_PREFIX, must, run, RunResult, runAsync } from "../../lab/sh";
+
+export interface FwNode {
+  name: string;
+  ns: string;
+  ip: string;
+  dirs: Required<FirewallDirs>;
+}
+
+export interface Target {
+  ip: string;
+  proto: Proto;
+  port: number;
+}
+
+const LISTENER = `
+import socket, sys, threading
+def tcp(p):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", p)); s.listen(64)
+    def serve(c):
+        try:
+            while True:
+                d = c.recv(4096)
+                if not d: break
+                c.sendall(d)
+        except OSError: pass
+        c.close()
+    def loop():
+        while True:
+            c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+    threading.Thread(target=loop, daemon=True).start()
+def udp(p):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", p))
+    def loop():
+        while True:
+            d, a = s.recvfrom(2048); s.sendto(d, a)
+    threading.Thread(target=loop, daemon=True).start()
+for spec in sys.argv[1:]:
+    proto, port = spec.split("/"); (tcp if proto == "tcp" else udp)(int(port))
+print("ready", flush=True)
+threading.Event().wait()
+`;
+
+const PROBER = `
+import json, socket, sys, threading
+targets = json.load(sys.stdin); out = [False] * len(targets); T = float(sys.argv[1])
+def probe(i, t):
+    try:
+        if t["proto"] == "tcp":
+            socket.create_connection((t["ip"], t["port"]), timeout=T).close(); out[i] = True
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(T); s.connect((t["ip"], t["port"]))
+            s.send(b"probe"); out[i] = s.recv(64) == b"probe"
+    except OSError:
+        out[i] = False
+ths = [threading.Thread(target=probe, args=(i, t)) for i, t in enumerate(targets)]
+[t.start() for t in ths]; [t.join() for t in ths]
+print(json.dumps(out))
+`;
+
+/** Long-lived TCP client: each stdin line is sent and its echo printed, to watch one connection live on. */
+const CLIENT = `
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+print("connected", flush=True)
+for line in sys.stdin:
+    c.sendall(line.encode())
+    print("echo " + c.recv(4096).decode().strip(), flush=True)
+`;
+
+export class FirewallLab {
+  readonly id = `${process.pid % 100000}`;
+  readonly dir = mkdtempSync("/tmp/fl-fw-");
+  readonly sw = `${LAB_PREFIX}fw${this.id}-sw`;
+  readonly nodes = new Map<string, FwNode>();
+  private readonly children: ChildProcess[] = [];
+  private index = 0;
+
+  constructor() {
+    run(["ip", "netns", "del", this.sw]);
+    must(["ip", "netns", "add", this.sw]);
+    must(inNs(this.sw, ["ip", "link", "add", "br0", "type", "bridge"]));
+    must(inNs(this.sw, ["ip", "link", "set", "br0", "up"]));
+  }
+
+  /** A namespace on the bridge with address `cidr`; every other address is on-link, so replies need no router. */
+  addNode(name: string, cidr: string): FwNode {
+    const ns = `${LAB_PREFIX}fw${this.id}-${name}`.slice(0, 60);
+    const port = `p${this.index++}`;
+    run(["ip", "netns", "del", ns]);
+    must(["ip", "netns", "add", ns]);
+    must(inNs(ns, ["ip", "link", "set", "lo", "up"]));
+    must(inNs(this.sw, ["ip", "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns]));
+    must(inNs(this.sw, ["ip", "link", "set", port, "master", "br0", "up"]));
+    must(inNs(ns, ["ip", "addr", "add", cidr, "dev", "eth0"]));
+    must(inNs(ns, ["ip", "link", "set", "eth0", "up"]));
+    must(inNs(ns, ["ip", "route", "add", "default", "dev", "eth0"]));
+    const base = path.join(this.dir, name);
+    const node: FwNode = { name, ns, ip: cidr.split("/")[0], dirs: { etcDir: path.join(base, "etc"), stateDir: path.join(base, "state") } };
+    this.nodes.set(name, node);
+    return node;
+  }
+
+  node(name: string): FwNode {
+    const n = this.nodes.get(name);
+    if (!n) throw new Error(`no lab node ${name}`);
+    return n;
+  }
+
+  /** Runs scripts/remote/<script>.sh in the node the way scriptCommand does: constant loader, bundle on stdin. */
+  runScript(node: FwNode, script: string, files: Record<string, string>, op: ScriptOp = "create"): RunResult {
+    const bundle = encodeBundle({ ...files, "main.sh": remoteScript(script), "lib.sh": remoteScript("lib") });
+    return run(inNs(node.ns, ["bash", "-c", loader(op)]), bundle, 120_000);
+  }
+
+  async runScriptAsync(node: FwNode, script: string, files: Record<string, string>): Promise<RunResult> {
+    const bundle = encodeBundle({ ...files, "main.sh": remoteScript(script), "lib.sh": remoteScript("lib") });
+    return runAsync(inNs(node.ns, ["bash", "-c", loader("create")]), { input: bundle, timeoutMs: 120_000 });
+  }
+
+  apply(node: FwNode, fw: HostFirewall, timeoutSeconds: number): RunResult {
+    return this.runScript(node, "firewall-apply", applyFiles(fw, timeoutSeconds, node.dirs));
+  }
+
+  confirm(node: FwNode, hash: string, armId: string): RunResult {
+    return this.runScript(node, "firewall-confirm", confirmFiles(hash, armId, node.dirs));
+  }
+
+  /** Apply then confirm, as the component's two commands do; throws with the scripts' stderr on failure. */
+  applyAndConfirm(node: FwNode, fw: HostFirewall, timeoutSeconds = 30): string {
+    const a = this.apply(node, fw, timeoutSeconds);
+    if (a.code !== 0) throw new Error(`apply on ${node.name} failed: ${a.stderr}`);
+    const c = this.confirm(node, fw.hash, a.stdout);
+    if (c.code !== 0) throw new Error(`confirm on ${node.name} failed: ${c.stderr}`);
+    return a.stdout.trim();
+  }
+
+  async listen(node: FwNode, ports: { proto: Proto; port: number }[]): Promise<void> {
+    const child = spawn("ip", ["netns", "exec", node.ns, "python3", "-c", LISTENER, ...ports.map((p) => `${p.proto}/${p.port}`)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.children.push(child);
+    await new Promise<void>((resolve, reject) => {
+      let err = "";
+      child.stderr.on("data", (b: Buffer) => (err += b.toString()));
+      child.stdout.on("data", (b: Buffer) => b.toString().includes("ready") && resolve());
+      child.on("exit", (code) => reject(new Error(`listener in ${node.name} exited ${code}: ${err}`)));
+    });
+  }
+
+  /** Parallel probes from a node: true = the connection / UDP echo got through. */
+  async probe(from: FwNode, targets: Target[], timeoutSeconds = 1.5): Promise<boolean[]> {
+    const r = await runAsync(inNs(from.ns, ["python3", "-c", PROBER, String(timeoutSeconds)]), { input: JSON.stringify(targets) });
+    if (r.code !== 0) throw new Error(`prober in ${from.name} failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as boolean[];
+  }
+
+  /** Opens one TCP connection and returns a function that round-trips a line over it. */
+  async connect(from: FwNode, ip: string, port: number): Promise<(line: string) => Promise<string>> {
+    const child = spawn("ip", ["netns", "exec", from.ns, "python3", "-u", "-c", CLIENT, ip, String(port)], { stdio: ["pipe", "pipe", "pipe"] });
+    this.children.push(child);
+    const lines: string[] = [];
+    const waiters: ((l: string) => void)[] = [];
+    let buf = "";
+    child.stdout.on("data", (b: Buffer) => {
+      buf += b.toString();
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const l = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        const w = waiters.shift();
+        if (w) w(l);
+        else lines.push(l);
+      }
+    });
+    const next = (ms: number) =>
+      new Promise<string>((resolve) => {
+        const l = lines.shift();
+        if (l !== undefined) return resolve(l);
+        const t = setTimeout(() => resolve("(timeout)"), ms);
+        waiters.push((x) => {
+          clearTimeout(t);
+          resolve(x);
+        });
+      });
+    const first = await next(6000);
+    if (first !== "connected") throw new Error(`client ${from.name} -> ${ip}:${port} did not connect: ${first}`);
+    return async (line: string) => {
+      child.stdin.write(`${line}\n`);
+      return next(5000);
+    };
+  }
+
+  /** What we own in a node's kernel state, comparable across apply/revert/boot (no counters, no comments). */
+  ownedState(node: FwNode): string {
+    const rules = (cmd: string) =>
+      must(inNs(node.ns, [cmd]))
+        .split("\n")
+        .filter((l) => /^(-A |:INPUT|:FORWARD|:OUTPUT|:FLEET|\*)/.test(l) && !l.startsWith(":DOCKER"))
+        .map((l) => l.replace(/\[\d+:\d+\]/, ""))
+        .join("\n");
+    const sets = must(inNs(node.ns, ["ipset", "save"]))
+      .split("\n")
+      .filter((l) => l.startsWith("add "))
+      .sort()
+      .join("\n");
+    return `${rules("iptables-save")}\n--\n${rules("ip6tables-save")}\n--\n${sets}`;
+  }
+
+  /** What a reboot leaves: empty tables, ACCEPT policies, no sets. */
+  wipe(node: FwNode): void {
+    for (const cmd of ["iptables", "ip6tables"]) {
+      for (const t of ["filter", "nat"]) {
+        must(inNs(node.ns, [cmd, "-w", "-t", t, "-F"]));
+        must(inNs(node.ns, [cmd, "-w", "-t", t, "-X"]));
+      }
+      for (const c of ["INPUT", "FORWARD", "OUTPUT"]) must(inNs(node.ns, [cmd, "-w", "-P", c, "ACCEPT"]));
+    }
+    must(inNs(node.ns, ["ipset", "destroy"]));
+  }
+
+  /** Kills a node's pending revert timer (the detached process group), if any. */
+  killReverts(): void {
+    for (const n of this.nodes.values()) {
+      run(["bash", "-c", 'p=$(cat "$1" 2>/dev/null) && kill -- "-$p" 2>/dev/null; true', "kill-revert", path.join(n.dirs.stateDir, "revert.pid")]);
+    }
+  }
+
+  destroy(): void {
+    for (const c of this.children) c.kill("SIGKILL");
+    this.killReverts();
+    for (const n of this.nodes.values()) run(["ip", "netns", "del", n.ns]);
+    run(["ip", "netns", "del", this.sw]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
