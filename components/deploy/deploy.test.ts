@@ -1,0 +1,191 @@
+import * as pulumi from "@pulumi/pulumi";
+import { decodeBundle, loader } from "../remote/bundle";
+import { ServerHandle } from "../server/handle";
+import { AppDeploy, AppDeployArgs } from "./deploy";
+import { DeployConfigError } from "./errors";
+
+/** What the engine was asked to register, as it would see it: type, inputs (secrets still wrapped), dependencies. */
+interface Registered {
+  type: string;
+  deps: string[];
+  inputs: Record<string, unknown>;
+}
+const registered = new Map<string, Registered>();
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }),
+      call: (a) => a.inputs,
+    },
+    "fleet",
+    "test",
+    false,
+  );
+  // Spy on the registrations the SDK sends to the (mock) engine, to see the real dependency graph.
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource: (req: RegisterRequest, cb: unknown) => unknown;
+  };
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    registered.set(req.getName(), {
+      type: req.getType(),
+      deps: req.getDependenciesList().map((urn) => urn.split("::").pop()!),
+      inputs: req.getObject()?.toJavaScript() ?? {},
+    });
+    return original(req, cb);
+  };
+});
+
+interface RegisterRequest {
+  getName(): string;
+  getType(): string;
+  getDependenciesList(): string[];
+  getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+
+function handle(name: string): ServerHandle {
+  return {
+    name,
+    role: "app",
+    privateIp: pulumi.output("10.0.0.10"),
+    publicIp: pulumi.output(undefined),
+    connection: pulumi.secret({ host: "10.0.0.10", user: "root", privateKey: "KEY" }),
+    ready: new pulumi.CustomResource("test:index:Ready", `${name}-ready`, {}),
+  };
+}
+
+const HOSTS = ["app1", "app2", "app3", "app4", "app5"];
+const ENV_SECRET = "s3cr3t-token-value";
+
+function args(revision: string, patch: Partial<AppDeployArgs> = {}): AppDeployArgs {
+  return {
+    app: "shop",
+    targets: HOSTS.map(handle),
+    source: { git: { url: "https://git.example.com/acme/shop.git", revision } },
+    batchSize: 2,
+    keepReleases: 5,
+    port: 8080,
+    healthPath: "/health",
+    healthTimeoutSeconds: 30,
+    env: pulumi.secret({ API_TOKEN: ENV_SECRET }),
+    ...patch,
+  };
+}
+
+function settle<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => o.apply(resolve));
+}
+
+function unwrap(v: unknown): { secret: boolean; value: unknown } {
+  if (v && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG] !== undefined) {
+    return { secret: true, value: (v as { value: unknown }).value };
+  }
+  return { secret: false, value: v };
+}
+
+let hostsFirewall: pulumi.CustomResource;
+let revisions: Record<string, string>;
+
+beforeAll(async () => {
+  hostsFirewall = new pulumi.CustomResource("test:index:Firewall", "fw", {});
+  for (const host of HOSTS) handle(`${host}-unused`); // ensure unrelated resources don't leak into deps
+  const a = new AppDeploy("web", args("v1"), {});
+  const b = new AppDeploy("same", args("v1"), {});
+  const c = new AppDeploy("next", args("v2", { dependsOn: [hostsFirewall] }), {});
+  revisions = await settle(a.revisions);
+  await settle(b.revisions);
+  await settle(c.revisions);
+});
+
+describe("AppDeploy wiring", () => {
+  const prepares = HOSTS.map((h) => `web-prepare-${h}`);
+
+  it("registers one prepare and one activate per host, named by host, not by revision", () => {
+    for (const h of HOSTS) {
+      expect(registered.get(`web-prepare-${h}`)?.type).toBe("command:remote:Command");
+      expect(registered.get(`web-activate-${h}`)?.type).toBe("command:remote:Command");
+      expect(registered.has(`next-prepare-${h}`)).toBe(true);
+    }
+    expect([...registered.keys()].filter((n) => /v1|v2/.test(n))).toEqual([]);
+  });
+
+  it("makes each prepare depend on its host being ready", () => {
+    HOSTS.forEach((h) => expect(registered.get(`web-prepare-${h}`)!.deps).toContain(`${h}-ready`));
+  });
+
+  it("makes every activate depend on ALL prepares", () => {
+    for (const h of HOSTS) expect(registered.get(`web-activate-${h}`)!.deps).toEqual(expect.arrayContaining(prepares));
+  });
+
+  it("makes batch k depend on every activate of batch k-1 and on none of its own batch or later", () => {
+    const batches = [["app1", "app2"], ["app3", "app4"], ["app5"]];
+    batches.forEach((batch, k) => {
+      for (const h of batch) {
+        const activateDeps = registered.get(`web-activate-${h}`)!.deps.filter((d) => d.startsWith("web-activate-"));
+        const want = k === 0 ? [] : batches[k - 1].map((p) => `web-activate-${p}`);
+        expect(activateDeps.sort()).toEqual(want.sort());
+      }
+    });
+  });
+
+  it("passes extra dependencies (the firewall) to every remote step", () => {
+    for (const h of HOSTS) {
+      expect(registered.get(`next-prepare-${h}`)!.deps).toContain("fw");
+      expect(registered.get(`next-activate-${h}`)!.deps).toContain("fw");
+      expect(registered.get(`web-prepare-${h}`)!.deps).not.toContain("fw");
+    }
+  });
+
+  it("exports the deployed release per host once every activate exists", () => {
+    expect(revisions).toEqual(Object.fromEntries(HOSTS.map((h) => [h, "v1"])));
+  });
+});
+
+describe("AppDeploy secrets and triggers", () => {
+  it("keeps the env only in the secret stdin of prepare, never in the command string", () => {
+    const prep = registered.get("web-prepare-app1")!.inputs;
+    expect(prep.create).toBe(loader("create"));
+    expect(JSON.stringify(prep.create)).not.toContain(ENV_SECRET);
+    const stdin = unwrap(prep.stdin);
+    expect(stdin.secret).toBe(true);
+    const bundle = decodeBundle(String(stdin.value));
+    expect(bundle.dotenv).toContain(`API_TOKEN="${ENV_SECRET}"`);
+    expect(bundle.dotenv).toContain('PORT="8080"');
+    const others = Object.entries(bundle).filter(([n]) => n !== "dotenv");
+    for (const [, content] of others) expect(content).not.toContain(ENV_SECRET);
+    expect(unwrap((prep.triggers as unknown[])[0]).secret).toBe(true);
+    expect(prep.logging).toBe("stderr");
+  });
+
+  it("never gives the env to activate", () => {
+    for (const h of HOSTS) {
+      const act = registered.get(`web-activate-${h}`)!.inputs;
+      expect(JSON.stringify(act)).not.toContain(ENV_SECRET);
+      expect(decodeBundle(String(unwrap(act.stdin).value)).release).toBe("v1");
+    }
+  });
+
+  it("gives the same inputs the same triggers (a no-op up re-runs nothing) and a new revision new ones", () => {
+    const trig = (n: string) => JSON.stringify(registered.get(n)!.inputs.triggers);
+    for (const h of HOSTS) {
+      expect(trig(`same-prepare-${h}`)).toBe(trig(`web-prepare-${h}`));
+      expect(trig(`same-activate-${h}`)).toBe(trig(`web-activate-${h}`));
+      expect(trig(`next-prepare-${h}`)).not.toBe(trig(`web-prepare-${h}`));
+      expect(trig(`next-activate-${h}`)).not.toBe(trig(`web-activate-${h}`));
+    }
+  });
+});
+
+describe("AppDeploy bad input", () => {
+  it.each([
+    [{ batchSize: 0 }, /deploy\.batchSize/],
+    [{ targets: [] }, /no target servers/],
+    [{ source: { git: { url: "https://x/y.git", revision: "$(id)" } } }, /revision must be a commit SHA/],
+    [{ keepReleases: 1 }, /keepReleases/],
+  ])("throws a DeployConfigError for %p", (patch, why) => {
+    expect(() => new AppDeploy(`bad-${Math.random()}`, args("v1", patch as Partial<AppDeployArgs>))).toThrow(DeployConfigError);
+    expect(() => new AppDeploy(`bad-${Math.random()}`, args("v1", patch as Partial<AppDeployArgs>))).toThrow(why);
+  });
+});
