@@ -1,0 +1,226 @@
+/**
+ * The real apply/confirm/revert/boot scripts, run through the bundle loader in namespaces on
+ * one bridge: hosts of a realistic fleet, plus a VPN-subnet sender, a public sender and the
+ * admin (engine) address. Each host keeps its own etc/state dirs (the state_dir/etc_dir params).
+ */
+import { existsSync, readdirSync, readFileSync } from "fs";
+import * as path from "path";
+import { connectivityMatrix, MatrixEntry, policyPorts } from "../../components/firewall/matrix";
+import { FirewallInput, HostFirewall, renderFleetFirewalls } from "../../components/firewall/render";
+import { SAMPLE_ROLES, sampleHosts } from "../../components/firewall/sample-fleet";
+import { HostFacts, Proto } from "../../components/model";
+import { inNs, must, run } from "../../lab/sh";
+import { FirewallLab, FwNode, Target } from "./firewall-lab";
+import { describeLab } from "./guard";
+
+const NEEDS = ["ip", "iptables", "ipset"];
+const TIMEOUT = 5;
+const ADMIN_IP = "203.0.113.2";
+const OUTSIDE: { proto: Proto; port: number }[] = [
+  { proto: "tcp", port: 5433 },
+  { proto: "tcp", port: 9999 },
+  { proto: "udp", port: 9999 },
+];
+
+function fleetInput(hosts: HostFacts[], over: Partial<FirewallInput> = {}): FirewallInput {
+  return {
+    hosts,
+    roles: SAMPLE_ROLES,
+    gatewayRole: "gateway",
+    vpn: { subnet: "10.8.0.0/24", port: 1194, proto: "udp" },
+    privateCidr: "10.0.0.0/16",
+    adminCidrs: [`${ADMIN_IP}/32`],
+    ...over,
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describeLab(
+  "firewall scripts on a namespace fleet",
+  () => {
+    const lab = new FirewallLab();
+    let hosts = sampleHosts(9);
+    let input = fleetInput(hosts);
+    let rendered: Record<string, HostFirewall> = {};
+    const roleOf = new Map<string, string>();
+    const hostname = must(["hostname"]).trim();
+
+    function sendersFor(h: HostFacts[]): { node: FwNode; as: string }[] {
+      return [
+        ...h.map((x) => ({ node: lab.node(x.name), as: x.role })),
+        { node: lab.node("vpn"), as: "vpn" },
+        { node: lab.node("public"), as: "public" },
+        { node: lab.node("admin"), as: "admin" },
+      ];
+    }
+
+    /** Probes every sender -> every other host on every policy port and the OUTSIDE ports; folds results per role cell. */
+    async function observe(h: HostFacts[], ports: { proto: Proto; port: number }[]): Promise<Map<string, boolean[]>> {
+      const cells = new Map<string, boolean[]>();
+      await Promise.all(
+        sendersFor(h).map(async (s) => {
+          const dests = h.filter((d) => d.name !== s.node.name);
+          const targets: (Target & { to: string })[] = dests.flatMap((d) => ports.map((p) => ({ ip: d.privateIp, ...p, to: d.role })));
+          const got = await lab.probe(s.node, targets);
+          targets.forEach((t, i) => {
+            const k = `${s.as}>${t.to}>${t.proto}/${t.port}`;
+            cells.set(k, [...(cells.get(k) ?? []), got[i]]);
+          });
+        }),
+      );
+      return cells;
+    }
+
+    beforeAll(async () => {
+      for (const h of hosts) {
+        lab.addNode(h.name, `${h.privateIp}/16`);
+        roleOf.set(h.name, h.role);
+      }
+      lab.addNode("vpn", "10.8.0.6/24");
+      lab.addNode("public", "203.0.113.50/24");
+      lab.addNode("admin", `${ADMIN_IP}/24`);
+      const ports = [...policyPorts(input), ...OUTSIDE];
+      await Promise.all(hosts.map((h) => lab.listen(lab.node(h.name), ports)));
+      rendered = renderFleetFirewalls(input);
+    });
+
+    afterAll(() => lab.destroy());
+
+    it("applies and confirms on every host; the observed matrix equals the computed one", async () => {
+      for (const h of hosts) lab.applyAndConfirm(lab.node(h.name), rendered[h.name], TIMEOUT);
+      const computed = connectivityMatrix(input);
+      const cells = await observe(hosts, [...policyPorts(input), ...OUTSIDE]);
+
+      const observed: MatrixEntry[] = [];
+      const mixed: string[] = [];
+      for (const e of computed) {
+        const got = cells.get(`${e.from}>${e.to}>${e.proto}/${e.port}`);
+        if (!got) continue; // only gateway -> gateway: a single host does not probe itself
+        if (new Set(got).size > 1) mixed.push(`${e.from}>${e.to} ${e.proto}/${e.port}: ${got}`);
+        observed.push({ ...e, allowed: got[0] });
+      }
+      expect(mixed).toEqual([]);
+      expect(computed.filter((e) => !cells.has(`${e.from}>${e.to}>${e.proto}/${e.port}`)).map((e) => `${e.from}>${e.to}`)).toEqual(
+        expect.arrayContaining(["gateway>gateway"]),
+      );
+      expect(new Set(computed.filter((e) => !cells.has(`${e.from}>${e.to}>${e.proto}/${e.port}`)).map((e) => `${e.from}>${e.to}`))).toEqual(
+        new Set(["gateway>gateway"]),
+      );
+      expect(observed).toEqual(computed.filter((e) => !(e.from === "gateway" && e.to === "gateway")));
+      // Sanity that the fleet is not trivially open or closed.
+      expect(observed.some((e) => e.allowed)).toBe(true);
+      expect(observed.some((e) => !e.allowed)).toBe(true);
+
+      const outside = [...cells.entries()].filter(([k]) => OUTSIDE.some((o) => k.endsWith(`>${o.proto}/${o.port}`)));
+      expect(outside.length).toBeGreaterThan(0);
+      expect(outside.filter(([, v]) => v.some((x) => x)).map(([k]) => k)).toEqual([]);
+    });
+
+    it("a ruleset that cuts the engine's SSH reverts by itself, and confirm fails naming host and reason", async () => {
+      const gw = lab.node("gateway-0");
+      const before = lab.ownedState(gw);
+      const confirmedBefore = readFileSync(path.join(gw.dirs.etcDir, "rules.v4"), "utf8");
+      const cutting = renderFleetFirewalls(fleetInput(hosts, { adminCidrs: ["192.0.2.99/32"] }))["gateway-0"];
+      const ssh: Target = { ip: gw.ip, proto: "tcp", port: 22 };
+
+      expect(await lab.probe(lab.node("admin"), [ssh])).toEqual([true]);
+      const started = Date.now();
+      const a = lab.apply(gw, cutting, TIMEOUT);
+      expect(a.stderr).toContain("reverting in 5s unless confirmed");
+      expect(a.code).toBe(0);
+      expect(await lab.probe(lab.node("admin"), [ssh], 0.5)).toEqual([false]);
+
+      let back = false;
+      while (!back && Date.now() - started < (TIMEOUT + 10) * 1000) {
+        back = (await lab.probe(lab.node("admin"), [ssh], 0.5))[0];
+      }
+      expect(back).toBe(true);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(TIMEOUT * 1000 - 500);
+      expect(lab.ownedState(gw)).toBe(before);
+
+      const c = lab.confirm(gw, cutting.hash, a.stdout);
+      expect(c.code).not.toBe(0);
+      expect(c.stderr).toContain(`fleet: ${hostname}: rules ${cutting.hash} were reverted at `);
+      expect(c.stderr).toContain(`the confirmation did not arrive within ${TIMEOUT}s — the new rules cut this connection`);
+      // What boot would load is still the last confirmed ruleset.
+      expect(readFileSync(path.join(gw.dirs.etcDir, "rules.v4"), "utf8")).toBe(confirmedBefore);
+    });
+
+    it("a confirmed apply is not reverted, and is what boot loads", async () => {
+      const db = lab.node("db-4");
+      const roles = { ...SAMPLE_ROLES, db: { ...SAMPLE_ROLES.db, allow: [...SAMPLE_ROLES.db.allow, { proto: "tcp" as const, ports: [{ from: 6379, to: 6379 }], from: ["app"] }] } };
+      const next = renderFleetFirewalls(fleetInput(hosts, { roles }))["db-4"];
+      lab.applyAndConfirm(db, next, TIMEOUT);
+      const after = lab.ownedState(db);
+      expect(after).toContain("--dport 6379");
+      await sleep((TIMEOUT + 1.5) * 1000);
+      expect(lab.ownedState(db)).toBe(after);
+      expect(readdirSync(db.dirs.stateDir).filter((f) => f.startsWith("reverted-"))).toEqual([]);
+      expect(readFileSync(path.join(db.dirs.etcDir, "rules.v4"), "utf8")).toBe(next.rulesV4);
+      expect(readFileSync(path.join(db.dirs.etcDir, "ipsets"), "utf8")).toBe(next.ipsets);
+      // Back to the fleet policy for the next tests.
+      lab.applyAndConfirm(db, rendered["db-4"], TIMEOUT);
+    });
+
+    it("a file that fails iptables-restore --test is refused and nothing changes", () => {
+      const web = lab.node("web-1");
+      const before = lab.ownedState(web);
+      const broken = { ...rendered["web-1"], rulesV4: rendered["web-1"].rulesV4.replace("COMMIT", "-A FLEET-INPUT -p tcp --dport 99999 -j ACCEPT\nCOMMIT") };
+      const r = lab.apply(web, broken, TIMEOUT);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`fleet: ${hostname}: rules ${broken.hash} failed iptables-restore --test; nothing was changed`);
+      expect(lab.ownedState(web)).toBe(before);
+      expect(existsSync(path.join(web.dirs.stateDir, "pending"))).toBe(false);
+    });
+
+    it("adding a server: peers learn it via ipset swap while an established connection between two others survives", async () => {
+      const db = lab.node("db-4");
+      const talk = await lab.connect(lab.node("app-2"), db.ip, 5432);
+      expect(await talk("before")).toBe("echo before");
+
+      const added: HostFacts = { name: "app-9", role: "app", privateIp: "10.0.0.19" };
+      const newcomer = lab.addNode(added.name, `${added.privateIp}/16`);
+      const probeDb: Target = { ip: db.ip, proto: "tcp", port: 5432 };
+      expect(await lab.probe(newcomer, [probeDb])).toEqual([false]);
+
+      hosts = [...hosts, added];
+      input = fleetInput(hosts);
+      const next = renderFleetFirewalls(input);
+      expect(next["db-4"].hash).not.toBe(rendered["db-4"].hash);
+      expect(next["db-4"].rulesV4).toBe(rendered["db-4"].rulesV4); // only the set changed
+      expect(next["gateway-0"].hash).toBe(rendered["gateway-0"].hash); // its sets do not list app
+      // Every host in one "up": the newcomer gets its rules, every peer that lists app gets a new set.
+      for (const h of hosts) lab.applyAndConfirm(lab.node(h.name), next[h.name], 30);
+      rendered = next;
+
+      expect(await talk("after")).toBe("echo after");
+      expect(await lab.probe(newcomer, [probeDb])).toEqual([true]);
+      const setList = must(inNs(db.ns, ["ipset", "list", "fleet-r-app"]));
+      expect(setList).toContain("10.0.0.19");
+      expect(must(inNs(db.ns, ["ipset", "list", "-n"])).split("\n").filter((n) => n.endsWith("-n"))).toEqual([]);
+    });
+
+    it("a simulated reboot (flush rules, destroy sets, run the boot script) brings rules and sets back", async () => {
+      const db = lab.node("db-4");
+      const before = lab.ownedState(db);
+      lab.wipe(db);
+      expect(lab.ownedState(db)).not.toContain("FLEET-INPUT");
+      const app = lab.node("app-3");
+      const web = lab.node("web-1");
+      const probe: Target = { ip: db.ip, proto: "tcp", port: 5432 };
+      expect(await lab.probe(web, [probe])).toEqual([true]); // wide open after the "reboot"
+
+      const boot = run(inNs(db.ns, ["bash", path.join(db.dirs.stateDir, "bin", "firewall-boot.sh"), db.dirs.etcDir]));
+      expect(boot.stderr).toContain("loaded saved rules");
+      expect(boot.code).toBe(0);
+      expect(lab.ownedState(db)).toBe(before);
+      expect(await lab.probe(app, [probe])).toEqual([true]);
+      expect(await lab.probe(web, [probe])).toEqual([false]);
+      // Running it again (a second boot or a manual run) changes nothing.
+      expect(run(inNs(db.ns, ["bash", path.join(db.dirs.stateDir, "bin", "firewall-boot.sh"), db.dirs.etcDir])).code).toBe(0);
+      expect(lab.ownedState(db)).toBe(before);
+    });
+  },
+  NEEDS,
+);
