@@ -1,0 +1,129 @@
+/**
+ * What @pulumi/command does on `create`/`delete`, done with the OpenSSH client
+ * from the lab's operator namespace: pinned host key (StrictHostKeyChecking yes
+ * against a known_hosts holding exactly that key), key auth, one optional jump
+ * host with its own key and pin, stdin fed, exit status and output returned.
+ */
+import { createPrivateKey } from "crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "fs";
+import * as path from "path";
+import { privateOpenssh } from "./opensshKey";
+import { inNs, runAsync, RunResult } from "../sh";
+
+export class SshConnectionError extends Error {}
+
+export interface SshEndpoint {
+  host: string;
+  port?: number;
+  user?: string;
+  privateKey?: string;
+  privateKeyPassword?: string;
+  password?: string;
+  hostKey?: string;
+  dialErrorLimit?: number;
+}
+
+export interface SshConnection extends SshEndpoint {
+  proxy?: SshEndpoint;
+}
+
+const HOST = /^[A-Za-z0-9][A-Za-z0-9.:-]*$/;
+const USER = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|rsa-sha2-(256|512)) [A-Za-z0-9+/]+=*(\s.*)?$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A key the OpenSSH client can read: OpenSSH format as is, any PEM converted (the Go client reads both). */
+function clientKey(where: string, key: string, passphrase?: string): string {
+  if (key.includes("BEGIN OPENSSH PRIVATE KEY")) {
+    if (passphrase) throw new SshConnectionError(`${where}: encrypted OpenSSH keys are not supported in the lab`);
+    return key.endsWith("\n") ? key : `${key}\n`;
+  }
+  try {
+    return privateOpenssh(createPrivateKey({ key, passphrase }));
+  } catch (e) {
+    throw new SshConnectionError(`${where}: privateKey is not a readable private key: ${(e as Error).message}`);
+  }
+}
+
+function endpointBlock(alias: string, e: SshEndpoint, where: string, dir: string, jump?: string): { config: string[]; files: Record<string, string> } {
+  if (!e.host || !HOST.test(e.host)) throw new SshConnectionError(`${where}: bad host ${JSON.stringify(e.host)}`);
+  const user = e.user ?? "root";
+  if (!USER.test(user)) throw new SshConnectionError(`${where}: bad user ${JSON.stringify(user)}`);
+  const port = Number(e.port ?? 22);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SshConnectionError(`${where}: bad port ${JSON.stringify(e.port)}`);
+  if (!e.hostKey) throw new SshConnectionError(`${where}: no hostKey: the lab refuses unpinned connections`);
+  const hostKey = e.hostKey.trim();
+  if (!HOST_KEY.test(hostKey)) throw new SshConnectionError(`${where}: hostKey is not an OpenSSH public key line`);
+  if (e.password && !e.privateKey) throw new SshConnectionError(`${where}: password authentication is not supported in the lab; use privateKey`);
+  if (!e.privateKey) throw new SshConnectionError(`${where}: no privateKey (the lab has no SSH agent)`);
+  const [type, blob] = hostKey.split(/\s+/);
+  const known = port === 22 ? e.host : `[${e.host}]:${port}`;
+  const files = {
+    [`${alias}.key`]: clientKey(where, e.privateKey, e.privateKeyPassword),
+    [`${alias}.known`]: `${known} ${type} ${blob}\n`,
+  };
+  const config = [
+    `Host ${alias}`,
+    `  HostName ${e.host}`,
+    `  Port ${port}`,
+    `  User ${user}`,
+    `  IdentityFile ${path.join(dir, `${alias}.key`)}`,
+    `  UserKnownHostsFile ${path.join(dir, `${alias}.known`)}`,
+    ...(jump ? [`  ProxyJump ${jump}`] : []),
+  ];
+  return { config, files };
+}
+
+const COMMON = [
+  "Host *",
+  "  StrictHostKeyChecking yes",
+  "  GlobalKnownHostsFile /dev/null",
+  "  CheckHostIP no",
+  "  UpdateHostKeys no",
+  "  BatchMode yes",
+  "  IdentitiesOnly yes",
+  "  PasswordAuthentication no",
+  "  ConnectTimeout 10",
+  "  ServerAliveInterval 15",
+  "  LogLevel ERROR",
+];
+
+export interface RemoteRun {
+  /** The network namespace the client runs in (the lab's operator). */
+  fromNs: string;
+  /** Where temporary key files go (0700, removed afterwards). */
+  tmpRoot: string;
+  connection: SshConnection;
+  command: string;
+  stdin?: string;
+  environment?: Record<string, string>;
+  where: string;
+  timeoutMs?: number;
+}
+
+const DIAL_FAILURE = /ssh: connect to host|Connection refused|Connection timed out|No route to host|kex_exchange_identification|Connection closed by .* port|Network is unreachable/;
+
+export async function runRemote(r: RemoteRun): Promise<RunResult> {
+  const dir = mkdtempSync(path.join(r.tmpRoot, "ssh-"));
+  try {
+    const jump = r.connection.proxy ? endpointBlock("fleet-proxy", r.connection.proxy, `${r.where} (proxy)`, dir) : undefined;
+    const target = endpointBlock("fleet-target", r.connection, r.where, dir, jump ? "fleet-proxy" : undefined);
+    const env = Object.entries(r.environment ?? {}).map(([k, v]) => {
+      if (!ENV_NAME.test(k) || /["\n\\]/.test(v)) throw new SshConnectionError(`${r.where}: environment ${k} cannot be passed by the lab`);
+      return `  SetEnv ${k}="${v}"`;
+    });
+    const config = [...target.config, ...env, ...(jump?.config ?? []), ...COMMON, ""].join("\n");
+    for (const [name, content] of Object.entries({ ...target.files, ...(jump?.files ?? {}), config })) {
+      writeFileSync(path.join(dir, name), content, { mode: 0o600 });
+    }
+    const argv = inNs(r.fromNs, ["ssh", "-F", path.join(dir, "config"), "fleet-target", "--", r.command]);
+    const limit = Math.max(1, Math.min(r.connection.dialErrorLimit ?? 10, 20));
+    for (let attempt = 1; ; attempt++) {
+      const res = await runAsync(argv, { input: r.stdin ?? "", timeoutMs: r.timeoutMs ?? 1_800_000 });
+      if (res.code !== 255 || !DIAL_FAILURE.test(res.stderr) || attempt >= limit) return res;
+      await new Promise((ok) => setTimeout(ok, 500));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

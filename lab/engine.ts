@@ -1,0 +1,211 @@
+/**
+ * `lab up`: runs the stack's program (index.ts, the one `pulumi up` runs) under
+ * the SDK's mock runtime with the lab emulator behind it, waits for every
+ * registration, deletes what the program no longer declares, and records the
+ * stack outputs.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { mkdirSync, writeFileSync } from "fs";
+import * as path from "path";
+import { Emulator, Registration, Step } from "./emulator";
+import { isSecretWrapper, Json, loadState, secret, saveState } from "./emulator/state";
+import { ensureFabric, hostAlive, loadFabric } from "./hosts";
+import { layout, REPO_ROOT, StackLayout } from "./layout";
+import { LAB_CORE, labUnavailable } from "./preflight";
+import { projectName, readStackConfig, stackFilePath } from "./stackfile";
+
+export class LabError extends Error {}
+
+export interface UpOptions {
+  stack: string;
+  configFile?: string;
+  /** The program to run; index.ts of the repo unless overridden (FLEET_LAB_PROGRAM). */
+  program?: string;
+  log?: (line: string) => void;
+}
+
+export interface UpResult {
+  ok: boolean;
+  error?: string;
+  steps: Step[];
+  /** Stack outputs; secrets wrapped (see emulator/state.ts `isSecretWrapper`). */
+  outputs: Record<string, Json>;
+  /** How many remote commands (create/delete) ran over SSH in this up. */
+  remoteRuns: number;
+  durationMs: number;
+}
+
+export function preflight(): void {
+  const why = labUnavailable(LAB_CORE);
+  if (why) throw new LabError(`the lab cannot run here: ${why}`);
+}
+
+/** A stored host that no longer runs (reboot, manual kill) makes the state a lie; say so instead of guessing. */
+function checkNotStale(L: StackLayout): void {
+  const state = loadState(L.stateFile, L.stack);
+  const fabric = loadFabric(L);
+  for (const r of Object.values(state.resources)) {
+    if (r.type !== "openstack:compute/instance:Instance") continue;
+    const name = String(r.outputs.name ?? r.name);
+    const host = fabric.hosts[name];
+    if (!host || !hostAlive(host)) {
+      throw new LabError(`lab state of stack ${L.stack} is stale: host ${name} is not running (machine restarted?). Run: npm run lab -- down --stack ${L.stack}; then up again`);
+    }
+  }
+}
+
+type Anything = unknown;
+
+/** Resolves outputs (and promises) inside the program's exports; secrets stay wrapped. */
+async function resolveDeep(v: Anything): Promise<Json> {
+  if (pulumi.Output.isInstance(v)) {
+    const o = v as unknown as { promise(): Promise<Anything>; isSecret: Promise<boolean> };
+    const [value, isSecret] = await Promise.all([o.promise(), o.isSecret]);
+    const resolved = await resolveDeep(value);
+    return isSecret ? secret(resolved) : resolved;
+  }
+  if (v instanceof Promise) return resolveDeep(await v);
+  if (pulumi.Resource.isInstance(v)) return resolveDeep((v as pulumi.Resource).urn);
+  if (Array.isArray(v)) return Promise.all(v.map(resolveDeep));
+  if (v !== null && typeof v === "object") {
+    const out: Record<string, Json> = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (x === undefined || typeof x === "function") continue;
+      out[k] = await resolveDeep(x);
+    }
+    return out;
+  }
+  if (v === undefined) return null;
+  return v as Json;
+}
+
+/** The SDK's mock monitor hands newResource no URN and no additionalSecretOutputs; capture them per request. */
+function installMonitorTap(emulator: Emulator, next: { meta?: Omit<Registration, "inputs" | "custom" | "type" | "name"> }): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const settings = require("@pulumi/pulumi/runtime/settings") as { getMonitor(): Record<string, (...a: unknown[]) => unknown> };
+  const mon = settings.getMonitor() as unknown as {
+    registerResource(req: unknown, cb: unknown): unknown;
+    newUrn(parent: string, type: string, name: string): string;
+  };
+  const orig = mon.registerResource.bind(mon);
+  mon.registerResource = (req: unknown, cb: unknown) => {
+    const r = req as { getParent(): string; getType(): string; getName(): string; getAdditionalsecretoutputsList(): string[] };
+    // newResource is called synchronously at the start of the original, so this cannot be overtaken.
+    next.meta = { urn: mon.newUrn(r.getParent(), r.getType(), r.getName()), additionalSecretOutputs: r.getAdditionalsecretoutputsList() };
+    return orig(req, cb);
+  };
+  void emulator;
+}
+
+export async function up(opts: UpOptions): Promise<UpResult> {
+  const started = Date.now();
+  const log = opts.log ?? (() => undefined);
+  preflight();
+  const L = layout(opts.stack);
+  const project = projectName();
+  const config = readStackConfig(stackFilePath(opts.stack, opts.configFile), project);
+  mkdirSync(L.dir, { recursive: true, mode: 0o700 });
+  checkNotStale(L);
+  ensureFabric(L);
+  const state = loadState(L.stateFile, L.stack);
+  const fabric = loadFabric(L);
+  const emulator = new Emulator(L, state, fabric);
+
+  pulumi.runtime.setAllConfig(config);
+  const next: { meta?: Omit<Registration, "inputs" | "custom" | "type" | "name"> } = {};
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args: pulumi.runtime.MockResourceArgs) => {
+        const meta = next.meta;
+        next.meta = undefined;
+        if (!meta) throw new LabError(`${args.type} ${args.name}: reading existing resources (.get) is not supported in the lab`);
+        return emulator.register({ ...meta, type: args.type, name: args.name, inputs: args.inputs, custom: args.custom ?? true });
+      },
+      call: (args: pulumi.runtime.MockCallArgs) => emulator.call(args.token, args.inputs),
+    },
+    project,
+    opts.stack,
+    false,
+  );
+  installMonitorTap(emulator, next);
+
+  // Failed registrations also reject promises inside the SDK that nobody awaits.
+  const onRejection = (e: unknown) => emulator.fail(e);
+  process.on("unhandledRejection", onRejection);
+  let outputs: Record<string, Json> = {};
+  try {
+    const program = path.resolve(opts.program ?? process.env.FLEET_LAB_PROGRAM ?? path.join(REPO_ROOT, "index.ts"));
+    log(`Updating (${opts.stack}) in the lab: ${path.relative(process.cwd(), program) || program} with ${stackFilePath(opts.stack, opts.configFile)}\n`);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(program) as Record<string, unknown> | (() => unknown);
+    const exported =
+      typeof mod === "function" ? await mod() : typeof mod.default === "function" ? await (mod.default as () => unknown)() : mod;
+    const plain = { ...(exported as Record<string, unknown>) };
+    delete plain.__esModule;
+    if (typeof mod !== "function" && typeof mod.default === "function") delete plain.default;
+    outputs = (await resolveDeep(plain)) as Record<string, Json>;
+  } catch (e) {
+    emulator.fail(e);
+  }
+  await emulator.idle();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  await (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs().catch((e: unknown) => emulator.fail(e));
+  await emulator.idle();
+  if (!emulator.firstError) await emulator.deleteLeftovers();
+  process.off("unhandledRejection", onRejection);
+  saveState(L.stateFile, state);
+  if (!emulator.firstError) writeFileSync(L.outputsFile, JSON.stringify(outputs, null, 1), { mode: 0o600 });
+  return {
+    ok: !emulator.firstError,
+    error: emulator.firstError ? emulator.firstError.message : undefined,
+    steps: emulator.steps,
+    outputs,
+    remoteRuns: emulator.commandStats.runs,
+    durationMs: Date.now() - started,
+  };
+}
+
+/** Outputs with secrets shown as [secret] (or revealed). */
+export function displayOutputs(v: Json, showSecrets: boolean): Json {
+  if (isSecretWrapper(v)) return showSecrets ? displayOutputs(v.value, true) : "[secret]";
+  if (Array.isArray(v)) return v.map((x) => displayOutputs(x, showSecrets));
+  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, displayOutputs(x, showSecrets)]));
+  return v;
+}
+
+const MARK: Record<string, string> = { create: "+", replace: "~", delete: "-", same: " " };
+const VERB: Record<string, string> = { create: "created", replace: "replaced", delete: "deleted", same: "unchanged" };
+
+/** The summary `pulumi up` would print. */
+export function formatUp(r: UpResult, stack: string): string {
+  const lines: string[] = [];
+  const changed = r.steps.filter((s) => s.op !== "same");
+  if (changed.length) {
+    const tw = Math.max(4, ...changed.map((s) => s.type.length));
+    const nw = Math.max(4, ...changed.map((s) => s.name.length));
+    lines.push(`     ${"Type".padEnd(tw)}  ${"Name".padEnd(nw)}  Status`);
+    for (const s of changed) {
+      const secs = s.ms >= 100 ? ` (${(s.ms / 1000).toFixed(1)}s)` : "";
+      lines.push(` ${MARK[s.op]}   ${s.type.padEnd(tw)}  ${s.name.padEnd(nw)}  ${VERB[s.op]}${secs}${s.detail ? `  [${s.detail}]` : ""}`);
+    }
+    lines.push("");
+  }
+  if (r.ok) {
+    lines.push("Outputs:");
+    for (const [k, v] of Object.entries(r.outputs)) {
+      lines.push(`    ${k}: ${JSON.stringify(displayOutputs(v, false), null, 2).replace(/\n/g, "\n    ")}`);
+    }
+    lines.push("");
+  } else {
+    lines.push(`error: ${r.error}`);
+    lines.push("");
+  }
+  const count = (op: string) => r.steps.filter((s) => s.op === op).length;
+  lines.push("Resources:");
+  for (const op of ["create", "replace", "delete"]) if (count(op)) lines.push(`    ${MARK[op]} ${count(op)} ${VERB[op]}`);
+  if (count("same")) lines.push(`    ${count("same")} unchanged`);
+  lines.push("");
+  lines.push(`Remote commands run: ${r.remoteRuns}`);
+  lines.push(`Duration: ${(r.durationMs / 1000).toFixed(1)}s (stack ${stack})`);
+  return lines.join("\n");
+}
