@@ -92,6 +92,8 @@ if [ -d "$dest" ]; then
   echo "release $release already present; reusing it"
 else
   tmp=$(mktemp -d "$releases/.tmp-$release.XXXXXX")
+  # A failed fetch or checksum leaves no half release behind.
+  trap 'rm -rf -- "$tmp"' EXIT
   chmod 0755 "$tmp"
   case $kind in
     git) fetch_git "$tmp" ;;
@@ -99,6 +101,7 @@ else
     *) die "unknown source kind '$kind'" ;;
   esac
   mv -T -- "$tmp" "$dest"
+  trap - EXIT
   echo "release $release prepared"
 fi
 

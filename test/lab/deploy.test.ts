@@ -1,0 +1,301 @@
+/**
+ * The deploy scripts, for real: git/artifact fetch, shared .env, atomic switch,
+ * health-gated rollback, lock, pruning and no-op re-runs, on 4 lab hosts
+ * (network namespaces + private /srv, /var/log, /run), driven through the bundle loader.
+ */
+import { execFileSync, spawn, spawnSync, ChildProcess } from "child_process";
+import { createHash } from "crypto";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from "fs";
+import * as os from "os";
+import * as path from "path";
+import { describeLab } from "./guard";
+import { createHosts, destroyHosts, DeployHost, hostPath, httpGet, rollout, RolloutError, runScript, ScriptResult } from "./deployHosts";
+import { activateFiles, DeploySpec, prepareFiles } from "../../components/deploy/bundles";
+import { renderDotenv } from "../../components/deploy/dotenv";
+import { DeploySource, resolveSource } from "../../components/deploy/source";
+import { SAMPLE_APP_COMMAND } from "../../components/deploy/deploy";
+
+const APP = "shop";
+const PORT = 8080;
+// Quotes, $, backquote and backslash: the .env must reach the app byte for byte.
+const SECRET = `tok-"q" $HOME \`id\` \\n end`;
+
+describeLab(
+  "deploy scripts in the lab",
+  () => {
+    let hosts: DeployHost[] = [];
+    let repo = "";
+    const sha: Record<string, string> = {};
+    const outputs: ScriptResult[] = [];
+
+    const git = (...a: string[]) =>
+      execFileSync("git", ["-C", repo, "-c", "user.name=lab", "-c", "user.email=lab@example.com", ...a], { encoding: "utf8" }).trim();
+
+    function spec(revision: string, patch: Partial<DeploySpec> = {}, source?: DeploySource): DeploySpec {
+      const app = patch.app ?? APP;
+      return {
+        app,
+        source: resolveSource(app, source ?? { git: { url: `file://${repo}`, revision } }),
+        port: PORT,
+        healthPath: "/health",
+        healthTimeoutSeconds: 3,
+        keepReleases: 3,
+        command: SAMPLE_APP_COMMAND,
+        linkedDirs: ["tmp"],
+        linkedFiles: [],
+        deployer: "lab@test",
+        lockStaleSeconds: 60,
+        ...patch,
+      };
+    }
+    const dotenv = (port = PORT) => renderDotenv(APP, { PORT: String(port), API_TOKEN: SECRET });
+
+    async function deploy(revision: string, batchSize: number, patch: Partial<DeploySpec> = {}, on = hosts) {
+      const s = spec(revision, patch);
+      try {
+        const r = await rollout(on, batchSize, prepareFiles(s, dotenv(s.port)), activateFiles(s));
+        outputs.push(...r.prepares, ...r.activates.flat());
+        return r;
+      } catch (e) {
+        if (e instanceof RolloutError) outputs.push(...e.failed);
+        throw e;
+      }
+    }
+    const prepare = (h: DeployHost, s: DeploySpec) => runScript(h, "deploy-prepare", prepareFiles(s, dotenv(s.port))).then(keep);
+    const activate = (h: DeployHost, s: DeploySpec) => runScript(h, "deploy-activate", activateFiles(s)).then(keep);
+    const keep = (r: ScriptResult) => (outputs.push(r), r);
+
+    const served = (h: DeployHost, port = PORT) => httpGet(h, port, "/").body;
+    const current = (h: DeployHost, app = APP) => readlinkSync(hostPath(h, `/srv/${app}/current`));
+    const currentIno = (h: DeployHost) => lstatSync(hostPath(h, `/srv/${APP}/current`)).ino;
+    const auditLog = (h: DeployHost) => readFileSync(hostPath(h, `/srv/${APP}/revisions.log`), "utf8");
+    const appPid = (h: DeployHost) => readFileSync(hostPath(h, `/run/${APP}/${APP}.pid`), "utf8").trim();
+    const releases = (h: DeployHost) => readdirSync(hostPath(h, `/srv/${APP}/releases`)).filter((n) => !n.startsWith(".")).sort();
+    const lockDir = (h: DeployHost) => hostPath(h, `/srv/${APP}/deploy.lock`);
+    function plantLock(h: DeployHost, pid: number, since: number, who: string) {
+      mkdirSync(lockDir(h));
+      writeFileSync(path.join(lockDir(h), "owner"), `pid=${pid}\nhost=${h.name}\nwho=${who}\nrelease=vX\nsince=${since}\n`);
+    }
+
+    beforeAll(() => {
+      repo = mkdtempSync(path.join(os.tmpdir(), "fl-deploy-repo-"));
+      git("init", "-q");
+      copyFileSync(path.join(__dirname, "..", "..", "app", "server.py"), path.join(repo, "server.py"));
+      for (let v = 1; v <= 8; v++) {
+        writeFileSync(path.join(repo, "VERSION"), `v${v}\n`);
+        // v3 is the broken release: the sample app fails /health when it carries this marker.
+        if (v === 3) writeFileSync(path.join(repo, "HEALTH_FAIL"), "");
+        if (v === 4) rmSync(path.join(repo, "HEALTH_FAIL"));
+        git("add", "-A");
+        git("commit", "-qm", `v${v}`);
+        git("tag", `v${v}`);
+        sha[`v${v}`] = git("rev-parse", "HEAD");
+      }
+      hosts = createHosts("dp", 4);
+    });
+
+    afterAll(() => {
+      destroyHosts(hosts);
+      if (repo) rmSync(repo, { recursive: true, force: true });
+    });
+
+    it("deploys v1 to every host with the .env secret at 0600 and never in output", async () => {
+      await deploy("v1", 2);
+      for (const h of hosts) {
+        expect(served(h)).toBe(sha.v1);
+        expect(current(h)).toBe("releases/v1");
+        expect(readFileSync(hostPath(h, `/srv/${APP}/releases/v1/REVISION`), "utf8").trim()).toBe(sha.v1);
+        const env = statSync(hostPath(h, `/srv/${APP}/shared/.env`));
+        expect(env.mode & 0o777).toBe(0o600);
+        expect(readlinkSync(hostPath(h, `/srv/${APP}/releases/v1/.env`))).toBe(`/srv/${APP}/shared/.env`);
+        expect(readlinkSync(hostPath(h, `/srv/${APP}/releases/v1/tmp`))).toBe(`/srv/${APP}/shared/tmp`);
+        // The no-systemd fallback gave the app exactly the configured environment.
+        const environ = readFileSync(`/proc/${appPid(h)}/environ`, "utf8").split("\0");
+        expect(environ).toContain(`API_TOKEN=${SECRET}`);
+        expect(environ).toContain(`PORT=${PORT}`);
+        expect(auditLog(h)).toMatch(new RegExp(`\\t${h.name}\\tlab@test\\tdeployed\\tv1\\t${sha.v1}\\tprevious=\\n$`));
+      }
+      for (const o of outputs) expect(o.stdout + o.stderr).not.toContain("tok-");
+    });
+
+    it("prepares v2 everywhere without touching current, then switches in batches of 2", async () => {
+      const s = spec("v2");
+      const prep = await Promise.all(hosts.map((h) => prepare(h, s)));
+      expect(prep.map((r) => r.code)).toEqual([0, 0, 0, 0]);
+      for (const h of hosts) {
+        expect(current(h)).toBe("releases/v1");
+        expect(served(h)).toBe(sha.v1);
+        expect(existsSync(hostPath(h, `/srv/${APP}/releases/v2/server.py`))).toBe(true);
+      }
+      const r = await deploy("v2", 2);
+      expect(r.activates.map((b) => b.map((x) => x.host))).toEqual([["dp1", "dp2"], ["dp3", "dp4"]]);
+      expect(r.prepares.every((p) => /reusing/.test(p.stdout))).toBe(true);
+      for (const h of hosts) {
+        expect(served(h)).toBe(sha.v2);
+        expect(auditLog(h).trim().split("\n")).toHaveLength(2);
+      }
+    });
+
+    it("stops at a broken v3: batch 1 rolls back with the app log in the error, batch 2 is never touched", async () => {
+      const before = hosts.map((h) => ({ ino: currentIno(h), log: auditLog(h), pid: appPid(h) }));
+      const err = await deploy("v3", 2).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(RolloutError);
+      const failed = (err as RolloutError).failed;
+      expect(failed.map((f) => f.host).sort()).toEqual(["dp1", "dp2"]);
+      for (const f of failed) {
+        expect(f.stderr).toMatch(/shop release v3 failed its health check http:\/\/127\.0\.0\.1:8080\/health within 3s on dp[12]; rolled back to v2/);
+        expect(f.stderr).toContain("health check failed: this release carries a HEALTH_FAIL marker");
+        expect(f.stderr).toContain(`revision ${sha.v3} listening`);
+      }
+      for (const h of hosts) {
+        expect(served(h)).toBe(sha.v2);
+        expect(current(h)).toBe("releases/v2");
+        expect(existsSync(hostPath(h, `/srv/${APP}/releases/v3`))).toBe(true); // prepared everywhere
+      }
+      for (const i of [2, 3]) {
+        expect(currentIno(hosts[i])).toBe(before[i].ino);
+        expect(auditLog(hosts[i])).toBe(before[i].log);
+        expect(appPid(hosts[i])).toBe(before[i].pid);
+      }
+      for (const i of [0, 1]) expect(auditLog(hosts[i])).toMatch(/\tfailed\tv3\t[0-9a-f]{40}\tprevious=v2\n$/);
+    });
+
+    it("changes nothing when the same revision is deployed twice", async () => {
+      const h = hosts[0];
+      const before = { ino: currentIno(h), log: auditLog(h), pid: appPid(h), rel: lstatSync(hostPath(h, `/srv/${APP}/releases/v2`)).ino };
+      const s = spec("v2");
+      const p = await prepare(h, s);
+      const a = await activate(h, s);
+      expect([p.code, a.code]).toEqual([0, 0]);
+      expect(p.stdout).toContain("release v2 already present; reusing it");
+      expect(a.stdout).toContain("already current and healthy; nothing to do");
+      expect({ ino: currentIno(h), log: auditLog(h), pid: appPid(h), rel: lstatSync(hostPath(h, `/srv/${APP}/releases/v2`)).ino }).toEqual(before);
+    });
+
+    it("rolls back by setting the revision back: the existing release is only switched", async () => {
+      const relIno = hosts.map((h) => lstatSync(hostPath(h, `/srv/${APP}/releases/v1`)).ino);
+      const r = await deploy("v1", 2);
+      expect(r.prepares.every((p) => /reusing/.test(p.stdout))).toBe(true);
+      hosts.forEach((h, i) => {
+        expect(served(h)).toBe(sha.v1);
+        expect(lstatSync(hostPath(h, `/srv/${APP}/releases/v1`)).ino).toBe(relIno[i]);
+      });
+      await deploy("v2", 4);
+      for (const h of hosts) expect(served(h)).toBe(sha.v2);
+    });
+
+    describe("the on-host lock", () => {
+      let sleeper: ChildProcess | undefined;
+      afterEach(() => {
+        sleeper?.kill("SIGKILL");
+        sleeper = undefined;
+        for (const h of hosts) rmSync(lockDir(h), { recursive: true, force: true });
+      });
+
+      it("blocks a deploy while another one holds it, naming the holder", async () => {
+        const h = hosts[1];
+        sleeper = spawn("sleep", ["60"]);
+        plantLock(h, sleeper.pid!, Math.floor(Date.now() / 1000), "alice@laptop");
+        const ino = currentIno(h);
+        const a = await activate(h, spec("v1"));
+        expect(a.code).not.toBe(0);
+        expect(a.stderr).toMatch(/deploy of shop on dp2 is locked by another deploy: pid=\d+ host=dp2 who=alice@laptop/);
+        expect(currentIno(h)).toBe(ino);
+        expect(served(h)).toBe(sha.v2);
+      });
+
+      it("blocks a real concurrent deploy", async () => {
+        const h = hosts[2];
+        const first = activate(h, spec("v1"));
+        const deadline = Date.now() + 5000;
+        while (!existsSync(path.join(lockDir(h), "owner")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        const second = await activate(h, spec("v2"));
+        const firstResult = await first;
+        expect(firstResult.code).toBe(0);
+        expect(second.code).not.toBe(0);
+        expect(second.stderr).toMatch(/locked by another deploy: .*who=lab@test release=v1 /);
+        expect(served(h)).toBe(sha.v1);
+        expect(existsSync(lockDir(h))).toBe(false); // the winner released it
+        expect((await activate(h, spec("v2"))).code).toBe(0);
+      });
+
+      it("breaks a lock whose owner process is gone", async () => {
+        const h = hosts[3];
+        const dead = spawnSync("true").pid!;
+        plantLock(h, dead, Math.floor(Date.now() / 1000), "bob@ci");
+        const a = await activate(h, spec("v1"));
+        expect(a.code).toBe(0);
+        expect(a.stderr).toMatch(new RegExp(`breaking stale deploy lock of shop on dp4 \\(its owner pid ${dead} is not running\\): pid=${dead} host=dp4 who=bob@ci`));
+        expect(served(h)).toBe(sha.v1);
+      });
+
+      it("breaks a lock older than the stale limit even if its pid lives", async () => {
+        const h = hosts[3];
+        sleeper = spawn("sleep", ["60"]);
+        plantLock(h, sleeper.pid!, Math.floor(Date.now() / 1000) - 3600, "carol@old");
+        const a = await activate(h, spec("v2"));
+        expect(a.code).toBe(0);
+        expect(a.stderr).toMatch(/breaking stale deploy lock .*\(it is 36\d\ds old \(limit 60s\)\)/);
+        expect(served(h)).toBe(sha.v2);
+      });
+    });
+
+    it("keeps N releases, and never the current or previous one", async () => {
+      await deploy("v4", 2);
+      await deploy("v5", 2);
+      await deploy("v6", 2);
+      for (const h of hosts) {
+        expect(releases(h)).toEqual(["v4", "v5", "v6"]);
+        expect(served(h)).toBe(sha.v6);
+      }
+      // Make the live release the oldest and newer prepared ones crowd it out: it must survive as `previous`.
+      const h = hosts[0];
+      const old = new Date("2000-01-01T00:00:00Z");
+      utimesSync(hostPath(h, `/srv/${APP}/releases/v6`), old, old);
+      expect((await prepare(h, spec("v8"))).code).toBe(0);
+      expect((await prepare(h, spec("v7"))).code).toBe(0);
+      const a = await activate(h, spec("v7"));
+      expect(a.code).toBe(0);
+      expect(a.stdout).toContain("removing old release v4");
+      expect(releases(h)).toEqual(["v5", "v6", "v7", "v8"]);
+      expect(current(h)).toBe("releases/v7");
+    });
+
+    it("deploys a prebuilt artifact after checking its sha256", async () => {
+      const tarball = path.join(repo, "..", `fl-deploy-artifact-${process.pid}.tar.gz`);
+      execFileSync("sh", ["-c", 'git -C "$1" archive --format=tar.gz -o "$2" v5', "sh", repo, tarball]);
+      const sum = createHash("sha256").update(readFileSync(tarball)).digest("hex");
+      try {
+        const h = [hosts[3]];
+        const bad = spec("", { app: "arti", port: 8082 }, { artifact: { url: `file://${tarball}`, sha256: "0".repeat(64) } });
+        const badRun = await prepare(h[0], bad);
+        expect(badRun.code).not.toBe(0);
+        expect(badRun.stderr).toContain(`has sha256 ${sum}, expected ${"0".repeat(64)}`);
+        expect(readdirSync(hostPath(h[0], "/srv/arti/releases"))).toEqual([]);
+
+        const good = spec("", { app: "arti", port: 8082 }, { artifact: { url: `file://${tarball}`, sha256: sum } });
+        const r = await rollout(h, 1, prepareFiles(good, renderDotenv("arti", { PORT: "8082" })), activateFiles(good));
+        expect(r.activates[0][0].code).toBe(0);
+        expect(current(h[0], "arti")).toBe(`releases/${sum.slice(0, 16)}`);
+        expect(served(h[0], 8082)).toBe(sum);
+      } finally {
+        rmSync(tarball, { force: true });
+      }
+    });
+
+    it("stops the service when a first deploy fails and there is nothing to roll back to", async () => {
+      const h = hosts[3];
+      const s = spec("v3", { app: "solo", port: 8081 });
+      expect((await prepare(h, s)).code).toBe(0);
+      const a = await activate(h, s);
+      expect(a.code).not.toBe(0);
+      expect(a.stderr).toContain("no previous release to roll back to; service stopped");
+      expect(existsSync(hostPath(h, "/srv/solo/current"))).toBe(false);
+      expect(httpGet(h, 8081, "/health").code).toBe(0);
+    });
+  },
+  ["ip", "unshare", "git", "python3", "curl"],
+);
