@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { decodeBundle, loader } from "../remote/bundle";
 import { ServerHandle } from "../server/handle";
-import { AppDeploy, AppDeployArgs } from "./deploy";
+import { AppDeploy, AppDeployArgs, deployArgsFromConfig } from "./deploy";
 import { DeployConfigError } from "./errors";
 
 /** What the engine was asked to register, as it would see it: type, inputs (secrets still wrapped), dependencies. */
@@ -192,5 +192,16 @@ describe("AppDeploy bad input", () => {
   ])("throws a DeployConfigError for %p", (patch, why) => {
     expect(() => new AppDeploy(`bad-${Math.random()}`, args("v1", patch as Partial<AppDeployArgs>))).toThrow(DeployConfigError);
     expect(() => new AppDeploy(`bad-${Math.random()}`, args("v1", patch as Partial<AppDeployArgs>))).toThrow(why);
+  });
+});
+
+describe("deployArgsFromConfig", () => {
+  it("targets the servers of the configured roles, in config order", () => {
+    const servers = [handle("db1"), { ...handle("web2"), role: "web" }, handle("app9"), { ...handle("web1"), role: "web" }];
+    const a = deployArgsFromConfig(
+      { app: "shop", roles: ["web"], source: { git: { url: "https://x/y.git", revision: "v1" } }, port: 8080, healthPath: "/health", healthTimeoutSeconds: 30, batchSize: 1, keepReleases: 5 },
+      servers.map((s) => ({ ...s, role: s.role === "web" ? "web" : "db" })),
+    );
+    expect(a.targets.map((t) => t.name)).toEqual(["web2", "web1"]);
   });
 });

@@ -37,6 +37,40 @@ export interface AppDeployArgs {
 
 export const SAMPLE_APP_COMMAND = ["/usr/bin/python3", "server.py"];
 
+/** The `fleet:deploy` config block, as parsed by components/config (structural, to keep the modules apart). */
+export interface DeployConfig {
+  app: string;
+  roles: string[];
+  source: DeploySource;
+  port: number;
+  healthPath: string;
+  healthTimeoutSeconds: number;
+  batchSize: number;
+  keepReleases: number;
+}
+
+/**
+ * AppDeploy args from the config block: the targets are the servers whose role is
+ * listed, in the given (config) order, which is also the rollout order.
+ */
+export function deployArgsFromConfig(
+  cfg: DeployConfig,
+  servers: ServerHandle[],
+  extra: Partial<Pick<AppDeployArgs, "env" | "dependsOn" | "deployer" | "command" | "user" | "linkedDirs" | "linkedFiles">> = {},
+): AppDeployArgs {
+  return {
+    app: cfg.app,
+    targets: servers.filter((s) => cfg.roles.includes(s.role)),
+    source: cfg.source,
+    batchSize: cfg.batchSize,
+    keepReleases: cfg.keepReleases,
+    port: cfg.port,
+    healthPath: cfg.healthPath,
+    healthTimeoutSeconds: cfg.healthTimeoutSeconds,
+    ...extra,
+  };
+}
+
 /**
  * Deploys one app to its servers: a `prepare` per host (code + secret .env + service),
  * then an `activate` per host in rolling batches. Every activate waits for every
