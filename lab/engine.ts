@@ -97,6 +97,28 @@ function installMonitorTap(emulator: Emulator, next: { meta?: Omit<Registration,
   void emulator;
 }
 
+/**
+ * The exports, unless a failure means they never resolve: outputs of a failed
+ * resource stay pending forever, as they do in the engine. A timer keeps node
+ * from exiting while we wait.
+ */
+async function untilSettled(exportsP: Promise<Json>, emulator: Emulator, quietLimitMs = 60_000): Promise<Record<string, Json>> {
+  // A failed resource leaves promises the SDK waits on forever; stop waiting then.
+  let done = false;
+  const result = exportsP.finally(() => (done = true));
+  let quietSince = Date.now();
+  for (;;) {
+    const tick = new Promise((r) => setTimeout(r, 100));
+    await Promise.race([result, tick]);
+    if (done) return (await result) as Record<string, Json>;
+    if (emulator.busy) quietSince = Date.now();
+    else if (emulator.firstError) return {};
+    else if (Date.now() - quietSince > quietLimitMs) {
+      throw new LabError(`the program's outputs did not resolve within ${quietLimitMs / 1000}s of the last registration (an Output waiting on something that never comes?)`);
+    }
+  }
+}
+
 export async function up(opts: UpOptions): Promise<UpResult> {
   const started = Date.now();
   const log = opts.log ?? (() => undefined);
@@ -143,13 +165,16 @@ export async function up(opts: UpOptions): Promise<UpResult> {
     const plain = { ...(exported as Record<string, unknown>) };
     delete plain.__esModule;
     if (typeof mod !== "function" && typeof mod.default === "function") delete plain.default;
-    outputs = (await resolveDeep(plain)) as Record<string, Json>;
+    outputs = await untilSettled(resolveDeep(plain), emulator);
   } catch (e) {
     emulator.fail(e);
   }
   await emulator.idle();
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  await (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs().catch((e: unknown) => emulator.fail(e));
+  if (!emulator.firstError) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const rpcs = (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    await untilSettled(rpcs.then(() => ({})), emulator).catch((e: unknown) => emulator.fail(e));
+  }
   await emulator.idle();
   if (!emulator.firstError) await emulator.deleteLeftovers();
   process.off("unhandledRejection", onRejection);

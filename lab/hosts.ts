@@ -209,8 +209,15 @@ export async function startSshd(rec: HostRecord): Promise<void> {
   });
 }
 
+/** Running (a zombie waiting for init to reap it counts as gone). */
 export function processAlive(pid: number): boolean {
-  return pid > 0 && existsSync(`/proc/${pid}`);
+  if (pid <= 0) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
 }
 
 /** True when the host's anchor still holds its namespaces (false after a reboot or a manual kill). */

@@ -146,6 +146,10 @@ export class Emulator {
     return { id: created.id, state: outputs };
   }
 
+  get busy(): boolean {
+    return this.pending.size > 0;
+  }
+
   /** Resolves once no registration is in flight (checked twice, as work can start more work). */
   async idle(): Promise<void> {
     for (;;) {

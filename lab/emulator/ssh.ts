@@ -103,6 +103,9 @@ export interface RemoteRun {
 
 const DIAL_FAILURE = /ssh: connect to host|Connection refused|Connection timed out|No route to host|kex_exchange_identification|Connection closed by .* port|Network is unreachable/;
 
+/** Answers from a reachable server: dialing again cannot help. */
+const FINAL = /Host key verification failed|IDENTIFICATION HAS CHANGED|Permission denied|Too many authentication failures/;
+
 export async function runRemote(r: RemoteRun): Promise<RunResult> {
   const dir = mkdtempSync(path.join(r.tmpRoot, "ssh-"));
   try {
@@ -120,7 +123,7 @@ export async function runRemote(r: RemoteRun): Promise<RunResult> {
     const limit = Math.max(1, Math.min(r.connection.dialErrorLimit ?? 10, 20));
     for (let attempt = 1; ; attempt++) {
       const res = await runAsync(argv, { input: r.stdin ?? "", timeoutMs: r.timeoutMs ?? 1_800_000 });
-      if (res.code !== 255 || !DIAL_FAILURE.test(res.stderr) || attempt >= limit) return res;
+      if (res.code !== 255 || !DIAL_FAILURE.test(res.stderr) || FINAL.test(res.stderr) || attempt >= limit) return res;
       await new Promise((ok) => setTimeout(ok, 500));
     }
   } finally {

@@ -1,0 +1,186 @@
+/**
+ * The lab itself: a gateway and two private hosts brought up through a Pulumi
+ * program under the emulator, then checked from the outside with real SSH and
+ * from the inside with nsenter.
+ */
+import { spawnSync } from "child_process";
+import { existsSync } from "fs";
+import * as path from "path";
+import { describeLab } from "./guard";
+import { lab, LabUp, SshConnection } from "./support";
+import { REPO_ROOT } from "../../lab/layout";
+
+const FIXTURE = path.join(__dirname, "support", "fixture", "index.ts");
+const SERVERS = [
+  { name: "gw", role: "gateway", ip: "10.77.0.10", public: true },
+  { name: "app-1", role: "app", ip: "10.77.0.11" },
+  { name: "app-2", role: "app", ip: "10.77.0.12" },
+];
+const config = (extra: Record<string, unknown> = {}, servers = SERVERS) => ({ "fixture:cidr": "10.77.0.0/24", "fixture:servers": servers, ...extra });
+
+describeLab(
+  "lab: a small stack through the program",
+  () => {
+    const t = lab("labt");
+    let first: LabUp;
+    let key: string;
+
+    const conn = (name: string, hostKey?: string): SshConnection => {
+      const o = first.outputs.servers_;
+      const gw = { host: o.gw.publicIp, user: "root", privateKey: key, hostKey: o.gw.hostKey };
+      if (name === "gw") return { ...gw, hostKey: hostKey ?? gw.hostKey };
+      return { host: o[name].privateIp, user: "root", privateKey: key, hostKey: hostKey ?? o[name].hostKey, proxy: gw };
+    };
+
+    beforeAll(async () => {
+      t.down();
+      first = await t.up(config(), { program: FIXTURE });
+      key = first.outputs.adminPrivateKey;
+    });
+    afterAll(() => t.down());
+
+    it("creates every resource once and reports the hosts", () => {
+      expect(first.steps.filter((s) => s.op !== "create")).toEqual([]);
+      expect(first.steps.filter((s) => s.type === "openstack:compute/instance:Instance").map((s) => s.name).sort()).toEqual(["app-1", "app-2", "gw"]);
+      const servers = first.hosts.filter((h) => h.kind === "server");
+      expect(servers.map((h) => [h.name, h.role, h.netns, h.privateIp, h.publicIp !== null, h.running, h.sshdPid !== null]).sort()).toEqual([
+        ["app-1", "app", "fl-labt-app-1", "10.77.0.11", false, true, true],
+        ["app-2", "app", "fl-labt-app-2", "10.77.0.12", false, true, true],
+        ["gw", "gateway", "fl-labt-gw", "10.77.0.10", true, true, true],
+      ]);
+      expect(first.host("gw").publicIp).toBe(first.outputs.gatewayIp);
+      expect(first.host("eng1").kind).toBe("laptop");
+    });
+
+    it("status --json from the CLI lists the same hosts", () => {
+      const r = spawnSync(path.join(REPO_ROOT, "node_modules", ".bin", "tsx"), [path.join(REPO_ROOT, "lab", "cli.ts"), "status", "--stack", "labt", "--json"], { encoding: "utf8" });
+      expect(r.status).toBe(0);
+      const entries = JSON.parse(r.stdout) as { name: string; netns: string; privateIp: string | null; publicIp: string | null }[];
+      expect(entries.find((e) => e.name === "app-2")).toMatchObject({ netns: "fl-labt-app-2", privateIp: "10.77.0.12", publicIp: null });
+      expect(entries.map((e) => e.name)).toEqual(expect.arrayContaining(["gw", "app-1", "app-2", "operator", "eng1"]));
+    });
+
+    it("reaches every host over SSH with its pinned host key (private ones through the gateway)", async () => {
+      for (const name of ["gw", "app-1", "app-2"]) {
+        const r = await t.ssh(conn(name), "hostname; cat");
+        expect({ name, code: r.code, stderr: r.stderr }).toEqual({ name, code: 0, stderr: "" });
+        expect(r.stdout).toBe(`${name}\n`);
+      }
+      const piped = await t.ssh(conn("app-1"), "cat", { stdin: "through the jump host\n" });
+      expect(piped.stdout).toBe("through the jump host\n");
+    });
+
+    it("refuses a wrong host key, for the target and for the jump host", async () => {
+      const other = first.outputs.servers_["app-2"].hostKey;
+      const direct = await t.ssh(conn("gw", other), "true");
+      expect(direct.code).toBe(255);
+      expect(direct.stderr).toMatch(/Host key verification failed|IDENTIFICATION HAS CHANGED/);
+      const behind = await t.ssh(conn("app-1", other), "true");
+      expect(behind.code).toBe(255);
+      expect(behind.stderr).toMatch(/Host key verification failed|IDENTIFICATION HAS CHANGED/);
+      const badJump = await t.ssh({ ...conn("app-1"), proxy: { ...conn("gw"), hostKey: other } }, "true");
+      expect(badJump.code).toBe(255);
+    });
+
+    it("keeps private hosts off the outside: no direct SSH from the operator or a laptop, no default routes", async () => {
+      const direct = await t.ssh({ ...conn("app-1"), proxy: undefined, dialErrorLimit: 1 }, "true");
+      expect(direct.code).toBe(255);
+      const fromLaptop = await t.ssh(conn("gw"), "hostname", { from: "eng1" });
+      expect(fromLaptop.stdout).toBe("gw\n");
+      for (const h of ["gw", "app-1", "app-2", "operator", "eng1"]) {
+        const r = await t.exec(h, ["ip", "route", "show", "default"]);
+        expect({ h, routes: r.stdout }).toEqual({ h, routes: "" });
+      }
+      const bridges = spawnSync("ip", ["-o", "addr", "show", "dev", t.L.privBridge], { encoding: "utf8" });
+      expect(bridges.stdout).not.toMatch(/inet /);
+    });
+
+    it("applies cloud-init: host keys, users, write_files (plain, b64, deferred with owner), runcmd", async () => {
+      for (const s of SERVERS) {
+        const r = await t.exec(s.name, [
+          "sh",
+          "-c",
+          'cat /etc/fixture/role; stat -c "%U:%G %a" /srv/fixture/owner.txt; cat /srv/fixture/owner.txt; cat /var/lib/fleet/runcmd.marker; id -nG deploy; ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | cut -d" " -f2; hostname; cloud-init status',
+        ]);
+        expect(r.code).toBe(0);
+        const fp = spawnSync("ssh-keygen", ["-lf", "-"], { input: first.outputs.servers_[s.name].hostKey, encoding: "utf8" }).stdout.split(" ")[1];
+        expect(r.stdout.split("\n")).toEqual([s.role, "deploy:deploy 640", s.name, `ran on ${s.name}`, "deploy fleet", fp, s.name, "status: done", ""]);
+      }
+      const asDeploy = await t.ssh({ ...conn("gw"), user: "deploy" }, "id -un; sudo -n id -u");
+      expect(asDeploy.stdout).toBe("deploy\n0\n");
+    });
+
+    it("gives every host its own files: nothing written on one host shows on another or on the machine", async () => {
+      const dirs = ["/etc", "/srv", "/root", "/var/lib/fleet", "/tmp", "/home", "/opt", "/var/log"];
+      const mark = `lab-private-${process.pid}`;
+      const w = await t.exec("app-1", ["sh", "-c", 'for d in "$@"; do echo x > "$d/$0"; done', mark, ...dirs]);
+      expect(w.code).toBe(0);
+      const seen = await t.exec("app-1", ["sh", "-c", 'for d in "$@"; do cat "$d/$0"; done', mark, ...dirs]);
+      expect(seen.stdout).toBe("x\n".repeat(dirs.length));
+      for (const other of ["gw", "app-2"]) {
+        const r = await t.exec(other, ["sh", "-c", 'for d in "$@"; do [ ! -e "$d/$0" ] || echo "$d"; done', mark, ...dirs]);
+        expect({ other, leaked: r.stdout }).toEqual({ other, leaked: "" });
+      }
+      expect(dirs.filter((d) => existsSync(path.join(d, mark)))).toEqual([]);
+      expect(existsSync("/etc/fixture/role")).toBe(false);
+    });
+
+    it("runs no remote command on a second up with no change, and keeps keys and outputs", async () => {
+      const again = await t.up(config(), { program: FIXTURE });
+      expect(again.remoteRuns).toBe(0);
+      expect(again.steps.filter((s) => s.op !== "same")).toEqual([]);
+      expect(again.outputs).toEqual(first.outputs);
+    });
+
+    it("replaces a changed command create-before-delete, and deletes a removed server", async () => {
+      const changed = await t.up(config({ "fixture:greeting": "hi" }, SERVERS.slice(0, 2)), { program: FIXTURE });
+      const ops = Object.fromEntries(changed.steps.filter((s) => s.op !== "same").map((s) => [s.name, s.op]));
+      expect(ops).toEqual({
+        "gw-greet": "replace",
+        "app-1-greet": "replace",
+        "app-2-greet": "delete",
+        "app-2-ready": "delete",
+        "app-2": "delete",
+        "app-2-port": "delete",
+        "app-2-hostkey": "delete",
+      });
+      // greet: 2 new creates, 2 old deletes, and app-2's delete ran before its host went away.
+      expect(changed.remoteRuns).toBe(5);
+      const r = await t.exec("app-1", ["sh", "-c", "cat /var/lib/fleet/greeting /var/lib/fleet/deleted"]);
+      expect(r.stdout).toBe("hi app-1\ndeleted: hello app-1\n");
+      expect(t.status().map((h) => h.name)).not.toContain("app-2");
+      expect(t.leftovers().namespaces).not.toContain("fl-labt-app-2");
+    });
+
+    it("down leaves nothing behind: no namespaces, links, processes or files; twice is fine", () => {
+      const pids = t.pids();
+      // anchor + sshd on each of the two remaining servers
+      expect(pids.length).toBeGreaterThanOrEqual(4);
+      t.down();
+      expect(t.leftovers(pids)).toEqual({ namespaces: [], links: [], processes: [] });
+      expect(existsSync(t.L.dir)).toBe(false);
+      t.down();
+      expect(t.leftovers(pids)).toEqual({ namespaces: [], links: [], processes: [] });
+    });
+  },
+  ["ip", "nsenter", "unshare", "sshd", "ssh", "ssh-keygen", "useradd"],
+);
+
+describeLab(
+  "lab: clear errors",
+  () => {
+    const f = lab("labf");
+    afterAll(() => f.down());
+
+    it("names a missing Debian package and the command that installs it", async () => {
+      f.down();
+      const r = await f.up(config({ "fixture:packages": ["fl-no-such-package"] }, SERVERS.slice(0, 1)), { program: FIXTURE, expectFailure: true });
+      expect(r.ok).toBe(false);
+      expect(r.error).toContain("apt-get install -y fl-no-such-package");
+      expect(r.error).toContain("gw");
+      // The failed instance leaves no host behind.
+      expect(f.status().filter((h) => h.kind === "server")).toEqual([]);
+    });
+  },
+  ["ip", "nsenter", "unshare", "sshd", "ssh"],
+);
