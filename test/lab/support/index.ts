@@ -42,7 +42,7 @@ import * as path from "path";
 import { parse, stringify } from "yaml";
 import { labExecArgv, status, StatusEntry } from "../../../lab/cli";
 import { runRemote, SshConnection } from "../../../lab/emulator/ssh";
-import { isSecretWrapper, Json } from "../../../lab/emulator/state";
+import { isSecretWrapper, Json, loadState } from "../../../lab/emulator/state";
 import { Step } from "../../../lab/emulator";
 import { processAlive, stackLinks, stackNamespaces, teardown } from "../../../lab/hosts";
 import { layout, REPO_ROOT, StackLayout } from "../../../lab/layout";
@@ -139,6 +139,25 @@ export class Lab {
   outputs(): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
     if (!existsSync(this.L.outputsFile)) return {};
     return unsecret(JSON.parse(readFileSync(this.L.outputsFile, "utf8")) as Json) as Record<string, Json>;
+  }
+
+  /**
+   * The connection the engine used for a server (from its `<server>-ready`
+   * command, or any command that targets the server's address): pinned host
+   * key, admin key, and the gateway as proxy for private servers.
+   */
+  connection(server: string): SshConnection {
+    const state = loadState(this.L.stateFile, this.stack);
+    const commands = Object.values(state.resources).filter((r) => r.type === "command:remote:Command");
+    const host = status(this.L).find((h) => h.name === server);
+    const byName = commands.find((r) => r.name === `${server}-ready`);
+    const byAddress = commands.find((r) => {
+      const c = r.inputs.connection as { host?: string } | null;
+      return host !== undefined && c !== null && (c.host === host.privateIp || c.host === host.publicIp);
+    });
+    const rec = byName ?? byAddress;
+    if (!rec) throw new LabUpError(`stack ${this.stack}: no remote command targets ${server}, so there is no connection to copy`);
+    return rec.inputs.connection as unknown as SshConnection;
   }
 
   status(): StatusEntry[] {
