@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import { existsSync } from "fs";
 import * as path from "path";
 import { describeLab } from "./guard";
-import { lab, LabUp, SshConnection } from "./support";
+import { fromStackFile, lab, LabUp, SshConnection } from "./support";
 import { REPO_ROOT } from "../../lab/layout";
 
 const FIXTURE = path.join(__dirname, "support", "fixture", "index.ts");
@@ -180,6 +180,64 @@ describeLab(
       expect(r.error).toContain("gw");
       // The failed instance leaves no host behind.
       expect(f.status().filter((h) => h.kind === "server")).toEqual([]);
+    });
+  },
+  ["ip", "nsenter", "unshare", "sshd", "ssh"],
+);
+
+describeLab(
+  "lab: the fleet program (index.ts) brings up a gateway and two private servers",
+  () => {
+    const t = lab("labp");
+    const SERVERS = [
+      { name: "gw-1", role: "gateway" },
+      { name: "app-1", role: "app" },
+      { name: "db-1", role: "db" },
+    ];
+    let first: LabUp;
+    // The dev stack with fewer servers: the same program and config keys a user runs.
+    const config = () => fromStackFile("Pulumi.dev.yaml", { "fleet:servers": SERVERS });
+
+    beforeAll(async () => {
+      t.down();
+      first = await t.up(config());
+    });
+    afterAll(() => t.down());
+
+    it("makes one lab host per server, the gateway with the public address", () => {
+      const servers = first.hosts.filter((h) => h.kind === "server");
+      expect(servers.map((h) => [h.name, h.role, h.running]).sort()).toEqual([
+        ["app-1", "app", true],
+        ["db-1", "db", true],
+        ["gw-1", "gateway", true],
+      ]);
+      expect(first.host("gw-1").publicIp).toMatch(/^203\.0\.113\./);
+      expect(first.host("app-1").publicIp).toBeNull();
+    });
+
+    it("reaches every server with the host key the stack outputs pin, private ones through the gateway", async () => {
+      for (const s of SERVERS) {
+        const c = t.connection(s.name);
+        expect(c.hostKey?.trim()).toBe(String(first.outputs.servers[s.name].hostKey).trim());
+        expect(s.role === "gateway" ? c.proxy : c.proxy?.host).toBe(s.role === "gateway" ? undefined : first.host("gw-1").publicIp);
+        const r = await t.ssh(c, "hostname; cat /etc/fleet/role; cloud-init status");
+        expect({ s: s.name, out: r.stdout, code: r.code }).toEqual({ s: s.name, out: `${s.name}\n${s.role}\nstatus: done\n`, code: 0 });
+      }
+      const wrong = await t.ssh({ ...t.connection("db-1"), hostKey: t.connection("app-1").hostKey }, "true");
+      expect(wrong.code).toBe(255);
+      expect(wrong.stderr).toMatch(/Host key verification failed|IDENTIFICATION HAS CHANGED/);
+    });
+
+    it("runs no remote command on a second up", async () => {
+      const again = await t.up(config());
+      expect(again.remoteRuns).toBe(0);
+      expect(again.steps.filter((s) => s.op !== "same")).toEqual([]);
+    });
+
+    it("down leaves nothing behind", () => {
+      const pids = t.pids();
+      t.down();
+      expect(t.leftovers(pids)).toEqual({ namespaces: [], links: [], processes: [] });
     });
   },
   ["ip", "nsenter", "unshare", "sshd", "ssh"],
