@@ -5,11 +5,11 @@
  * stack outputs.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { mkdirSync, writeFileSync } from "fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { Emulator, Registration, Step } from "./emulator";
 import { isSecretWrapper, Json, loadState, secret, saveState } from "./emulator/state";
-import { ensureFabric, hostAlive, loadFabric } from "./hosts";
+import { ensureFabric, hostAlive, loadFabric, processAlive } from "./hosts";
 import { layout, REPO_ROOT, StackLayout } from "./layout";
 import { LAB_CORE, labUnavailable } from "./preflight";
 import { projectName, readStackConfig, stackFilePath } from "./stackfile";
@@ -127,6 +127,39 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   const project = projectName();
   const config = readStackConfig(stackFilePath(opts.stack, opts.configFile), project);
   mkdirSync(L.dir, { recursive: true, mode: 0o700 });
+  const unlock = lockStack(L);
+  try {
+    return await upLocked(opts, L, project, config, log, started);
+  } finally {
+    unlock();
+  }
+}
+
+/** One `up` per stack at a time: two would race for the same namespaces and state file. */
+function lockStack(L: StackLayout): () => void {
+  const file = path.join(L.dir, "up.lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: "wx", mode: 0o600 });
+      return () => rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const pid = Number(readFileSync(file, "utf8"));
+      if (processAlive(pid)) throw new LabError(`another lab up (pid ${pid}) is running for stack ${L.stack}`);
+      rmSync(file, { force: true });
+    }
+  }
+  throw new LabError(`could not lock stack ${L.stack} (${file})`);
+}
+
+async function upLocked(
+  opts: UpOptions,
+  L: StackLayout,
+  project: string,
+  config: Record<string, string>,
+  log: (line: string) => void,
+  started: number,
+): Promise<UpResult> {
   checkNotStale(L);
   ensureFabric(L);
   const state = loadState(L.stateFile, L.stack);
