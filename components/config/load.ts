@@ -3,7 +3,7 @@ import { FleetConfigError } from "./errors";
 import { FleetConfig } from "./types";
 import { parseFleetConfig } from "./validate";
 
-export const CONFIG_KEYS = ["cloud", "network", "roles", "servers", "vpn", "firewall", "deploy"] as const;
+export const CONFIG_KEYS = ["cloud", "network", "roles", "servers", "vpn", "firewall", "deploy", "appEnv"] as const;
 
 /** Reads the `fleet:*` keys as one object; a value that is not JSON is kept as the string it is. */
 export function readRawConfig(namespace = "fleet"): Record<string, unknown> {
@@ -31,7 +31,10 @@ export function loadFleetConfig(namespace = "fleet"): FleetConfig {
     if (unknown.length > 0) {
       throw new FleetConfigError(unknown.map((k) => `${namespace}:${k}: unknown config key (known: ${CONFIG_KEYS.join(", ")})`));
     }
-    return parseFleetConfig(raw);
+    // appEnv is a secret read on its own (getSecretObject), not part of the structural config.
+    const { appEnv: _secret, ...structural } = raw;
+    void _secret;
+    return parseFleetConfig(structural);
   } catch (e) {
     if (e instanceof FleetConfigError) throw new pulumi.RunError(e.message);
     throw e;

@@ -15,7 +15,7 @@ export const ruleSchema = z.strictObject({
 });
 
 export const roleSchema = z.strictObject({
-  public: z.boolean().default(false),
+  public: z.boolean().optional(),
   flavor: z.string().min(1).optional(),
   image: z.string().min(1).optional(),
   allow: z.array(ruleSchema).default([]),

@@ -90,7 +90,7 @@ function normaliseRoles(c: ParsedFleetConfig, problems: string[]): Record<string
       problems.push(`fleet:roles.${name}.public: the gateway is always public (got false)`);
     }
     roles[name] = {
-      public: name === GATEWAY_ROLE ? true : r.public,
+      public: name === GATEWAY_ROLE ? true : (r.public ?? false),
       flavor: r.flavor,
       image: r.image,
       allow: r.allow.map((rule, i) => ({
@@ -181,7 +181,7 @@ function checkDeploy(c: ParsedFleetConfig, roles: Record<string, RoleSpec>, prob
   if (!c.deploy) return;
   c.deploy.roles.forEach((r, i) => {
     if (!roles[r]) problems.push(`fleet:deploy.roles[${i}]: role ${show(r)} is not defined in fleet:roles`);
-    else if (!c.servers.some((s) => s.role === r)) problems.push(`fleet:deploy.roles[${i}]: no server has role ${show(r)}`);
+    else if (c.servers.length > 0 && !c.servers.some((s) => s.role === r)) problems.push(`fleet:deploy.roles[${i}]: no server has role ${show(r)}`);
   });
   if ("git" in c.deploy.source && !/^[0-9A-Za-z][0-9A-Za-z._/-]{0,127}$/.test(c.deploy.source.git.revision)) {
     problems.push(`fleet:deploy.source.git.revision: not a git revision (a SHA or tag) (got ${show(c.deploy.source.git.revision)})`);

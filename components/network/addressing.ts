@@ -33,14 +33,24 @@ export function serverAddress(cidr: string, index: number): string {
   const a = parseCidr(cidr);
   if (!a) throw new Error(`not a network CIDR: ${cidr}`);
   if (index < 0 || index >= serverCapacity(cidr)) throw new Error(`server #${index} does not fit in ${cidr}`);
-  return Address4.fromBigInt(a.startAddress().bigInt() + BigInt(FIRST_SERVER_OFFSET + index)).address;
+  return nthAddress(cidr, FIRST_SERVER_OFFSET + index);
+}
+
+/** The n-th address of a network (0 is the network address itself). */
+export function nthAddress(cidr: string, n: number): string {
+  const a = parseCidr(cidr);
+  if (!a) throw new Error(`not a network CIDR: ${cidr}`);
+  return Address4.fromBigInt(a.startAddress().bigInt() + BigInt(n)).address;
 }
 
 /** The router / gateway address Neutron gives the subnet (.1). */
 export function routerAddress(cidr: string): string {
-  const a = parseCidr(cidr);
-  if (!a) throw new Error(`not a network CIDR: ${cidr}`);
-  return Address4.fromBigInt(a.startAddress().bigInt() + 1n).address;
+  return nthAddress(cidr, 1);
+}
+
+/** DHCP's range: what lies below the servers' fixed addresses. */
+export function dhcpPool(cidr: string): { start: string; end: string } {
+  return { start: nthAddress(cidr, 2), end: nthAddress(cidr, FIRST_SERVER_OFFSET - 1) };
 }
 
 export function cidrsOverlap(x: string, y: string): boolean {

@@ -62,10 +62,11 @@ describe("renderCloudInit", () => {
     const which = spawnSync("sh", ["-c", "command -v cloud-init"]);
     if (which.status !== 0) throw new Error("cloud-init is not installed: apt-get install -y cloud-init");
     const dir = mkdtempSync(path.join(tmpdir(), "fleet-ci-"));
-    for (const [name, input] of [
+    const cases: [string, CloudInitInput][] = [
       ["private", base],
       ["gateway", { ...base, hostname: "gw-1", role: "gateway", allowTcpForwarding: true, routes: [], packages: ["openvpn"] }],
-    ] as const) {
+    ];
+    for (const [name, input] of cases) {
       const file = path.join(dir, `${name}.yaml`);
       writeFileSync(file, renderCloudInit(input));
       const r = spawnSync("cloud-init", ["schema", "-c", file], { encoding: "utf8" });

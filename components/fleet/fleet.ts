@@ -1,0 +1,106 @@
+import * as pulumi from "@pulumi/pulumi";
+import { FleetConfig, ServerSpec } from "../config/types";
+import { Network } from "../network/network";
+import { Server } from "../server/server";
+
+export interface FleetArgs {
+  /**
+   * The validated config (see loadFleetConfig). It is plain data on purpose: the number
+   * and names of resources follow from it, so it must be known when the program runs.
+   */
+  config: FleetConfig;
+  /** Secret environment for the deployed app (`fleet:appEnv`). */
+  appEnv?: pulumi.Input<Record<string, string>>;
+}
+
+export interface ServerSummary {
+  role: string;
+  privateIp: string;
+  publicIp?: string;
+  hostKey: string;
+}
+
+/** Packages a role needs beyond the base set, so later steps never install anything. */
+function rolePackages(cfg: FleetConfig, s: ServerSpec): string[] {
+  const pkgs: string[] = [];
+  if (s.role === cfg.gatewayRole) pkgs.push("openvpn", "socat");
+  if (cfg.deploy?.roles.includes(s.role)) pkgs.push("git");
+  return pkgs;
+}
+
+/** The whole fleet from one config: network, servers (gateway first), and what runs on them. */
+export class Fleet extends pulumi.ComponentResource {
+  readonly network: Network;
+  readonly gateway: Server;
+  readonly servers: Server[];
+  readonly gatewayAddress: pulumi.Output<string | undefined>;
+  readonly serverSummary: pulumi.Output<Record<string, ServerSummary>>;
+
+  constructor(name: string, args: FleetArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fleet:fleet:Fleet", name, {}, opts);
+    const cfg = args.config;
+    const gwSpec = cfg.servers.find((s) => s.role === cfg.gatewayRole)!;
+    const openstackMode = cfg.cloud.flavour === "openstack";
+
+    this.network = new Network(
+      name,
+      {
+        flavour: cfg.cloud.flavour,
+        cidr: cfg.network.cidr,
+        externalNetwork: cfg.cloud.externalNetwork,
+        dnsNameservers: cfg.network.dnsNameservers,
+        vpnRoute: { cidr: cfg.vpn.subnet, via: gwSpec.privateIp },
+      },
+      { parent: this },
+    );
+
+    const common = (s: ServerSpec) => ({
+      hostname: s.name,
+      role: s.role,
+      flavor: s.flavor,
+      image: s.image,
+      flavour: cfg.cloud.flavour,
+      networkId: this.network.networkId,
+      subnetId: this.network.subnetId,
+      privateIp: s.privateIp,
+      public: s.public,
+      floatingIpPool: openstackMode ? cfg.cloud.externalNetwork : undefined,
+      availabilityZone: cfg.cloud.availabilityZone,
+      packages: rolePackages(cfg, s),
+    });
+
+    this.gateway = new Server(
+      gwSpec.name,
+      { ...common(gwSpec), connectPublic: true, allowTcpForwarding: true, allowedSourceCidrs: [cfg.vpn.subnet] },
+      { parent: this },
+    );
+    const proxy = this.gateway.asProxy();
+    const others = cfg.servers
+      .filter((s) => s !== gwSpec)
+      .map(
+        (s) =>
+          new Server(
+            s.name,
+            { ...common(s), connectPublic: false, proxy, routes: [{ to: cfg.vpn.subnet, via: gwSpec.privateIp }] },
+            { parent: this },
+          ),
+      );
+    // Config order, so outputs read like the config.
+    this.servers = cfg.servers.map((s) => (s === gwSpec ? this.gateway : others.find((o) => o.name === s.name)!));
+    this.gatewayAddress = this.gateway.publicIp;
+    this.serverSummary = pulumi
+      .all(this.servers.map((s) => pulumi.all([s.privateIp, s.publicIp, s.hostPublicKey])))
+      .apply((rows) =>
+        Object.fromEntries(
+          rows.map(([privateIp, publicIp, hostKey], i) => {
+            const s = this.servers[i];
+            const row: ServerSummary = { role: s.role, privateIp, hostKey };
+            if (publicIp) row.publicIp = publicIp;
+            return [s.name, row];
+          }),
+        ),
+      );
+
+    this.registerOutputs({ servers: this.serverSummary, gatewayAddress: this.gatewayAddress });
+  }
+}

@@ -1,0 +1,70 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as openstack from "@pulumi/openstack";
+import { dhcpPool, routerAddress } from "./addressing";
+
+export type CloudFlavour = "openstack" | "rackspace-classic";
+
+/** Rackspace classic's fixed networks; instances must list them explicitly. */
+export const RACKSPACE_PUBLICNET = "00000000-0000-0000-0000-000000000000";
+export const RACKSPACE_SERVICENET = "11111111-1111-1111-1111-111111111111";
+
+export interface NetworkArgs {
+  flavour: CloudFlavour;
+  cidr: string;
+  /** openstack flavour: the external network for the router (and floating IPs). */
+  externalNetwork?: string;
+  dnsNameservers?: string[];
+  /** Routed by the gateway: the router gets a static route so replies to VPN clients find their way back. */
+  vpnRoute?: { cidr: string; via: pulumi.Input<string> };
+}
+
+/**
+ * The private network. openstack: Neutron network + subnet + router to the external network.
+ * rackspace-classic: an isolated network (no router; instances also attach PublicNet/ServiceNet).
+ */
+export class Network extends pulumi.ComponentResource {
+  readonly networkId: pulumi.Output<string>;
+  readonly subnetId: pulumi.Output<string>;
+  readonly cidr: string;
+  readonly flavour: CloudFlavour;
+  readonly externalNetworkId?: pulumi.Output<string>;
+
+  constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fleet:network:Network", name, {}, opts);
+    this.cidr = args.cidr;
+    this.flavour = args.flavour;
+    const net = new openstack.networking.Network(name, { name, adminStateUp: true }, { parent: this });
+    const classic = args.flavour === "rackspace-classic";
+    // DHCP only hands out the low range; servers use fixed addresses from the 10th on.
+    const subnet = new openstack.networking.Subnet(
+      name,
+      {
+        networkId: net.id,
+        cidr: args.cidr,
+        ipVersion: 4,
+        enableDhcp: true,
+        gatewayIp: classic ? undefined : routerAddress(args.cidr),
+        noGateway: classic ? true : undefined,
+        allocationPools: [dhcpPool(args.cidr)],
+        dnsNameservers: args.dnsNameservers && args.dnsNameservers.length > 0 ? args.dnsNameservers : undefined,
+      },
+      { parent: this },
+    );
+    this.networkId = net.id;
+    this.subnetId = subnet.id;
+    if (!classic) {
+      const ext = openstack.networking.getNetworkOutput({ name: args.externalNetwork ?? "PUBLICNET" }, { parent: this });
+      this.externalNetworkId = ext.id;
+      const router = new openstack.networking.Router(name, { name, externalNetworkId: ext.id, adminStateUp: true }, { parent: this });
+      const iface = new openstack.networking.RouterInterface(name, { routerId: router.id, subnetId: subnet.id }, { parent: this });
+      if (args.vpnRoute) {
+        new openstack.networking.RouterRoute(
+          `${name}-vpn`,
+          { routerId: router.id, destinationCidr: args.vpnRoute.cidr, nextHop: args.vpnRoute.via },
+          { parent: this, dependsOn: [iface] },
+        );
+      }
+    }
+    this.registerOutputs({ networkId: this.networkId, subnetId: this.subnetId });
+  }
+}

@@ -1,0 +1,170 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as openstack from "@pulumi/openstack";
+import * as tls from "@pulumi/tls";
+import * as command from "@pulumi/command";
+import { CloudFlavour, RACKSPACE_PUBLICNET, RACKSPACE_SERVICENET } from "../network/network";
+import { Connection, scriptCommand } from "../remote/script";
+import { renderCloudInit } from "./cloud-init";
+import { ServerHandle } from "./handle";
+
+export type ProxyConnection = command.types.input.remote.ProxyConnectionArgs;
+
+export interface ServerArgs {
+  /** Hostname and instance name. */
+  hostname: string;
+  role: string;
+  flavor: pulumi.Input<string>;
+  image: pulumi.Input<string>;
+  flavour: CloudFlavour;
+  networkId: pulumi.Input<string>;
+  subnetId: pulumi.Input<string>;
+  /** Fixed private address (from the network's addressing plan). */
+  privateIp: string;
+  /** Give the server a public address: a floating IP (openstack) or PublicNet (rackspace-classic). */
+  public: boolean;
+  /** Connect to the public address instead of going through `proxy` (the gateway itself). */
+  connectPublic: boolean;
+  /** openstack: the pool (external network name) for floating IPs. */
+  floatingIpPool?: pulumi.Input<string>;
+  securityGroupIds?: pulumi.Input<string>[];
+  /** CIDRs this server may send from besides its own address (the gateway routes the VPN subnet). */
+  allowedSourceCidrs?: string[];
+  allowTcpForwarding?: boolean;
+  routes?: { to: string; via: string }[];
+  packages?: string[];
+  /** The jump host for servers reached through the gateway. */
+  proxy?: pulumi.Input<ProxyConnection>;
+  availabilityZone?: string;
+}
+
+const BASE_PACKAGES = ["ca-certificates", "curl", "ipset", "iptables", "python3"];
+
+/**
+ * One server: a stack-generated SSH host key (pinned by every connection), an admin key,
+ * cloud-init user-data, the instance, a public address if asked, and a readiness step.
+ */
+export class Server extends pulumi.ComponentResource implements ServerHandle {
+  readonly name: string;
+  readonly role: string;
+  readonly privateIp: pulumi.Output<string>;
+  readonly publicIp: pulumi.Output<string | undefined>;
+  readonly hostPublicKey: pulumi.Output<string>;
+  /** Secret: the admin private key (OpenSSH format). */
+  readonly adminPrivateKey: pulumi.Output<string>;
+  readonly connection: pulumi.Output<Connection>;
+  readonly instance: openstack.compute.Instance;
+  readonly ready: command.remote.Command;
+
+  constructor(name: string, args: ServerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fleet:server:Server", name, {}, opts);
+    this.name = args.hostname;
+    this.role = args.role;
+    const hostKey = new tls.PrivateKey(`${name}-host`, { algorithm: "ED25519" }, { parent: this });
+    const adminKey = new tls.PrivateKey(`${name}-admin`, { algorithm: "ED25519" }, { parent: this });
+    this.hostPublicKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
+    this.adminPrivateKey = pulumi.secret(adminKey.privateKeyOpenssh);
+
+    const userData = pulumi
+      .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, adminKey.publicKeyOpenssh])
+      .apply(([priv, pub, admin]) =>
+        renderCloudInit({
+          hostname: args.hostname,
+          role: args.role,
+          hostKey: { privateOpenssh: priv, publicOpenssh: pub },
+          adminPublicKeys: [admin],
+          packages: [...BASE_PACKAGES, ...(args.packages ?? [])],
+          allowTcpForwarding: args.allowTcpForwarding ?? false,
+          routes: args.routes ?? [],
+        }),
+      );
+
+    const classic = args.flavour === "rackspace-classic";
+    let networks: openstack.types.input.compute.InstanceNetwork[];
+    let port: openstack.networking.Port | undefined;
+    if (classic) {
+      networks = [
+        ...(args.public ? [{ uuid: RACKSPACE_PUBLICNET }] : []),
+        { uuid: RACKSPACE_SERVICENET },
+        { uuid: args.networkId, fixedIpV4: args.privateIp },
+      ];
+    } else {
+      port = new openstack.networking.Port(
+        name,
+        {
+          networkId: args.networkId,
+          fixedIps: [{ subnetId: args.subnetId, ipAddress: args.privateIp }],
+          securityGroupIds: args.securityGroupIds,
+          allowedAddressPairs: (args.allowedSourceCidrs ?? []).map((c) => ({ ipAddress: c })),
+          adminStateUp: true,
+        },
+        { parent: this },
+      );
+      networks = [{ port: port.id }];
+    }
+
+    this.instance = new openstack.compute.Instance(
+      name,
+      {
+        name: args.hostname,
+        flavorName: args.flavor,
+        imageName: args.image,
+        availabilityZone: args.availabilityZone,
+        networks,
+        userData: pulumi.secret(userData),
+        metadata: { "fleet-role": args.role },
+      },
+      { parent: this },
+    );
+
+    let publicIp: pulumi.Output<string | undefined> = pulumi.output(undefined);
+    const attached: pulumi.Resource[] = [this.instance];
+    if (args.public && classic) {
+      publicIp = this.instance.accessIpV4;
+    } else if (args.public && port) {
+      const fip = new openstack.networking.FloatingIp(name, { pool: args.floatingIpPool ?? "PUBLICNET" }, { parent: this });
+      attached.push(
+        new openstack.networking.FloatingIpAssociate(name, { floatingIp: fip.address, portId: port.id }, { parent: this, dependsOn: [this.instance] }),
+      );
+      publicIp = fip.address;
+    }
+    this.publicIp = publicIp;
+    this.privateIp = pulumi.output(args.privateIp);
+
+    const host = args.connectPublic ? publicIp.apply((ip) => ip ?? args.privateIp) : pulumi.output(args.privateIp);
+    this.connection = pulumi.secret(
+      pulumi.all([host, this.hostPublicKey, adminKey.privateKeyOpenssh, pulumi.output(args.proxy)]).apply(([h, hk, pk, proxy]) => {
+        const c: Connection = { host: h, port: 22, user: "root", privateKey: pk, hostKey: hk, dialErrorLimit: 40, perDialTimeout: 15 };
+        if (!args.connectPublic && proxy) c.proxy = proxy;
+        return c;
+      }),
+    );
+
+    this.ready = scriptCommand(
+      `${name}-ready`,
+      { connection: this.connection, script: "wait-ready", files: { instance: this.instance.id } },
+      { parent: this, dependsOn: attached },
+    );
+    this.registerOutputs({
+      name: this.name,
+      role: this.role,
+      privateIp: this.privateIp,
+      publicIp: this.publicIp,
+      hostPublicKey: this.hostPublicKey,
+    });
+  }
+
+  /** This server as the jump host (`connection.proxy`) for the others. */
+  asProxy(): pulumi.Output<ProxyConnection> {
+    return pulumi.secret(
+      this.connection.apply((c) => ({
+        host: c.host,
+        port: c.port,
+        user: c.user,
+        privateKey: c.privateKey,
+        hostKey: c.hostKey,
+        dialErrorLimit: c.dialErrorLimit,
+        perDialTimeout: c.perDialTimeout,
+      })),
+    );
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Pulumi mock runtime for unit tests: records every registration and fabricates the
+ * computed outputs providers would return (addresses, keys). Private key outputs are
+ * returned as secrets, as the real tls provider marks them (the mock monitor does not
+ * apply additionalSecretOutputs by itself).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+const secret = (value: unknown) => ({ [SECRET_SIG]: SECRET_VALUE, value });
+
+export interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+export const registered: Registered[] = [];
+let counter = 0;
+
+function outputsFor(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const n = ++counter;
+  switch (type) {
+    case "tls:index/privateKey:PrivateKey":
+      return {
+        ...inputs,
+        privateKeyOpenssh: secret(`-----BEGIN OPENSSH PRIVATE KEY-----\nmock-${name}\n-----END OPENSSH PRIVATE KEY-----\n`),
+        privateKeyPem: secret(`-----BEGIN PRIVATE KEY-----\nmock-${name}\n-----END PRIVATE KEY-----\n`),
+        privateKeyPemPkcs8: secret(`-----BEGIN PRIVATE KEY-----\nmock-${name}\n-----END PRIVATE KEY-----\n`),
+        publicKeyOpenssh: `ssh-ed25519 AAAAmock${name.replace(/[^A-Za-z0-9]/g, "")}\n`,
+        publicKeyPem: `-----BEGIN PUBLIC KEY-----\nmock-${name}\n-----END PUBLIC KEY-----\n`,
+        publicKeyFingerprintSha256: `SHA256:mock${n}`,
+      };
+    case "openstack:networking/floatingIp:FloatingIp":
+      return { ...inputs, address: `203.0.113.${n % 250}` };
+    case "openstack:compute/instance:Instance":
+      return { ...inputs, accessIpV4: `198.51.100.${n % 250}` };
+    default:
+      return { ...inputs };
+  }
+}
+
+export function installMocks(): void {
+  pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs) {
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: outputsFor(args.type, args.name, args.inputs) };
+      },
+      call(args: pulumi.runtime.MockCallArgs) {
+        if (args.token === "openstack:networking/getNetwork:getNetwork") return { id: "ext-net-id", name: args.inputs.name };
+        return args.inputs;
+      },
+    },
+    "fleet",
+    "test",
+    false,
+  );
+}
+
+export function resetRegistered(): void {
+  registered.length = 0;
+}
+
+/** The `config:` map of a stack file, as `pulumi.runtime.setAllConfig` wants it. */
+export function stackConfig(file = "Pulumi.dev.yaml"): Record<string, unknown> {
+  const doc = parse(readFileSync(path.join(__dirname, "..", "..", "..", file), "utf8"));
+  return doc.config;
+}
+
+export function setConfig(config: Record<string, unknown>): void {
+  const flat: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
+  pulumi.runtime.setAllConfig(flat, []);
+}
+
+/** Resolves an Output in a test (mocks resolve synchronously enough, but not before apply). */
+export function resolve<T>(o: pulumi.Input<T>): Promise<T> {
+  return new Promise((ok) => pulumi.output(o).apply((v) => ok(v as T)));
+}
+
+/** Strings found anywhere in a value, and whether each sits inside a secret wrapper. */
+export function strings(value: unknown, inSecret = false, out: { s: string; secret: boolean }[] = []): { s: string; secret: boolean }[] {
+  if (typeof value === "string") out.push({ s: value, secret: inSecret });
+  else if (Array.isArray(value)) value.forEach((v) => strings(v, inSecret, out));
+  else if (value && typeof value === "object") {
+    const o = value as Record<string, unknown>;
+    const isSecret = o[SECRET_SIG] === SECRET_VALUE;
+    for (const [k, v] of Object.entries(o)) if (k !== SECRET_SIG) strings(v, inSecret || isSecret, out);
+  }
+  return out;
+}
+
+export function unwrap(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrap);
+  if (value && typeof value === "object") {
+    const o = value as Record<string, unknown>;
+    if (o[SECRET_SIG] === SECRET_VALUE) return unwrap(o.value);
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, unwrap(v)]));
+  }
+  return value;
+}
