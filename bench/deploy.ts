@@ -11,7 +11,7 @@ import { execFileSync } from "child_process";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import * as os from "os";
 import * as path from "path";
-import { activateFiles, DeploySpec, prepareFiles } from "../components/deploy/bundles";
+import { activateFiles, DeploySpec, prepareFiles, sha256Hex } from "../components/deploy/bundles";
 import { SAMPLE_APP_COMMAND } from "../components/deploy/deploy";
 import { renderDotenv } from "../components/deploy/dotenv";
 import { resolveSource } from "../components/deploy/source";
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   try {
     // Steady state: every host already runs a release, so each deploy also stops an old process.
     const warm = fresh();
-    await rollout(hosts, N, prepareFiles(warm, dotenv), activateFiles(warm));
+    await rollout(hosts, N, prepareFiles(warm, dotenv), activateFiles(warm, sha256Hex(dotenv)));
 
     const oneHost: number[] = [];
     const serial: number[] = [];
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       for (const h of hosts) {
         const t = performance.now();
-        await rollout([h], 1, prepareFiles(s, dotenv), activateFiles(s));
+        await rollout([h], 1, prepareFiles(s, dotenv), activateFiles(s, sha256Hex(dotenv)));
         oneHost.push(performance.now() - t);
       }
       serial.push(performance.now() - t0);
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     const runRolling = async (b: number) => {
       const s = fresh();
       const t0 = performance.now();
-      await rollout(hosts, b, prepareFiles(s, dotenv), activateFiles(s));
+      await rollout(hosts, b, prepareFiles(s, dotenv), activateFiles(s, sha256Hex(dotenv)));
       rolling[b].push(performance.now() - t0);
       check(hosts, s, git("rev-parse", s.source.release));
     };

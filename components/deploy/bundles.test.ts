@@ -1,4 +1,4 @@
-import { activateFiles, DeploySpec, prepareFiles } from "./bundles";
+import { activateFiles, DeploySpec, prepareFiles, sha256Hex } from "./bundles";
 import { DeployConfigError } from "./errors";
 import { resolveSource } from "./source";
 
@@ -22,12 +22,12 @@ describe("prepareFiles / activateFiles", () => {
     const prep = prepareFiles(spec, DOTENV);
     expect(prep.dotenv).toBe(DOTENV);
     for (const [name, content] of Object.entries(prep)) if (name !== "dotenv") expect(content).not.toContain("hunter2");
-    expect(JSON.stringify(activateFiles(spec))).not.toContain("hunter2");
+    expect(JSON.stringify(activateFiles(spec, sha256Hex(DOTENV)))).not.toContain("hunter2");
   });
 
   it("names the release by revision in both bundles, never by time", () => {
     expect(prepareFiles(spec, DOTENV).release).toBe("v2");
-    expect(activateFiles(spec).release).toBe("v2");
+    expect(activateFiles(spec, sha256Hex(DOTENV)).release).toBe("v2");
     expect(prepareFiles(spec, DOTENV)).toEqual(prepareFiles({ ...spec }, DOTENV));
   });
 
@@ -38,8 +38,15 @@ describe("prepareFiles / activateFiles", () => {
     expect(a).toEqual(b);
   });
 
+  it("gives activate only a digest of the .env, which changes with it", () => {
+    const a = activateFiles(spec, sha256Hex(DOTENV));
+    expect(a.env_sha256).toBe(sha256Hex(DOTENV));
+    expect(activateFiles(spec, sha256Hex(DOTENV + "X=1\n")).env_sha256).not.toBe(a.env_sha256);
+    expect(() => activateFiles(spec, "nothex")).toThrow(/env digest/);
+  });
+
   it("checks health on loopback at the app's port", () => {
-    expect(activateFiles(spec).health_url).toBe("http://127.0.0.1:8080/health");
+    expect(activateFiles(spec, sha256Hex(DOTENV)).health_url).toBe("http://127.0.0.1:8080/health");
   });
 
   it.each([
@@ -54,7 +61,7 @@ describe("prepareFiles / activateFiles", () => {
     [{ linkedFiles: [".env"] }, /\.env is always linked/],
     [{ deployer: "me; reboot" }, /deployer/],
   ])("rejects %p naming the key", (patch, why) => {
-    expect(() => activateFiles({ ...spec, ...patch })).toThrow(DeployConfigError);
+    expect(() => activateFiles({ ...spec, ...patch }, sha256Hex(DOTENV))).toThrow(DeployConfigError);
     expect(() => prepareFiles({ ...spec, ...patch }, DOTENV)).toThrow(why);
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import { BundleFiles } from "../remote/bundle";
 import { DeployConfigError } from "./errors";
 import { ResolvedSource } from "./source";
@@ -100,10 +101,16 @@ export function prepareFiles(spec: DeploySpec, dotenv: string): BundleFiles {
   return files;
 }
 
-/** The activate bundle: nothing secret, so its trigger and logs can stay visible. */
-export function activateFiles(spec: DeploySpec): BundleFiles {
+/**
+ * The activate bundle. `envSha256` is the digest of the rendered .env: a changed secret
+ * changes the trigger, so activate re-runs and restarts the app on the same release.
+ * Keep the bundle secret anyway: a digest of a weak secret can be brute-forced.
+ */
+export function activateFiles(spec: DeploySpec, envSha256: string): BundleFiles {
   validateSpec(spec);
+  if (!/^[0-9a-f]{64}$/.test(envSha256)) throw new DeployConfigError(`deploy ${spec.app}: env digest must be a sha256 hex digest`);
   return {
+    env_sha256: envSha256,
     app: spec.app,
     release: spec.source.release,
     health_url: `http://127.0.0.1:${spec.port}${spec.healthPath}`,
@@ -112,4 +119,8 @@ export function activateFiles(spec: DeploySpec): BundleFiles {
     deployer: spec.deployer,
     lock_stale_seconds: String(spec.lockStaleSeconds),
   };
+}
+
+export function sha256Hex(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
 }

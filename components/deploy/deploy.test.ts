@@ -99,9 +99,11 @@ beforeAll(async () => {
   const a = new AppDeploy("web", args("v1"), {});
   const b = new AppDeploy("same", args("v1"), {});
   const c = new AppDeploy("next", args("v2", { dependsOn: [hostsFirewall] }), {});
+  const d = new AppDeploy("rotated", args("v1", { env: pulumi.secret({ API_TOKEN: "rotated-value" }) }), {});
   revisions = await settle(a.revisions);
   await settle(b.revisions);
   await settle(c.revisions);
+  await settle(d.revisions);
 });
 
 describe("AppDeploy wiring", () => {
@@ -179,6 +181,17 @@ describe("AppDeploy secrets and triggers", () => {
       expect(trig(`same-activate-${h}`)).toBe(trig(`web-activate-${h}`));
       expect(trig(`next-prepare-${h}`)).not.toBe(trig(`web-prepare-${h}`));
       expect(trig(`next-activate-${h}`)).not.toBe(trig(`web-activate-${h}`));
+    }
+  });
+
+  it("re-runs prepare and activate (restart) when only the secret env changes, keeping activate secret", () => {
+    const trig = (n: string) => JSON.stringify(registered.get(n)!.inputs.triggers);
+    for (const h of HOSTS) {
+      expect(trig(`rotated-prepare-${h}`)).not.toBe(trig(`web-prepare-${h}`));
+      expect(trig(`rotated-activate-${h}`)).not.toBe(trig(`web-activate-${h}`));
+      const act = registered.get(`rotated-activate-${h}`)!.inputs;
+      expect(unwrap(act.stdin).secret).toBe(true);
+      expect(JSON.stringify(act)).not.toContain("rotated-value");
     }
   });
 });

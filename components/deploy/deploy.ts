@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import { scriptCommand } from "../remote/script";
 import { ServerHandle } from "../server/handle";
 import { planBatches } from "./batches";
-import { activateFiles, DeploySpec, prepareFiles } from "./bundles";
+import { activateFiles, DeploySpec, prepareFiles, sha256Hex } from "./bundles";
 import { renderDotenv } from "./dotenv";
 import { DeployConfigError } from "./errors";
 import { DeploySource, resolveSource } from "./source";
@@ -102,7 +102,7 @@ export class AppDeploy extends pulumi.ComponentResource {
       lockStaleSeconds: args.lockStaleSeconds ?? Math.max(900, args.healthTimeoutSeconds * 3),
     };
     // Validate now, so bad config fails before any resource is registered.
-    const activateBundle = activateFiles(spec);
+    activateFiles(spec, sha256Hex(""));
     const hosts = args.targets.map((t) => t.name);
     if (hosts.length === 0) throw new DeployConfigError(`deploy ${args.app}: no target servers`);
     const batches = planBatches(hosts, args.batchSize);
@@ -115,6 +115,7 @@ export class AppDeploy extends pulumi.ComponentResource {
       }),
     );
     const prepareBundle = dotenv.apply((d) => prepareFiles(spec, d));
+    const activateBundle = dotenv.apply((d) => activateFiles(spec, sha256Hex(d)));
     const extra = args.dependsOn ?? [];
 
     for (const host of hosts) {
@@ -133,7 +134,7 @@ export class AppDeploy extends pulumi.ComponentResource {
         const t = byName.get(host)!;
         const activate = scriptCommand(
           `${name}-activate-${host}`,
-          { connection: t.connection, script: "deploy-activate", files: activateBundle },
+          { connection: t.connection, script: "deploy-activate", files: activateBundle, secret: true },
           { parent: this, dependsOn: [t.ready, ...extra, ...allPrepares, ...previousBatch] },
         );
         this.activates[host] = activate;

@@ -14,11 +14,13 @@ health_timeout=$(param health_timeout)
 keep=$(param keep)
 deployer=$(param deployer)
 lock_stale=$(param_or lock_stale_seconds 900)
+env_want=$(param env_sha256)
 
 [[ $app =~ ^[a-z][a-z0-9_-]{0,31}$ ]] || die "bad app name '$app'"
 [[ $release =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ && $release != *..* ]] || die "bad release name '$release'"
 [[ $health_timeout =~ ^[0-9]+$ && $keep =~ ^[0-9]+$ && $keep -ge 2 && $lock_stale =~ ^[0-9]+$ ]] || die "bad numeric parameter"
 [[ $health_url =~ ^http://127\.0\.0\.1:[0-9]+/ ]] || die "bad health url '$health_url'"
+[[ $env_want =~ ^[0-9a-f]{64}$ ]] || die "bad env digest"
 
 umask 022
 root=/srv/$app
@@ -28,6 +30,8 @@ target=releases/$release
 logfile=/var/log/$app/app.log
 pidfile=/run/$app/$app.pid
 lock=$root/deploy.lock
+# Digest of the .env the running app was started with: a changed env needs a restart.
+started_env=$root/.fleet/started-env.sha256
 
 # A zombie counts as gone: an init that reaps slowly (containers, the lab) keeps it around.
 alive() { # <pid>
@@ -156,6 +160,7 @@ start_fallback() {
 }
 
 restart() {
+  printf '%s\n' "$env_want" >"$started_env"
   if have_systemd; then
     systemctl restart "$app.service"
   else
@@ -226,8 +231,10 @@ prune() { # <previous>
 # --- main -------------------------------------------------------------------
 take_lock
 previous=$(readlink -- "$root/current" 2>/dev/null || true)
+env_have=$(sha256sum -- "$root/shared/.env" | cut -d' ' -f1)
+[ "$env_have" = "$env_want" ] || die "shared/.env of $app on $host is not the one this deploy prepared (was prepare re-run by someone else?)"
 
-if [ "$previous" = "$target" ] && running && healthy_now; then
+if [ "$previous" = "$target" ] && [ "$(cat -- "$started_env" 2>/dev/null || true)" = "$env_want" ] && running && healthy_now; then
   echo "$app on $host: release $release is already current and healthy; nothing to do"
   exit 0
 fi

@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { describeLab } from "./guard";
 import { createHosts, destroyHosts, DeployHost, hostPath, httpGet, rollout, RolloutError, runScript, ScriptResult } from "./deployHosts";
-import { activateFiles, DeploySpec, prepareFiles } from "../../components/deploy/bundles";
+import { activateFiles, DeploySpec, prepareFiles, sha256Hex } from "../../components/deploy/bundles";
 import { renderDotenv } from "../../components/deploy/dotenv";
 import { DeploySource, resolveSource } from "../../components/deploy/source";
 import { SAMPLE_APP_COMMAND } from "../../components/deploy/deploy";
@@ -48,12 +48,13 @@ describeLab(
         ...patch,
       };
     }
-    const dotenv = (port = PORT) => renderDotenv(APP, { PORT: String(port), API_TOKEN: SECRET });
+    const dotenv = (port = PORT, token = SECRET) => renderDotenv(APP, { PORT: String(port), API_TOKEN: token });
 
     async function deploy(revision: string, batchSize: number, patch: Partial<DeploySpec> = {}, on = hosts) {
       const s = spec(revision, patch);
       try {
-        const r = await rollout(on, batchSize, prepareFiles(s, dotenv(s.port)), activateFiles(s));
+        const env = dotenv(s.port);
+        const r = await rollout(on, batchSize, prepareFiles(s, env), activateFiles(s, sha256Hex(env)));
         outputs.push(...r.prepares, ...r.activates.flat());
         return r;
       } catch (e) {
@@ -61,8 +62,9 @@ describeLab(
         throw e;
       }
     }
-    const prepare = (h: DeployHost, s: DeploySpec) => runScript(h, "deploy-prepare", prepareFiles(s, dotenv(s.port))).then(keep);
-    const activate = (h: DeployHost, s: DeploySpec) => runScript(h, "deploy-activate", activateFiles(s)).then(keep);
+    const prepare = (h: DeployHost, s: DeploySpec, env = dotenv(s.port)) => runScript(h, "deploy-prepare", prepareFiles(s, env)).then(keep);
+    const activate = (h: DeployHost, s: DeploySpec, env = dotenv(s.port)) =>
+      runScript(h, "deploy-activate", activateFiles(s, sha256Hex(env))).then(keep);
     const keep = (r: ScriptResult) => (outputs.push(r), r);
 
     const served = (h: DeployHost, port = PORT) => httpGet(h, port, "/").body;
@@ -175,6 +177,26 @@ describeLab(
       expect({ ino: currentIno(h), log: auditLog(h), pid: appPid(h), rel: lstatSync(hostPath(h, `/srv/${APP}/releases/v2`)).ino }).toEqual(before);
     });
 
+    it("restarts the app on the same release when only the env changed", async () => {
+      const h = hosts[1];
+      const before = { ino: currentIno(h), pid: appPid(h) };
+      const env = dotenv(PORT, "rotated-token");
+      expect((await prepare(h, spec("v2"), env)).code).toBe(0);
+      // A stale activate (the old env) must not run against the new .env.
+      const stale = await activate(h, spec("v2"));
+      expect(stale.code).not.toBe(0);
+      expect(stale.stderr).toContain("shared/.env of shop on dp2 is not the one this deploy prepared");
+      const a = await activate(h, spec("v2"), env);
+      expect(a.code).toBe(0);
+      expect(appPid(h)).not.toBe(before.pid);
+      expect(readFileSync(`/proc/${appPid(h)}/environ`, "utf8").split("\0")).toContain("API_TOKEN=rotated-token");
+      expect(current(h)).toBe("releases/v2");
+      // Back to the suite's env: again a restart, then a no-op.
+      expect((await prepare(h, spec("v2"))).code).toBe(0);
+      expect((await activate(h, spec("v2"))).code).toBe(0);
+      expect((await activate(h, spec("v2"))).stdout).toContain("nothing to do");
+    });
+
     it("rolls back by setting the revision back: the existing release is only switched", async () => {
       const relIno = hosts.map((h) => lstatSync(hostPath(h, `/srv/${APP}/releases/v1`)).ino);
       const r = await deploy("v1", 2);
@@ -277,7 +299,8 @@ describeLab(
         expect(readdirSync(hostPath(h[0], "/srv/arti/releases"))).toEqual([]);
 
         const good = spec("", { app: "arti", port: 8082 }, { artifact: { url: `file://${tarball}`, sha256: sum } });
-        const r = await rollout(h, 1, prepareFiles(good, renderDotenv("arti", { PORT: "8082" })), activateFiles(good));
+        const env = renderDotenv("arti", { PORT: "8082" });
+        const r = await rollout(h, 1, prepareFiles(good, env), activateFiles(good, sha256Hex(env)));
         expect(r.activates[0][0].code).toBe(0);
         expect(current(h[0], "arti")).toBe(`releases/${sum.slice(0, 16)}`);
         expect(served(h[0], 8082)).toBe(sum);
