@@ -1,0 +1,193 @@
+/**
+ * VpnPki / VpnGateway under the Pulumi mock runtime. The mocks return private keys as
+ * PLAIN values (the mock monitor does not apply the provider's additionalSecretOutputs),
+ * so every secret asserted here is secret because our components made it so.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { generateKeyPairSync, webcrypto, X509Certificate } from "crypto";
+import * as x509 from "@peculiar/x509";
+import { decodeBundle, remoteScript } from "../remote/bundle";
+import { ServerHandle } from "../server/handle";
+import { VpnGateway } from "./gateway";
+import { VpnPki } from "./pki";
+import { VpnConfigError } from "./render";
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+type Registered = { type: string; name: string; inputs: Record<string, unknown> };
+const registered: Registered[] = [];
+
+async function fakeCert(cn: string): Promise<string> {
+  const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
+  const keys = await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"]);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: "01",
+    name: `CN=${cn}`,
+    notBefore: new Date(),
+    notAfter: new Date(Date.now() + 86_400_000),
+    keys: keys as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]["keys"],
+    signingAlgorithm: alg,
+  });
+  return cert.toString("pem");
+}
+
+// Before any resource is constructed (the describe bodies below build components).
+void pulumi.runtime.setMocks(
+    {
+      newResource: async (args) => {
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "tls:index/privateKey:PrivateKey") {
+          state.privateKeyPem = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "sec1" }).toString();
+        }
+        if (args.type === "tls:index/certRequest:CertRequest") {
+          state.certRequestPem = `csr for ${(args.inputs.subject as { commonName: string }).commonName}`;
+        }
+        if (args.type === "tls:index/locallySignedCert:LocallySignedCert") {
+          state.certPem = await fakeCert(String(args.inputs.certRequestPem).replace("csr for ", ""));
+        }
+        if (args.type === "tls:index/selfSignedCert:SelfSignedCert") state.certPem = await fakeCert("ca");
+        return { id: `${args.name}-id`, state };
+      },
+      call: (args) => args.inputs,
+    },
+    "fleet",
+    "test",
+);
+
+const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
+
+class Ready extends pulumi.ComponentResource {
+  constructor(name: string) {
+    super("test:index:Ready", name, {});
+    this.registerOutputs({});
+  }
+}
+
+function gatewayHandle(name: string, publicIp: string | undefined): ServerHandle {
+  return {
+    name,
+    role: "gateway",
+    privateIp: pulumi.output("10.0.0.10"),
+    publicIp: pulumi.output(publicIp),
+    connection: pulumi.secret({ host: publicIp ?? "10.0.0.10", user: "root" }),
+    ready: new Ready(`${name}-ready`),
+  };
+}
+
+const vpn = { subnet: "10.8.0.0/24", port: 1194, proto: "udp" as const };
+
+function stdinOf(commandName: string): string {
+  const cmd = registered.find((r) => r.type === "command:remote:Command" && r.name === commandName);
+  if (!cmd) throw new Error(`no command ${commandName} registered`);
+  const stdin = cmd.inputs.stdin as { [SECRET_SIG]?: string; value?: string } | string;
+  if (typeof stdin === "string" || stdin[SECRET_SIG] === undefined) throw new Error("the configure bundle was not sent as a secret");
+  return stdin.value!;
+}
+
+describe("VpnPki", () => {
+  const pki = new VpnPki("pkitest", { engineers: ["bob", "alice"] });
+  // Resources register asynchronously: wait for every certificate before reading `registered`.
+  beforeAll(() => Promise.all([value(pki.caCertPem), value(pki.serverCertPem), value(pki.engineers.alice.certPem), value(pki.engineers.bob.certPem)]));
+
+  it("marks every private key and the tls-crypt key secret", async () => {
+    expect(await pulumi.isSecret(pki.serverKeyPem)).toBe(true);
+    expect(await pulumi.isSecret(pki.tlsCryptKey)).toBe(true);
+    for (const e of ["alice", "bob"]) expect(await pulumi.isSecret(pki.engineers[e].keyPem)).toBe(true);
+    expect(await pulumi.isSecret(pki.caCertPem)).toBe(false);
+  });
+
+  it("issues one client certificate per engineer with CN = name and clientAuth", async () => {
+    const certs = registered.filter((r) => r.type === "tls:index/locallySignedCert:LocallySignedCert" && r.name.startsWith("pkitest-client-"));
+    expect(certs.map((c) => c.name).sort()).toEqual(["pkitest-client-alice", "pkitest-client-bob"]);
+    for (const c of certs) expect(c.inputs.allowedUses).toEqual(expect.arrayContaining(["clientAuth"]));
+    expect(new X509Certificate(await value(pki.engineers.alice.certPem)).subject).toBe("CN=alice");
+  });
+
+  it("makes an ECDSA P-256 CA with signing uses and a serverAuth server certificate", () => {
+    const ca = registered.find((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert" && r.name === "pkitest-ca")!;
+    expect(ca.inputs).toMatchObject({ isCaCertificate: true, setSubjectKeyId: true, earlyRenewalHours: 24 * 365 });
+    expect(ca.inputs.allowedUses).toEqual(expect.arrayContaining(["certSigning", "crlSigning", "digitalSignature"]));
+    const keys = registered.filter((r) => r.type === "tls:index/privateKey:PrivateKey" && r.name.startsWith("pkitest"));
+    for (const k of keys) expect(k.inputs).toMatchObject({ algorithm: "ECDSA", ecdsaCurve: "P256" });
+    const server = registered.find((r) => r.name === "pkitest-server" && r.type.includes("LocallySignedCert"))!;
+    expect(server.inputs.allowedUses).toEqual(expect.arrayContaining(["serverAuth", "digitalSignature", "keyAgreement"]));
+    expect(server.inputs).toMatchObject({ validityPeriodHours: 24 * 365, earlyRenewalHours: 24 * 30 });
+  });
+
+  it("fingerprints each engineer's own certificate", async () => {
+    for (const e of ["alice", "bob"]) {
+      const pem = await value(pki.engineers[e].certPem);
+      expect(await value(pki.engineers[e].fingerprint)).toBe(new X509Certificate(pem).fingerprint256);
+    }
+    expect(await value(pki.engineers.alice.fingerprint)).not.toBe(await value(pki.engineers.bob.fingerprint));
+  });
+
+  it.each([
+    [{ engineers: ["alice", "alice"] }, /alice is listed twice/],
+    [{ engineers: ["bad name"] }, /engineer name "bad name"/],
+    [{ engineers: ["alice"], earlyRenewalHours: 9000 }, /earlyRenewalHours 9000 must be below certValidityHours 8760/],
+  ])("rejects %j", (args, message) => {
+    expect(() => new VpnPki(`bad-${registered.length}`, args)).toThrow(VpnConfigError);
+    expect(() => new VpnPki(`bad2-${registered.length}`, args)).toThrow(message);
+  });
+});
+
+describe("VpnGateway", () => {
+  const gw = new VpnGateway("vpn", {
+    gateway: gatewayHandle("gw1", "203.0.113.9"),
+    engineers: ["alice", "bob"],
+    vpn,
+    privateCidr: "10.0.0.0/24",
+  });
+  beforeAll(() => value(gw.configure.urn));
+
+  it("exposes the profiles as a secret output, one per engineer, pointing at the public address", async () => {
+    expect(await pulumi.isSecret(gw.profiles)).toBe(true);
+    const profiles = await value(gw.profiles);
+    expect(Object.keys(profiles).sort()).toEqual(["alice", "bob"]);
+    expect(profiles.alice).toMatch(/^remote 203\.0\.113\.9 1194$/m);
+  });
+
+  it("puts each engineer's own certificate and key in their profile and no server key anywhere", async () => {
+    const profiles = await value(gw.profiles);
+    const serverKey = await value(gw.pki.serverKeyPem);
+    for (const e of ["alice", "bob"]) {
+      const other = e === "alice" ? "bob" : "alice";
+      expect(profiles[e]).toContain((await value(gw.pki.engineers[e].keyPem)).trim());
+      expect(profiles[e]).toContain((await value(gw.pki.engineers[e].certPem)).trim());
+      expect(profiles[e]).not.toContain((await value(gw.pki.engineers[other].keyPem)).trim());
+      expect(profiles[e]).not.toContain(serverKey.trim());
+    }
+  });
+
+  it("sends keys only inside the secret stdin bundle, never in the command string", async () => {
+    await value(gw.profiles);
+    await value(gw.pki.serverKeyPem);
+    const cmd = registered.find((r) => r.type === "command:remote:Command" && r.name === "vpn-configure")!;
+    const files = decodeBundle(stdinOf("vpn-configure"));
+    expect(files["server.key"]).toBe(await value(gw.pki.serverKeyPem));
+    expect(files["tls-crypt.key"]).toBe(await value(gw.pki.tlsCryptKey));
+    expect(String(cmd.inputs.create)).not.toMatch(/PRIVATE KEY|Static key/);
+    expect(cmd.inputs.logging).toBe("stderr");
+  });
+
+  it("admits exactly the listed engineers by fingerprint and ccd file", async () => {
+    const fps = await value(gw.fingerprints);
+    const files = decodeBundle(stdinOf("vpn-configure"));
+    expect(files["allow-list"]).toBe(`alice ${fps.alice.toLowerCase()}\nbob ${fps.bob.toLowerCase()}\n`);
+    expect(Object.keys(files).filter((f) => f.startsWith("ccd.")).sort()).toEqual(["ccd.alice", "ccd.bob"]);
+    expect(files["main.sh"]).toBe(remoteScript("vpn-configure"));
+    expect(files["vpn-verify.sh"]).toContain("tls_digest_sha256_0");
+  });
+
+  it("drops a removed engineer from the next bundle and profiles", async () => {
+    const smaller = new VpnGateway("vpn2", { gateway: gatewayHandle("gw2", "203.0.113.10"), engineers: ["alice"], vpn, privateCidr: "10.0.0.0/24" });
+    expect(Object.keys(await value(smaller.profiles))).toEqual(["alice"]);
+    await value(smaller.configure.urn);
+    const files = decodeBundle(stdinOf("vpn2-configure"));
+    expect(files["allow-list"]).not.toMatch(/^bob /m);
+    expect(files["ccd.bob"]).toBeUndefined();
+  });
+});

@@ -1,0 +1,119 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { remoteScript } from "../remote/bundle";
+import { scriptCommand } from "../remote/script";
+import { ServerHandle } from "../server/handle";
+import { VpnSettings } from "../model";
+import { PkiOptions, VpnPki } from "./pki";
+import { DataCipher, renderClientProfile, renderGatewayBundle, VpnConfigError, VpnTuning } from "./render";
+
+export interface VpnGatewayArgs {
+  /** The server of role "gateway"; it has a public address and openvpn + socat installed. */
+  gateway: ServerHandle;
+  /**
+   * Engineers allowed in, by name (= certificate CN). Plain data, not an Input: each one
+   * owns a key and a certificate resource, so the list must be known when the program runs.
+   */
+  engineers: readonly string[];
+  vpn: VpnSettings;
+  /** The private network; the only route pushed to clients. */
+  privateCidr: string;
+  /** Resolvers pushed to clients (optional). */
+  dns?: string[];
+  /** CN of the server certificate (default "fleet-vpn"). */
+  serverName?: string;
+  pki?: Omit<PkiOptions, "serverName">;
+  ciphers?: DataCipher[];
+  tuning?: VpnTuning;
+  /** Only for hosts whose /etc is not their own (tests); production leaves it unset. */
+  rootPrefix?: string;
+}
+
+/**
+ * The OpenVPN gateway: PKI, server config and admission lists installed by
+ * scripts/remote/vpn-configure.sh, and one inline profile per engineer (secret).
+ * Removing an engineer re-runs the script, which drops their live session.
+ */
+export class VpnGateway extends pulumi.ComponentResource {
+  readonly pki: VpnPki;
+  /** Secret: engineer -> inline .ovpn profile. */
+  readonly profiles: pulumi.Output<Record<string, string>>;
+  readonly caCertPem: pulumi.Output<string>;
+  /** engineer -> SHA-256 of their certificate (not secret; useful for audits). */
+  readonly fingerprints: pulumi.Output<Record<string, string>>;
+  /** The remote command that configures the gateway; dependsOn it to need a working VPN. */
+  readonly configure: command.remote.Command;
+
+  constructor(name: string, args: VpnGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fleet:vpn:VpnGateway", name, {}, opts);
+    const vpn = args.vpn;
+    this.pki = new VpnPki(name, { engineers: args.engineers, ...args.pki, serverName: args.serverName }, { parent: this });
+    const pki = this.pki;
+    const serverInput = {
+      proto: vpn.proto,
+      port: vpn.port,
+      subnet: vpn.subnet,
+      privateCidrs: [args.privateCidr],
+      dns: args.dns,
+      ciphers: args.ciphers,
+      tuning: args.tuning,
+    };
+
+    const engineerNames = Object.keys(pki.engineers);
+    const creds = pulumi.all(
+      Object.fromEntries(
+        engineerNames.map((e) => [e, pulumi.all({ certPem: pki.engineers[e].certPem, keyPem: pki.engineers[e].keyPem, fingerprint: pki.engineers[e].fingerprint })]),
+      ),
+    );
+    this.fingerprints = pulumi.all(Object.fromEntries(engineerNames.map((e) => [e, pki.engineers[e].fingerprint])));
+
+    const files = pulumi
+      .all([pki.caCertPem, pki.serverCertPem, pki.serverKeyPem, pki.tlsCryptKey, this.fingerprints])
+      .apply(([ca, cert, key, tlsCrypt, fps]) => ({
+        ...renderGatewayBundle({
+          server: serverInput,
+          caCertPem: ca,
+          serverCertPem: cert,
+          serverKeyPem: key,
+          tlsCryptKey: tlsCrypt,
+          engineers: Object.entries(fps).map(([cn, fingerprint]) => ({ cn, fingerprint })),
+          rootPrefix: args.rootPrefix,
+        }),
+        "vpn-verify.sh": remoteScript("vpn-verify"),
+        "vpn-boot.sh": remoteScript("vpn-boot"),
+      }));
+
+    this.configure = scriptCommand(
+      `${name}-configure`,
+      { connection: args.gateway.connection, script: "vpn-configure", files: pulumi.secret(files), secret: true },
+      { parent: this, dependsOn: [args.gateway.ready] },
+    );
+
+    const gatewayName = args.gateway.name;
+    this.profiles = pulumi.secret(
+      pulumi.all([args.gateway.publicIp, pki.caCertPem, pki.tlsCryptKey, creds]).apply(([host, ca, tlsCrypt, all]) => {
+        if (!host) throw new VpnConfigError(`vpn gateway ${gatewayName} has no public address; engineers could not reach it`);
+        const out: Record<string, string> = {};
+        for (const [engineer, c] of Object.entries(all)) {
+          out[engineer] = renderClientProfile({
+            engineer,
+            remoteHost: host,
+            port: vpn.port,
+            proto: vpn.proto,
+            serverName: pki.serverName,
+            caCertPem: ca,
+            certPem: c.certPem,
+            keyPem: c.keyPem,
+            tlsCryptKey: tlsCrypt,
+            ciphers: args.ciphers,
+            tuning: args.tuning,
+          });
+        }
+        return out;
+      }),
+    );
+    this.caCertPem = pki.caCertPem;
+
+    this.registerOutputs({ profiles: this.profiles, caCertPem: this.caCertPem, fingerprints: this.fingerprints });
+  }
+}
