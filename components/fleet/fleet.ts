@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
 import { FleetConfig, ServerSpec } from "../config/types";
 import { Network } from "../network/network";
 import { Server } from "../server/server";
@@ -54,7 +55,9 @@ export class Fleet extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const adminKey = new tls.PrivateKey(`${name}-admin`, { algorithm: "ED25519" }, { parent: this });
     const common = (s: ServerSpec) => ({
+      adminKey,
       hostname: s.name,
       role: s.role,
       flavor: s.flavor,

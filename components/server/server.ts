@@ -35,6 +35,11 @@ export interface ServerArgs {
   /** The jump host for servers reached through the gateway. */
   proxy?: pulumi.Input<ProxyConnection>;
   availabilityZone?: string;
+  /**
+   * The admin key to authorise. Fleet shares one across servers (the private half never leaves
+   * Pulumi state, so per-server keys would add resources, not safety); standalone, a key is made.
+   */
+  adminKey?: tls.PrivateKey;
 }
 
 const BASE_PACKAGES = ["ca-certificates", "curl", "ipset", "iptables", "python3"];
@@ -60,7 +65,7 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
     this.name = args.hostname;
     this.role = args.role;
     const hostKey = new tls.PrivateKey(`${name}-host`, { algorithm: "ED25519" }, { parent: this });
-    const adminKey = new tls.PrivateKey(`${name}-admin`, { algorithm: "ED25519" }, { parent: this });
+    const adminKey = args.adminKey ?? new tls.PrivateKey(`${name}-admin`, { algorithm: "ED25519" }, { parent: this });
     this.hostPublicKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
     this.adminPrivateKey = pulumi.secret(adminKey.privateKeyOpenssh);
 
