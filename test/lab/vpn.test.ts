@@ -2,10 +2,11 @@
  * The OpenVPN gateway against the real daemon: the rendered server config and profiles,
  * installed by scripts/remote/vpn-configure.sh through the bundle loader, in namespaces.
  */
-import { mkdtempSync } from "fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "fs";
 import * as path from "path";
 import { AllowEntry, renderClientProfile } from "../../components/vpn/render";
 import { inNs, must, run } from "../../lab/sh";
+import { main as vpnProfileCli } from "../../scripts/vpn-profile";
 import { describeLab } from "./guard";
 import {
   clientConnected, clientLog, configureGateway, connectedClients, createLab, destroyLab, gatewayLog, gatewayPid,
@@ -96,8 +97,13 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
     expect(tcpBanner(lab.laptops.alice.ns, PRIVATE.app, APP_PORT)).toBe("");
   });
 
-  it("alice connects with her profile and reaches SSH and the app port through a split tunnel", async () => {
-    const alice = connect("alice", profile("alice", certs.alice));
+  it("alice connects with her profile (written by vpn:profile) and reaches SSH and the app port through a split tunnel", async () => {
+    const json = path.join(lab.dir, "vpnProfiles.json");
+    writeFileSync(json, JSON.stringify({ alice: profile("alice", certs.alice), bob: profile("bob", certs.bob) }));
+    const out = path.join(lab.dir, "alice.ovpn");
+    vpnProfileCli(["alice", "--from-json", json, "--out", out]);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    const alice = connect("alice", readFileSync(out, "utf8"));
     await waitConnected(alice);
     expect(tcpBanner(lab.laptops.alice.ns, PRIVATE.app, 22)).toMatch(/^SSH-2\.0-/);
     expect(tcpBanner(lab.laptops.alice.ns, PRIVATE.app, APP_PORT)).toBe("app-ok\n");
