@@ -2,7 +2,8 @@
 """Sample app for fleet deploys: tells which revision it runs and whether it is healthy.
 
 Config comes from the environment (systemd EnvironmentFile or the deploy fallback):
-  PORT (default 8080), BIND (default 0.0.0.0), HEALTH_FAIL=1 to fail /health.
+  PORT (default 8080), BIND (default 0.0.0.0), HEALTH_FAIL=1 to fail /health,
+  STARTUP_DELAY=<seconds> to start listening late (a slow boot, for deploy tests).
 A file named HEALTH_FAIL next to this script also fails /health, so a broken
 release can be committed to git and deployed like any other.
 """
@@ -63,6 +64,7 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     port = int(os.environ.get("PORT", "8080"))
     bind = os.environ.get("BIND", "0.0.0.0")
+    time.sleep(float(os.environ.get("STARTUP_DELAY", "0")))
     server = ThreadingHTTPServer((bind, port), Handler)
     log(f"revision {revision()} listening on {bind}:{port} pid {os.getpid()}")
     try:

@@ -250,7 +250,10 @@ if wait_healthy "$health_timeout"; then
 fi
 
 tail_text=$(log_tail)
-if [ -n "$previous" ] && [ "$previous" != "$target" ] && [ -d "$root/$previous" ]; then
+if [ "$previous" = "$target" ]; then
+  # Same release (an env change or a crashed app): there is nothing older to go back to here.
+  rolled="it already was the current release; left in place"
+elif [ -n "$previous" ] && [ -d "$root/$previous" ]; then
   switch_to "$previous"
   restart
   if wait_healthy "$health_timeout"; then rolled="rolled back to ${previous##*/}"; else rolled="rolled back to ${previous##*/}, which is NOT healthy either"; fi

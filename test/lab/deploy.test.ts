@@ -191,6 +191,15 @@ describeLab(
       expect(appPid(h)).not.toBe(before.pid);
       expect(readFileSync(`/proc/${appPid(h)}/environ`, "utf8").split("\0")).toContain("API_TOKEN=rotated-token");
       expect(current(h)).toBe("releases/v2");
+      // An env that breaks the app on its current release: nothing older to switch to, so it stays put.
+      const broken = renderDotenv(APP, { PORT: String(PORT), API_TOKEN: SECRET, HEALTH_FAIL: "1" });
+      expect((await prepare(h, spec("v2"), broken)).code).toBe(0);
+      const bad = await activate(h, spec("v2"), broken);
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain("failed its health check");
+      expect(bad.stderr).toContain("it already was the current release; left in place");
+      expect(bad.stderr).toContain("health check failed: HEALTH_FAIL is set in the environment");
+      expect(current(h)).toBe("releases/v2");
       // Back to the suite's env: again a restart, then a no-op.
       expect((await prepare(h, spec("v2"))).code).toBe(0);
       expect((await activate(h, spec("v2"))).code).toBe(0);
@@ -231,7 +240,10 @@ describeLab(
 
       it("blocks a real concurrent deploy", async () => {
         const h = hosts[2];
-        const first = activate(h, spec("v1"));
+        // A slow-booting app keeps the first deploy inside its lock for seconds, whatever the machine's load.
+        const slow = renderDotenv(APP, { PORT: String(PORT), API_TOKEN: SECRET, STARTUP_DELAY: "2" });
+        expect((await prepare(h, spec("v1"), slow)).code).toBe(0);
+        const first = activate(h, spec("v1"), slow);
         const deadline = Date.now() + 5000;
         while (!existsSync(path.join(lockDir(h), "owner")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
         const second = await activate(h, spec("v2"));
@@ -241,6 +253,7 @@ describeLab(
         expect(second.stderr).toMatch(/locked by another deploy: .*who=lab@test release=v1 /);
         expect(served(h)).toBe(sha.v1);
         expect(existsSync(lockDir(h))).toBe(false); // the winner released it
+        expect((await prepare(h, spec("v2"))).code).toBe(0);
         expect((await activate(h, spec("v2"))).code).toBe(0);
       });
 
