@@ -70,6 +70,8 @@ link_shared() { # <release dir> <relative path> <dir|file>
   local target=$shared/$2 link=$1/$2
   if [ "$3" = dir ]; then
     mkdir -p -- "$target"
+    # Shared dirs hold what the app writes (uploads, tmp): the service user owns them.
+    if [ -n "$user" ]; then chown "$user:" "$target"; fi
   elif [ ! -e "$target" ]; then
     die "linked file shared/$2 does not exist on $(hostname); create it before deploying"
   fi
