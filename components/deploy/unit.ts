@@ -51,7 +51,8 @@ export function renderServiceUnit(spec: ServiceUnitSpec): string {
     "",
     "[Service]",
     "Type=simple",
-    ...(spec.user !== undefined ? [`User=${spec.user}`, `Group=${spec.user}`] : []),
+    // No Group=: systemd then uses the user's primary group (nobody's is nogroup, not nobody).
+    ...(spec.user !== undefined ? [`User=${spec.user}`] : []),
     `WorkingDirectory=${pathValue("deploy.workingDir", spec.workingDir)}`,
     `EnvironmentFile=${pathValue("deploy.envFile", spec.envFile)}`,
     `ExecStart=${spec.execStart.map(systemdQuote).join(" ")}`,

@@ -322,6 +322,20 @@ describeLab(
       }
     });
 
+    it("runs the app as the configured user, owning only its shared dirs", async () => {
+      const h = hosts[3];
+      const s = spec("v2", { app: "usr", port: 8083, user: "nobody" });
+      const env = renderDotenv("usr", { PORT: "8083" });
+      const r = await rollout([h], 1, prepareFiles(s, env), activateFiles(s, sha256Hex(env)));
+      expect(r.activates[0][0].code).toBe(0);
+      expect(served(h, 8083)).toBe(sha.v2);
+      const leader = readFileSync(hostPath(h, "/run/usr/usr.pid"), "utf8").trim();
+      const procs = execFileSync("ps", ["-o", "uid=,comm=", "-g", leader], { encoding: "utf8" }).trim().split("\n").map((l) => l.trim().split(/\s+/));
+      expect(procs).toContainEqual(["65534", "python3"]);
+      expect(statSync(hostPath(h, "/srv/usr/shared/tmp")).uid).toBe(65534);
+      expect(statSync(hostPath(h, "/srv/usr/releases/v2")).uid).toBe(0);
+    });
+
     it("stops the service when a first deploy fails and there is nothing to roll back to", async () => {
       const h = hosts[3];
       const s = spec("v3", { app: "solo", port: 8081 });
