@@ -33,6 +33,7 @@ find "$releases" -mindepth 1 -maxdepth 1 -name '.tmp-*' -exec rm -rf -- {} +
 fetch_git() { # <dest dir>; exports the revision's tree with `git archive`
   local repo=$root/repo full
   if [ ! -d "$repo" ]; then
+    rm -rf -- "$repo".tmp.*
     git clone --quiet --mirror -- "$url" "$repo.tmp.$$"
     mv -T "$repo.tmp.$$" "$repo"
   else

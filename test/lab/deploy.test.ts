@@ -322,6 +322,14 @@ describeLab(
       }
     });
 
+    it("refuses a branch name on the host (branches move; releases must not)", async () => {
+      git("branch", "feature-x", "v2");
+      const r = await prepare(hosts[0], spec("feature-x"));
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`revision 'feature-x' is neither a tag nor a commit of file://${repo}`);
+      expect(existsSync(hostPath(hosts[0], `/srv/${APP}/releases/feature-x`))).toBe(false);
+    });
+
     it("runs the app as the configured user, owning only its shared dirs", async () => {
       const h = hosts[3];
       const s = spec("v2", { app: "usr", port: 8083, user: "nobody" });
