@@ -1,0 +1,83 @@
+/**
+ * npm run plan -- [--stack NAME] [--base FILE|GIT-REF] [--out DIR]
+ * Writes plan.md and plan.json for a stack: servers, topology, connectivity, engineers,
+ * deploys, the resources the program registers (run offline under the mock runtime),
+ * the policy pack's verdict, and with --base the changes against another config.
+ */
+import { execFileSync } from "child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
+import * as path from "path";
+import { planDiff } from "../components/plan/diff";
+import { planModel } from "../components/plan/model";
+import { countByType, runProgramOffline } from "../components/plan/offline";
+import { PlanReport, renderPlanJson, renderPlanMarkdown } from "../components/plan/report";
+import { readStackText, StackConfig } from "../components/plan/stack";
+import { runPolicies } from "../policy/run";
+
+const ROOT = path.join(__dirname, "..");
+
+class UsageError extends Error {}
+
+function flag(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = argv[i + 1];
+  if (v === undefined || v.startsWith("--")) throw new UsageError(`--${name} needs a value`);
+  return v;
+}
+
+/** --base is a stack file if one exists at that path, else a git revision to read Pulumi.<stack>.yaml from. */
+function readBase(base: string, stack: string): { text: string; label: string } {
+  if (existsSync(base)) return { text: readFileSync(base, "utf8"), label: `\`${base}\`` };
+  const file = `Pulumi.${stack}.yaml`;
+  try {
+    const text = execFileSync("git", ["show", `${base}:${file}`], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return { text, label: `\`${base}\` (${file})` };
+  } catch (e) {
+    const stderr = String((e as { stderr?: string }).stderr ?? "").trim();
+    throw new UsageError(`--base ${base}: neither a file nor a git revision holding ${file} (${stderr || (e as Error).message})`);
+  }
+}
+
+export async function plan(argv: string[]): Promise<{ report: PlanReport; files: string[] }> {
+  const stack = flag(argv, "stack") ?? "dev";
+  const outDir = path.resolve(flag(argv, "out") ?? ".");
+  const base = flag(argv, "base");
+  const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
+  if (!existsSync(file)) throw new UsageError(`stack file ${file} not found (--stack NAME reads Pulumi.NAME.yaml)`);
+  const head: StackConfig = readStackText(readFileSync(file, "utf8"), file);
+
+  const run = await runProgramOffline(head.config, { stack });
+  const resources = run.resources.map((r) => ({ type: r.type, name: r.name, props: { ...r.inputs, id: r.id } }));
+  const violations = await runPolicies(resources);
+
+  const report: PlanReport = {
+    stack,
+    model: planModel(head.fleet),
+    resources: countByType(run.resources),
+    policy: { checked: resources.length, violations },
+  };
+  if (base) {
+    const b = readBase(base, stack);
+    report.base = { label: b.label, changes: planDiff(readStackText(b.text, base).fleet, head.fleet) };
+  }
+  mkdirSync(outDir, { recursive: true });
+  const files = [path.join(outDir, "plan.md"), path.join(outDir, "plan.json")];
+  writeFileSync(files[0], renderPlanMarkdown(report));
+  writeFileSync(files[1], renderPlanJson(report));
+  return { report, files };
+}
+
+if (require.main === module) {
+  plan(process.argv.slice(2))
+    .then(({ report, files }) => {
+      const changes = report.base ? `, ${report.base.changes.length} changes against ${report.base.label}` : "";
+      const v = report.policy?.violations.length ?? 0;
+      console.log(`wrote ${files.join(" and ")}${changes}; ${v} policy violations`);
+      process.exit(v > 0 ? 2 : 0);
+    })
+    .catch((e: unknown) => {
+      console.error(`plan: ${(e as Error).message ?? String(e)}`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,185 @@
+/**
+ * The plan report: sections for the dev stack, and the diff a reviewer sees for one
+ * config change at a time (exactly that change, nothing else), riskiest first.
+ */
+import fc from "fast-check";
+import { mkdtempSync, readFileSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { stringify } from "yaml";
+import { Change, planDiff } from "../../components/plan/diff";
+import { allowedFlows, flowDelta, planModel } from "../../components/plan/model";
+import { renderPlanJson, renderPlanMarkdown } from "../../components/plan/report";
+import { firewallInputFromConfig } from "../../components/fleet/policy-input";
+import { isAllowed } from "../../components/firewall/matrix";
+import { plan } from "../../scripts/plan";
+import { DEV_FILE, devRaw, fleet } from "./plan-support/configs";
+import { readFileSync as read } from "fs";
+import { parse } from "yaml";
+
+const brief = (changes: Change[]) => changes.map((c) => `${c.risk} ${c.kind} ${c.subject}`);
+
+describe("npm run plan on the dev stack", () => {
+  let md: string;
+  let json: any;
+  let dev: Record<string, any>;
+
+  beforeAll(async () => {
+    dev = devRaw();
+    const out = mkdtempSync(path.join(tmpdir(), "plan-"));
+    await plan(["--stack", "dev", "--out", out]);
+    md = readFileSync(path.join(out, "plan.md"), "utf8");
+    json = JSON.parse(readFileSync(path.join(out, "plan.json"), "utf8"));
+  });
+
+  it("has the sections a reviewer reads, in order, and no changes section without --base", () => {
+    const headings = md.split("\n").filter((l) => l.startsWith("## "));
+    expect(headings).toEqual(["## Topology", "## Servers", "## Connectivity", "## VPN engineers", "## Deploys", "## Resources", "## Policy pack"]);
+    expect(md).toMatch(/^```mermaid\nflowchart LR\n/m);
+  });
+
+  it("lists every configured server with its fixed address, the engineers and the deploy revision", () => {
+    for (const [i, s] of (dev.servers as { name: string; role: string }[]).entries()) {
+      expect(md).toContain(`| ${s.name} | ${s.role} | 10.20.0.${10 + i} | ${["gateway", "web"].includes(s.role) ? "yes" : "no"} |`);
+    }
+    for (const e of dev.vpn.engineers) expect(md).toContain(`\n- ${e}\n`);
+    expect(md).toContain(`| app | shop | ${dev.deploy.source.git.revision} |`);
+    expect(json.model.engineers).toEqual([...dev.vpn.engineers].sort());
+  });
+
+  it("counts the resources the program registered offline, and the policy pack passes them", () => {
+    const count = (t: string) => json.resources.find((r: any) => r.type === t)?.count;
+    expect(count("openstack:compute/instance:Instance")).toBe(dev.servers.length);
+    expect(count("openstack:networking/floatingIpAssociate:FloatingIpAssociate")).toBe(3);
+    expect(json.policy).toEqual({ checked: json.resources.reduce((n: number, r: any) => n + r.count, 0), violations: [] });
+    expect(md).toContain("No violations");
+  });
+
+  it("shows, from the matrix, exactly the flows the firewall allows", () => {
+    expect(md).toContain("| public | web | tcp 80, tcp 443 |");
+    expect(md).toContain("| web | app | tcp 8080 |");
+    expect(md).toContain("| vpn | db | tcp 22, tcp 5432 |");
+    expect(md).not.toMatch(/\| public \| (app|db) \|/);
+  });
+
+  it("with --base FILE, reports the changes first", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "plan-"));
+    const base = path.join(out, "base.yaml");
+    const doc = parse(read(DEV_FILE, "utf8"));
+    doc.config["fleet:vpn"].engineers = ["alice"];
+    writeFileSync(base, stringify(doc));
+    const { report } = await plan(["--out", out, "--base", base]);
+    expect(brief(report.base!.changes)).toEqual(["high engineer-added bob"]);
+    const text = readFileSync(path.join(out, "plan.md"), "utf8");
+    expect(text.indexOf("## Changes against")).toBeGreaterThan(0);
+    expect(text.indexOf("## Changes against")).toBeLessThan(text.indexOf("## Topology"));
+  });
+
+  it("names a bad --base clearly", async () => {
+    await expect(plan(["--out", tmpdir(), "--base", "no-such-ref-xyz"])).rejects.toThrow(/--base no-such-ref-xyz: neither a file nor a git revision holding Pulumi.dev.yaml/);
+  });
+
+  it("is deterministic: same config, byte-identical report", () => {
+    const report = { stack: "dev", model: planModel(fleet()) };
+    expect(renderPlanMarkdown(report)).toBe(renderPlanMarkdown({ stack: "dev", model: planModel(fleet()) }));
+    expect(JSON.parse(renderPlanJson(report))).toEqual(JSON.parse(JSON.stringify(report)));
+  });
+});
+
+describe("planDiff: one change shows as exactly that change", () => {
+  const base = fleet();
+  it.each<[string, (raw: Record<string, any>) => void, string[]]>([
+    ["a new public port on web", (r) => r.roles.web.allow[0].ports.push(8443), ["high flow-opened public -> web tcp 8443"]],
+    ["a new port from app to db", (r) => r.roles.db.allow.push({ proto: "tcp", ports: [6432], from: ["app"] }), ["medium flow-opened app -> db tcp 6432"]],
+    ["a role newly reachable from the VPN", (r) => r.roles.web.allow.push({ proto: "tcp", ports: [9100], from: ["vpn"] }), ["high flow-opened vpn -> web tcp 9100"]],
+    ["more VPN reach into a role it already reached", (r) => r.roles.db.allow[0].ports.push(9187), ["medium flow-opened app -> db tcp 9187", "medium flow-opened vpn -> db tcp 9187"]],
+    ["a closed port", (r) => (r.roles.db.allow[0].from = ["app"]), ["low flow-closed vpn -> db tcp 5432"]],
+    ["an engineer removed", (r) => (r.vpn.engineers = ["alice"]), ["low engineer-removed bob"]],
+    ["an engineer added", (r) => r.vpn.engineers.push("carol"), ["high engineer-added carol"]],
+    ["a private server appended", (r) => r.servers.push({ name: "db-2", role: "db" }), ["medium server-added db-2 (db, 10.20.0.16)"]],
+    ["a public server appended", (r) => r.servers.push({ name: "web-3", role: "web" }), ["high server-added web-3 (web, 10.20.0.16, public)"]],
+    ["a server removed from the end", (r) => r.servers.pop(), ["medium server-removed db-1 (db, 10.20.0.15)"]],
+    ["a new revision", (r) => (r.deploy.source.git.revision = "v1.1.0"), ["medium revision-changed app: shop@v1.0.0 -> shop@v1.1.0"]],
+    ["SSH narrowed to an admin network", (r) => (r.vpn.adminCidrs = ["198.51.100.0/24"]), ["medium setting-changed fleet:vpn.adminCidrs: 0.0.0.0/0 -> 198.51.100.0/24", "medium flow-closed public -> gateway tcp 22"]],
+  ])("%s", (_, edit, expected) => {
+    const changes = planDiff(base, fleet(edit));
+    expect(brief(changes).sort()).toEqual([...expected].sort());
+  });
+
+  it("a widened range shows only the new part", () => {
+    const from = fleet((r) => r.roles.app.allow.push({ proto: "tcp", ports: ["9000-9010"], from: ["web"] }));
+    const to = fleet((r) => r.roles.app.allow.push({ proto: "tcp", ports: ["9000-9020"], from: ["web"] }));
+    expect(brief(planDiff(from, to))).toEqual(["medium flow-opened web -> app tcp 9011-9020"]);
+  });
+
+  it("sorts the riskiest first: high, then medium, then low", () => {
+    const head = fleet((r) => {
+      r.vpn.engineers = ["carol"];
+      r.roles.web.allow[0].ports.push(8443);
+      r.deploy.source.git.revision = "v2";
+    });
+    const changes = planDiff(base, head);
+    expect(brief(changes)).toEqual([
+      "high flow-opened public -> web tcp 8443",
+      "high engineer-added carol",
+      "medium revision-changed app: shop@v1.0.0 -> shop@v2",
+      "low engineer-removed alice",
+      "low engineer-removed bob",
+    ]);
+  });
+
+  it("nothing changed, nothing reported", () => {
+    expect(planDiff(base, fleet())).toEqual([]);
+  });
+});
+
+describe("flows are exact (property tests)", () => {
+  const portArb = fc.integer({ min: 1, max: 200 }).map((p) => 1000 + p);
+  const ruleArb = fc.record({
+    ports: fc.array(fc.tuple(portArb, fc.integer({ min: 0, max: 5 })), { minLength: 1, maxLength: 2 }),
+    from: fc.subarray(["web", "vpn", "app"], { minLength: 1 }),
+  });
+  /** Rules on role app only; ranges de-overlapped by construction (a bad one is rejected by config validation anyway). */
+  const configArb = fc.array(ruleArb, { maxLength: 3 }).map((rules) => {
+    let next = 1000;
+    return rules.map((r) => ({
+      proto: "tcp",
+      from: r.from,
+      ports: r.ports.map(([, len]) => {
+        const a = next;
+        next += len + 1 + 3;
+        return len === 0 ? a : `${a}-${a + len}`;
+      }),
+    }));
+  });
+
+  it("every port of every flow is allowed by the firewall, and every allowed probe port is in a flow", () => {
+    fc.assert(
+      fc.property(configArb, fc.array(fc.integer({ min: 990, max: 1100 }), { minLength: 5, maxLength: 20 }), (rules, probes) => {
+        const cfg = fleet((r) => (r.roles.app.allow = rules));
+        const input = firewallInputFromConfig(cfg);
+        const flows = allowedFlows(input).filter((f) => f.to === "app" && f.proto === "tcp");
+        for (const from of ["web", "vpn", "db"]) {
+          for (const port of probes) {
+            const inFlow = flows.some((f) => f.from === from && f.ports.from <= port && port <= f.ports.to);
+            expect(inFlow).toBe(isAllowed(input, from, "app", "tcp", port));
+          }
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("the diff one way is the diff the other way, opened and closed swapped", () => {
+    fc.assert(
+      fc.property(configArb, configArb, (a, b) => {
+        const x = firewallInputFromConfig(fleet((r) => (r.roles.app.allow = a)));
+        const y = firewallInputFromConfig(fleet((r) => (r.roles.app.allow = b)));
+        const fwd = flowDelta([x, y]).map((d) => JSON.stringify([d.flow, d.allowed, d.shown]));
+        const back = flowDelta([y, x]).map((d) => JSON.stringify([d.flow, [d.allowed[1], d.allowed[0]], [d.shown[1], d.shown[0]]]));
+        expect(back).toEqual(fwd);
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
