@@ -58,7 +58,8 @@ describe("renderServerConfig", () => {
 
   it("is a split tunnel: pushes only the private routes, sorted, plus optional DNS", () => {
     const text = renderServerConfig({ ...server, privateCidrs: ["10.2.0.0/16", "10.0.0.0/24"], dns: ["10.0.0.2", "10.0.0.3"] });
-    const pushes = lines(text).filter((l) => l.startsWith("push "));
+    // Everything pushed except the socket-buffer hints, which do not touch routing.
+    const pushes = lines(text).filter((l) => l.startsWith("push ") && !/^push "(sndbuf|rcvbuf) \d+"$/.test(l));
     expect(pushes).toEqual([
       'push "route 10.0.0.0 255.255.255.0"',
       'push "route 10.2.0.0 255.255.0.0"',
@@ -75,8 +76,15 @@ describe("renderServerConfig", () => {
     expect(tcp).toMatch(/^proto tcp-server$/m);
   });
 
-  it("renders tuning only when asked, fast-io only for UDP, and pushes socket buffers", () => {
-    expect(optionNames(renderServerConfig(server))).not.toEqual(expect.arrayContaining(["sndbuf"]));
+  it("defaults to the measured tuning (4 MiB socket buffers, fast-io) and renders none when asked", () => {
+    const defaults = lines(renderServerConfig(server));
+    expect(defaults).toEqual(expect.arrayContaining(["sndbuf 4194304", "rcvbuf 4194304", "fast-io", 'push "sndbuf 4194304"']));
+    expect(lines(renderClientProfile(client))).toEqual(expect.arrayContaining(["sndbuf 4194304", "rcvbuf 4194304", "fast-io"]));
+    const bare = optionNames(renderServerConfig({ ...server, tuning: {} }));
+    for (const o of ["sndbuf", "rcvbuf", "fast-io", "tun-mtu", "txqueuelen"]) expect(bare).not.toContain(o);
+  });
+
+  it("renders tuning fields, fast-io only for UDP, and pushes socket buffers", () => {
     const tuned = { sndbuf: 524288, rcvbuf: 524288, tunMtu: 9000, txqueuelen: 1000, fastIo: true };
     const udp = renderServerConfig({ ...server, tuning: tuned });
     expect(udp).toContain("fast-io");

@@ -118,8 +118,19 @@ for d in "$conf_dir"/ccd.d.*; do
   [ "$d" = "$new_ccd" ] || rm -rf -- "$d"
 done
 
-printf 'net.ipv4.ip_forward = 1\n' >"$sysctl_file"
+# Socket buffers asked for in server.conf are capped by net.core.[rw]mem_max. Those are
+# host-wide, so a prefixed (lab) install leaves them alone.
+want_buf=$(awk '$1 == "sndbuf" || $1 == "rcvbuf" { print $2 }' "$conf_dir/fleet.conf" | sort -n | tail -n 1)
+{
+  printf 'net.ipv4.ip_forward = 1\n'
+  if [ -n "$want_buf" ]; then printf 'net.core.rmem_max = %s\nnet.core.wmem_max = %s\n' "$want_buf" "$want_buf"; fi
+} >"$sysctl_file"
 echo 1 >/proc/sys/net/ipv4/ip_forward
+if [ -z "$prefix" ] && [ -n "$want_buf" ]; then
+  for key in rmem_max wmem_max; do
+    if [ "$(cat "/proc/sys/net/core/$key")" -lt "$want_buf" ]; then echo "$want_buf" >"/proc/sys/net/core/$key"; fi
+  done
+fi
 
 if use_systemd; then
   systemctl enable "$unit" >/dev/null 2>&1
