@@ -36,7 +36,7 @@ started_env=$root/.fleet/started-env.sha256
 # A zombie counts as gone: an init that reaps slowly (containers, the lab) keeps it around.
 alive() { # <pid>
   local stat
-  stat=$(cat -- "/proc/$1/stat" 2>/dev/null) || return 1
+  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
   stat=${stat##*) }
   [ "${stat%% *}" != Z ]
 }
@@ -89,8 +89,8 @@ take_lock() {
 
 # --- service ----------------------------------------------------------------
 fallback_pid() {
-  local pid
-  pid=$(cat -- "$pidfile" 2>/dev/null || true)
+  local pid=""
+  { read -r pid <"$pidfile"; } 2>/dev/null || true
   [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" && echo "$pid"
 }
 
