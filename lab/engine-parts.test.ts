@@ -1,0 +1,66 @@
+import { spawnSync } from "child_process";
+import fc from "fast-check";
+import { parseUserData, shQuote } from "./cloudinit";
+import { changedKeys, sameInputs, secret, unwrap } from "./emulator/state";
+import { flattenConfig } from "./stackfile";
+import { checkStackName, stackTag } from "./layout";
+
+describe("shQuote", () => {
+  it("round-trips any string through sh as one word", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: "binary" }).filter((s) => !s.includes("\0")), (s) => {
+        const r = spawnSync("sh", ["-c", `printf %s ${shQuote(s)}`], { encoding: "utf8" });
+        expect(r.stdout).toBe(s);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe("state comparison", () => {
+  it("sees through secret wrappers and key order, and names what changed", () => {
+    const a = { connection: secret({ host: "10.0.0.1", user: "root" }), create: "x" };
+    const b = { create: "x", connection: { user: "root", host: "10.0.0.1" } };
+    expect(sameInputs(unwrap(a) as never, unwrap(b) as never)).toBe(true);
+    const c = { ...b, stdin: "new" };
+    expect(sameInputs(unwrap(a) as never, unwrap(c) as never)).toBe(false);
+    expect(changedKeys(unwrap(a) as never, unwrap(c) as never)).toEqual(["stdin"]);
+  });
+});
+
+describe("stack files", () => {
+  it("namespaces bare keys with the project and JSON-encodes objects", () => {
+    expect(flattenConfig({ region: "DFW3", "fleet:servers": [{ name: "a" }] }, "fleet")).toEqual({
+      "fleet:region": "DFW3",
+      "fleet:servers": '[{"name":"a"}]',
+    });
+  });
+  it("refuses encrypted values, naming the key", () => {
+    expect(() => flattenConfig({ "fleet:token": { secure: "AAE=" } }, "fleet", "Pulumi.x.yaml")).toThrow(/Pulumi.x.yaml: fleet:token is an encrypted secret/);
+  });
+});
+
+describe("user-data", () => {
+  it("takes #cloud-config YAML and #! scripts, and names the instance when it is neither", () => {
+    expect(parseUserData("a", "#cloud-config\nruncmd: [ls]\n")).toEqual({ runcmd: ["ls"] });
+    expect(parseUserData("a", "#!/bin/sh\necho hi\n")).toEqual({ runcmd: ["#!/bin/sh\necho hi\n"] });
+    expect(() => parseUserData("web-1", "hello")).toThrow(/instance web-1: user-data is neither/);
+    expect(() => parseUserData("web-1", "#cloud-config\n- a\n")).toThrow(/instance web-1: #cloud-config must be a mapping/);
+  });
+});
+
+describe("stack names", () => {
+  it("keep link names within the kernel's 15 characters", () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z0-9]{1,12}$/), (s) => {
+        fc.pre(s !== "t");
+        checkStackName(s);
+        expect(`fl-${stackTag(s)}-priv`.length).toBeLessThanOrEqual(15);
+        expect(`fl-${stackTag(s)}-999u`.length).toBeLessThanOrEqual(15);
+      }),
+    );
+  });
+  it("refuses names that could collide with other lab objects", () => {
+    for (const bad of ["t", "Dev", "a-b", "x".repeat(13), ""]) expect(() => checkStackName(bad)).toThrow(/lab stack name/);
+  });
+});
