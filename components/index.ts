@@ -14,3 +14,4 @@ export { FleetConfig, RoleSpec, ServerSpec, GATEWAY_ROLE } from "./config/types"
 export { scriptCommand, ScriptCommandArgs, Connection } from "./remote/script";
 export * from "./model";
 export * from "./deploy";
+export * from "./vpn";
