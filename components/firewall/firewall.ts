@@ -1,0 +1,93 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { HostFacts, RolePolicy, VpnSettings } from "../model";
+import { scriptCommand, Connection } from "../remote/script";
+import { ServerHandle } from "../server/handle";
+import { applyFiles, confirmFiles, FirewallDirs } from "./bundle-files";
+import { connectivityMatrix, MatrixEntry } from "./matrix";
+import { FirewallInput, renderFleetFirewalls } from "./render";
+
+export interface FirewallArgs {
+  servers: ServerHandle[];
+  roles: pulumi.Input<Record<string, RolePolicy>>;
+  gatewayRole: pulumi.Input<string>;
+  vpn: pulumi.Input<VpnSettings>;
+  privateCidr: pulumi.Input<string>;
+  adminCidrs: pulumi.Input<string[]>;
+  /** How long a host waits for the confirmation from a new SSH connection before reverting by itself. */
+  confirmTimeoutSeconds: pulumi.Input<number>;
+  /** Masquerade VPN traffic into the private network on the gateway. Default false (routed). */
+  nat?: pulumi.Input<boolean>;
+  /** Where hosts keep persisted rules and arming state; the lab isolates hosts with this. */
+  dirs?: FirewallDirs;
+}
+
+const PER_DIAL_SECONDS = 10;
+
+/**
+ * The confirm command must outlive the revert: while the new rules cut SSH, dials fail; once the
+ * host reverts, the next dial gets in and the confirm script reports *why* it failed. So keep
+ * dialling for at least twice the timeout (plus slack) instead of the default ~10 attempts.
+ */
+export function confirmConnection(c: Connection, timeoutSeconds: number): Connection {
+  const limit = Math.ceil((2 * timeoutSeconds + 30) / PER_DIAL_SECONDS);
+  const dial = { perDialTimeout: PER_DIAL_SECONDS, dialErrorLimit: limit };
+  const proxy = c.proxy === undefined ? undefined : pulumi.output(c.proxy).apply((p) => ({ ...p, ...dial }));
+  return { ...c, ...dial, ...(proxy ? { proxy } : {}) };
+}
+
+/**
+ * Host firewalls for the whole fleet. Every server's addresses feed every host's ipsets, so adding
+ * a server changes its peers' allow-lists in the same `up`. Per host: `<host>-firewall` applies
+ * (tested, armed with a no-terminal revert), then `<host>-firewall-confirm` — a separate resource,
+ * hence a new SSH connection — cancels the revert and persists the rules.
+ */
+export class Firewall extends pulumi.ComponentResource {
+  /** Applied-rules hash per host (the drift-detection handle). */
+  readonly hashes: pulumi.Output<Record<string, string>>;
+  readonly matrix: pulumi.Output<MatrixEntry[]>;
+  readonly applies: Record<string, command.remote.Command> = {};
+  readonly confirms: Record<string, command.remote.Command> = {};
+
+  constructor(name: string, args: FirewallArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fleet:firewall:Firewall", name, {}, opts);
+
+    const facts = pulumi.all(
+      args.servers.map((s) =>
+        pulumi.all([s.privateIp, s.publicIp]).apply(([privateIp, publicIp]): HostFacts => ({
+          name: s.name,
+          role: s.role,
+          privateIp,
+          ...(publicIp ? { publicIp } : {}),
+        })),
+      ),
+    );
+    const input: pulumi.Output<FirewallInput> = pulumi
+      .all([facts, args.roles, args.gatewayRole, args.vpn, args.privateCidr, args.adminCidrs, args.nat ?? false])
+      .apply(([hosts, roles, gatewayRole, vpn, privateCidr, adminCidrs, nat]) => ({ hosts, roles, gatewayRole, vpn, privateCidr, adminCidrs, nat }));
+    const rendered = input.apply(renderFleetFirewalls);
+    const timeout = pulumi.output(args.confirmTimeoutSeconds);
+
+    for (const server of args.servers) {
+      const fw = rendered.apply((all) => all[server.name]);
+      const connection = pulumi.all([server.connection, timeout]).apply(([c, t]) => confirmConnection(c, t));
+      const apply = scriptCommand(
+        `${server.name}-firewall`,
+        { connection: server.connection, script: "firewall-apply", files: pulumi.all([fw, timeout]).apply(([f, t]) => applyFiles(f, t, args.dirs)) },
+        { parent: this, dependsOn: [server.ready] },
+      );
+      // apply's stdout is its arm id: a new apply run changes this bundle, so confirm always follows it.
+      const confirm = scriptCommand(
+        `${server.name}-firewall-confirm`,
+        { connection, script: "firewall-confirm", files: pulumi.all([fw, apply.stdout]).apply(([f, out]) => confirmFiles(f.hash, out, args.dirs)) },
+        { parent: this, dependsOn: [apply] },
+      );
+      this.applies[server.name] = apply;
+      this.confirms[server.name] = confirm;
+    }
+
+    this.hashes = rendered.apply((all) => Object.fromEntries(Object.entries(all).map(([h, f]) => [h, f.hash])));
+    this.matrix = input.apply(connectivityMatrix);
+    this.registerOutputs({ hashes: this.hashes, matrix: this.matrix });
+  }
+}
