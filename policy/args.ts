@@ -15,7 +15,13 @@ export interface PlainResource {
 }
 
 const urnOf = (type: string, name: string) => `urn:pulumi:plan::fleet::${type}::${name}`;
-const OPTS = { protect: false, ignoreChanges: [], aliases: [], additionalSecretOutputs: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 } };
+const OPTS = {
+  protect: false,
+  ignoreChanges: [],
+  aliases: [],
+  additionalSecretOutputs: [],
+  customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+};
 const notApplicable = (reason?: string): never => {
   throw new Error(`not applicable: ${reason ?? ""}`);
 };

@@ -30,7 +30,11 @@ async function violations(policy: ResourceValidationPolicy, r: PlainResource): P
 }
 
 describe("no-ssh-from-world", () => {
-  const rule = (props: Record<string, unknown>): PlainResource => ({ type: SEC_GROUP_RULE, name: "r", props: { direction: "ingress", ethertype: "IPv4", ...props } });
+  const rule = (props: Record<string, unknown>): PlainResource => ({
+    type: SEC_GROUP_RULE,
+    name: "r",
+    props: { direction: "ingress", ethertype: "IPv4", ...props },
+  });
   it.each([
     ["tcp 22 from 0.0.0.0/0", { protocol: "tcp", portRangeMin: 22, portRangeMax: 22, remoteIpPrefix: "0.0.0.0/0" }],
     ["tcp 22 from ::/0", { ethertype: "IPv6", protocol: "tcp", portRangeMin: 22, portRangeMax: 22, remoteIpPrefix: "::/0" }],
@@ -52,7 +56,12 @@ describe("no-ssh-from-world", () => {
     const sg = {
       type: NOVA_SEC_GROUP,
       name: "legacy",
-      props: { rules: [{ ipProtocol: "tcp", fromPort: 443, toPort: 443, cidr: "0.0.0.0/0" }, { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidr: "0.0.0.0/0" }] },
+      props: {
+        rules: [
+          { ipProtocol: "tcp", fromPort: 443, toPort: 443, cidr: "0.0.0.0/0" },
+          { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidr: "0.0.0.0/0" },
+        ],
+      },
     };
     expect(await violations(noSshFromWorld, sg)).toEqual([expect.stringContaining("rules[1]")]);
   });
@@ -124,7 +133,10 @@ describe("public-addresses-only-for-public-roles", () => {
   });
   it("reports a floating IP attached to an unknown port, and checks nova associations by instance id", async () => {
     expect(await run([fip("lb", "some-port")])).toEqual([expect.stringContaining("not a fleet instance")]);
-    const nova = [instance("db-1", "db", [{ uuid: "net" }]), { type: NOVA_FIP_ASSOCIATE, name: "a", props: { instanceId: "db-1-id", floatingIp: "203.0.113.3" } }];
+    const nova = [
+      instance("db-1", "db", [{ uuid: "net" }]),
+      { type: NOVA_FIP_ASSOCIATE, name: "a", props: { instanceId: "db-1-id", floatingIp: "203.0.113.3" } },
+    ];
     expect(await run(nova)).toEqual([expect.stringContaining("role db")]);
   });
 });

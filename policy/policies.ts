@@ -27,7 +27,8 @@ const coversSsh = (min: unknown, max: unknown) => {
   const hi = typeof max === "number" && max > 0 ? max : 65535;
   return lo <= SSH && SSH <= hi;
 };
-const tcpOrAny = (proto: unknown) => proto === undefined || proto === null || proto === "" || proto === "any" || String(proto).toLowerCase() === "tcp" || proto === "6";
+const tcpOrAny = (proto: unknown) =>
+  proto === undefined || proto === null || proto === "" || proto === "any" || String(proto).toLowerCase() === "tcp" || proto === "6";
 
 export const noSshFromWorld: ResourceValidationPolicy = {
   name: "no-ssh-from-world",
@@ -52,7 +53,8 @@ export const noSshFromWorld: ResourceValidationPolicy = {
   },
 };
 
-const hasHostKey = (c: unknown) => !!c && typeof c === "object" && typeof (c as { hostKey?: unknown }).hostKey === "string" && (c as { hostKey: string }).hostKey.trim() !== "";
+const hasHostKey = (c: unknown) =>
+  !!c && typeof c === "object" && typeof (c as { hostKey?: unknown }).hostKey === "string" && (c as { hostKey: string }).hostKey.trim() !== "";
 
 export const remoteCommandsPinHostKeys: ResourceValidationPolicy = {
   name: "remote-commands-pin-host-keys",
@@ -106,7 +108,8 @@ export const publicAddressesOnlyForPublicRoles: StackValidationPolicy = {
       if (!instance) return report(`${via.name}: ${how} is attached to something that is not a fleet instance`, via.urn);
       const role = roleOf(instance);
       if (role === undefined) report(`${instance.name}: has a public address (${how}) but no fleet-role metadata`, instance.urn);
-      else if (!allowed.has(role)) report(`${instance.name}: role ${role} is not allowed a public address (${how}); public roles: ${[...allowed].sort().join(", ")}`, instance.urn);
+      else if (!allowed.has(role))
+        report(`${instance.name}: role ${role} is not allowed a public address (${how}); public roles: ${[...allowed].sort().join(", ")}`, instance.urn);
     };
     for (const r of args.resources) {
       if (r.type === FIP_ASSOCIATE) {

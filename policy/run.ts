@@ -11,7 +11,11 @@ export interface Violation {
 type AnyPolicy = ResourceValidationPolicy | StackValidationPolicy;
 
 /** Runs every policy of the pack over plain resources, as the CLI would at preview. */
-export async function runPolicies(resources: PlainResource[], config: Record<string, object> = {}, policies: AnyPolicy[] = fleetPolicies): Promise<Violation[]> {
+export async function runPolicies(
+  resources: PlainResource[],
+  config: Record<string, object> = {},
+  policies: AnyPolicy[] = fleetPolicies,
+): Promise<Violation[]> {
   const out: Violation[] = [];
   for (const p of policies) {
     const cfg = config[p.name] ?? {};

@@ -41,7 +41,7 @@ function readBase(base: string, stack: string): { text: string; label: string } 
 
 export async function plan(argv: string[]): Promise<{ report: PlanReport; files: string[] }> {
   const stack = flag(argv, "stack") ?? "dev";
-  const outDir = path.resolve(flag(argv, "out") ?? ".");
+  const outDir = path.resolve(flag(argv, "out") ?? "plan-out");
   const base = flag(argv, "base");
   const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
   if (!existsSync(file)) throw new UsageError(`stack file ${file} not found (--stack NAME reads Pulumi.NAME.yaml)`);

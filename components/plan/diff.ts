@@ -94,7 +94,8 @@ function serverChanges(base: PlanServer[], head: PlanServer[]): Change[] {
     out.push({ risk, kind: "server-changed", subject: `${s.name}: ${detail}`, reason });
   }
   for (const s of base) {
-    if (!after.has(s.name)) out.push({ risk: "medium", kind: "server-removed", subject: `${s.name} (${s.role}, ${s.privateIp})`, reason: "the server and its disk are destroyed" });
+    if (!after.has(s.name))
+      out.push({ risk: "medium", kind: "server-removed", subject: `${s.name} (${s.role}, ${s.privateIp})`, reason: "the server and its disk are destroyed" });
   }
   return out;
 }
@@ -113,7 +114,12 @@ function settingChanges(base: FleetConfig, head: FleetConfig): Change[] {
   ];
   return settings
     .filter(([, a, b]) => a !== b)
-    .map(([key, a, b]) => ({ risk: "medium" as const, kind: "setting-changed" as const, subject: `${key}: ${String(a)} -> ${String(b)}`, reason: "changes every server or every VPN client" }));
+    .map(([key, a, b]) => ({
+      risk: "medium" as const,
+      kind: "setting-changed" as const,
+      subject: `${key}: ${String(a)} -> ${String(b)}`,
+      reason: "changes every server or every VPN client",
+    }));
 }
 
 export function planDiff(base: FleetConfig, head: FleetConfig): Change[] {
@@ -121,8 +127,10 @@ export function planDiff(base: FleetConfig, head: FleetConfig): Change[] {
   const h = planModel(head);
   const out: Change[] = [...flowChanges(base, head), ...serverChanges(b.servers, h.servers), ...settingChanges(base, head)];
   const eng = listChanges(b.engineers, h.engineers);
-  for (const e of eng.added) out.push({ risk: "high", kind: "engineer-added", subject: e, reason: "a new person gets a VPN certificate into the private network" });
-  for (const e of eng.removed) out.push({ risk: "low", kind: "engineer-removed", subject: e, reason: "their certificate is no longer admitted; live sessions drop" });
+  for (const e of eng.added)
+    out.push({ risk: "high", kind: "engineer-added", subject: e, reason: "a new person gets a VPN certificate into the private network" });
+  for (const e of eng.removed)
+    out.push({ risk: "low", kind: "engineer-removed", subject: e, reason: "their certificate is no longer admitted; live sessions drop" });
   const revBefore = new Map(b.deploys.map((d) => [d.role, d]));
   const revAfter = new Map(h.deploys.map((d) => [d.role, d]));
   for (const role of [...new Set([...revBefore.keys(), ...revAfter.keys()])].sort()) {

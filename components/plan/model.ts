@@ -132,7 +132,9 @@ export function compareFlows(a: Flow, b: Flow): number {
 
 /** The allowed flows of one policy, as maximal ranges. */
 export function allowedFlows(input: FirewallInput): Flow[] {
-  return flowDelta([input]).filter((d) => d.shown[0]).map((d) => d.flow);
+  return flowDelta([input])
+    .filter((d) => d.shown[0])
+    .map((d) => d.flow);
 }
 
 /**

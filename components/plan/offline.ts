@@ -88,7 +88,10 @@ export const PROGRAM = path.join(__dirname, "..", "..", "index.ts");
  * config, waits for every registration, and returns what was registered, in order.
  * Errors thrown by the program or inside its applies end the run as OfflineRunError.
  */
-export async function runProgramOffline(config: Record<string, unknown>, opts: { program?: string; stack?: string; project?: string } = {}): Promise<OfflineRun> {
+export async function runProgramOffline(
+  config: Record<string, unknown>,
+  opts: { program?: string; stack?: string; project?: string } = {},
+): Promise<OfflineRun> {
   const resources: OfflineResource[] = [];
   let counter = 0;
   const failures: unknown[] = [];
@@ -116,6 +119,8 @@ export async function runProgramOffline(config: Record<string, unknown>, opts: {
     let mod: Record<string, unknown>;
     try {
       delete require.cache[require.resolve(program)];
+      // A fresh load on purpose: the program declares its resources at module top level.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       mod = require(program) as Record<string, unknown>;
     } catch (e) {
       throw new OfflineRunError(`the program failed: ${(e as Error).message}`);

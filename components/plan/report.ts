@@ -47,7 +47,13 @@ function changesSection(base: NonNullable<PlanReport["base"]>): string[] {
   if (base.changes.length === 0) return [...out, "No changes to flows, servers, engineers, settings or deploys.", ""];
   const count = (r: Change["risk"]) => base.changes.filter((c) => c.risk === r).length;
   out.push(`${base.changes.length} changes: ${count("high")} high, ${count("medium")} medium, ${count("low")} low risk.`, "");
-  out.push(...table(["risk", "change", "what", "why"], base.changes.map((c) => [RISK_BADGE[c.risk], c.kind, `\`${c.subject}\``, c.reason])), "");
+  out.push(
+    ...table(
+      ["risk", "change", "what", "why"],
+      base.changes.map((c) => [RISK_BADGE[c.risk], c.kind, `\`${c.subject}\``, c.reason]),
+    ),
+    "",
+  );
   return out;
 }
 
@@ -65,7 +71,13 @@ export function renderPlanMarkdown(report: PlanReport): string {
   out.push("## Topology", "", "```mermaid", renderTopology(m).trimEnd(), "```", "");
 
   out.push("## Servers", "");
-  out.push(...table(["name", "role", "private IP", "public", "flavor", "image"], m.servers.map((s) => [s.name, s.role, s.privateIp, s.public ? "yes" : "no", s.flavor, s.image])), "");
+  out.push(
+    ...table(
+      ["name", "role", "private IP", "public", "flavor", "image"],
+      m.servers.map((s) => [s.name, s.role, s.privateIp, s.public ? "yes" : "no", s.flavor, s.image]),
+    ),
+    "",
+  );
 
   out.push("## Connectivity", "", "Allowed flows (everything else is dropped):", "");
   out.push(...table(["from", "to", "ports"], flowRows(m.flows)), "");
@@ -76,17 +88,38 @@ export function renderPlanMarkdown(report: PlanReport): string {
   out.push(...(m.engineers.length > 0 ? m.engineers.map((e) => `- ${e}`) : ["(none)"]), "");
 
   out.push("## Deploys", "");
-  out.push(...(m.deploys.length > 0 ? table(["role", "app", "revision", "source"], m.deploys.map((d) => [d.role, d.app, d.revision, d.source])) : ["(no app deploy configured)"]), "");
+  out.push(
+    ...(m.deploys.length > 0
+      ? table(
+          ["role", "app", "revision", "source"],
+          m.deploys.map((d) => [d.role, d.app, d.revision, d.source]),
+        )
+      : ["(no app deploy configured)"]),
+    "",
+  );
 
   if (report.resources) {
     const total = report.resources.reduce((n, r) => n + r.count, 0);
     out.push("## Resources", "", `The program registers ${total} resources (offline run under the mock runtime):`, "");
-    out.push(...table(["type", "count"], report.resources.map((r) => [r.type, String(r.count)])), "");
+    out.push(
+      ...table(
+        ["type", "count"],
+        report.resources.map((r) => [r.type, String(r.count)]),
+      ),
+      "",
+    );
   }
   if (report.policy) {
     out.push("## Policy pack", "");
     if (report.policy.violations.length === 0) out.push(`No violations (${report.policy.checked} resources checked).`, "");
-    else out.push(...table(["policy", "resource", "message"], report.policy.violations.map((v) => [v.policy, v.resource, v.message])), "");
+    else
+      out.push(
+        ...table(
+          ["policy", "resource", "message"],
+          report.policy.violations.map((v) => [v.policy, v.resource, v.message]),
+        ),
+        "",
+      );
   }
   return out.join("\n");
 }

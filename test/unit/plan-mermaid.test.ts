@@ -64,11 +64,14 @@ describe("topology diagram, parsed by mermaid", () => {
     const roleName = fc.constantFrom("api", "cache-1", "db-main", "queue", "w-2");
     const fleets = fc.sample(
       fc.record({
-        roles: fc.uniqueArray(fc.record({ name: roleName, public: fc.boolean(), port: fc.integer({ min: 1000, max: 9000 }), servers: fc.integer({ min: 0, max: 6 }) }), {
-          selector: (r) => r.name,
-          minLength: 1,
-          maxLength: 5,
-        }),
+        roles: fc.uniqueArray(
+          fc.record({ name: roleName, public: fc.boolean(), port: fc.integer({ min: 1000, max: 9000 }), servers: fc.integer({ min: 0, max: 6 }) }),
+          {
+            selector: (r) => r.name,
+            minLength: 1,
+            maxLength: 5,
+          },
+        ),
         admin: fc.boolean(),
       }),
       { numRuns: 25, seed: 7 },
@@ -81,7 +84,10 @@ describe("topology diagram, parsed by mermaid", () => {
           delete raw.deploy;
           const names = f.roles.map((r) => r.name);
           for (const [i, r] of f.roles.entries()) {
-            raw.roles[r.name] = { public: r.public, allow: [{ proto: "tcp", ports: [r.port], from: [r.public ? "public" : names[(i + 1) % names.length], "vpn"] }] };
+            raw.roles[r.name] = {
+              public: r.public,
+              allow: [{ proto: "tcp", ports: [r.port], from: [r.public ? "public" : names[(i + 1) % names.length], "vpn"] }],
+            };
             for (let k = 0; k < r.servers; k++) raw.servers.push({ name: `${r.name}-s${k}`, role: r.name });
           }
           if (f.admin) raw.vpn.adminCidrs = ["198.51.100.0/24"];

@@ -76,7 +76,9 @@ describe("npm run plan on the dev stack", () => {
   });
 
   it("names a bad --base clearly", async () => {
-    await expect(plan(["--out", tmpdir(), "--base", "no-such-ref-xyz"])).rejects.toThrow(/--base no-such-ref-xyz: neither a file nor a git revision holding Pulumi.dev.yaml/);
+    await expect(plan(["--out", tmpdir(), "--base", "no-such-ref-xyz"])).rejects.toThrow(
+      /--base no-such-ref-xyz: neither a file nor a git revision holding Pulumi.dev.yaml/,
+    );
   });
 
   it("is deterministic: same config, byte-identical report", () => {
@@ -91,8 +93,16 @@ describe("planDiff: one change shows as exactly that change", () => {
   it.each<[string, (raw: Record<string, any>) => void, string[]]>([
     ["a new public port on web", (r) => r.roles.web.allow[0].ports.push(8443), ["high flow-opened public -> web tcp 8443"]],
     ["a new port from app to db", (r) => r.roles.db.allow.push({ proto: "tcp", ports: [6432], from: ["app"] }), ["medium flow-opened app -> db tcp 6432"]],
-    ["a role newly reachable from the VPN", (r) => r.roles.web.allow.push({ proto: "tcp", ports: [9100], from: ["vpn"] }), ["high flow-opened vpn -> web tcp 9100"]],
-    ["more VPN reach into a role it already reached", (r) => r.roles.db.allow[0].ports.push(9187), ["medium flow-opened app -> db tcp 9187", "medium flow-opened vpn -> db tcp 9187"]],
+    [
+      "a role newly reachable from the VPN",
+      (r) => r.roles.web.allow.push({ proto: "tcp", ports: [9100], from: ["vpn"] }),
+      ["high flow-opened vpn -> web tcp 9100"],
+    ],
+    [
+      "more VPN reach into a role it already reached",
+      (r) => r.roles.db.allow[0].ports.push(9187),
+      ["medium flow-opened app -> db tcp 9187", "medium flow-opened vpn -> db tcp 9187"],
+    ],
     ["a closed port", (r) => (r.roles.db.allow[0].from = ["app"]), ["low flow-closed vpn -> db tcp 5432"]],
     ["an engineer removed", (r) => (r.vpn.engineers = ["alice"]), ["low engineer-removed bob"]],
     ["an engineer added", (r) => r.vpn.engineers.push("carol"), ["high engineer-added carol"]],
@@ -100,7 +110,11 @@ describe("planDiff: one change shows as exactly that change", () => {
     ["a public server appended", (r) => r.servers.push({ name: "web-3", role: "web" }), ["high server-added web-3 (web, 10.20.0.16, public)"]],
     ["a server removed from the end", (r) => r.servers.pop(), ["medium server-removed db-1 (db, 10.20.0.15)"]],
     ["a new revision", (r) => (r.deploy.source.git.revision = "v1.1.0"), ["medium revision-changed app: shop@v1.0.0 -> shop@v1.1.0"]],
-    ["SSH narrowed to an admin network", (r) => (r.vpn.adminCidrs = ["198.51.100.0/24"]), ["medium setting-changed fleet:vpn.adminCidrs: 0.0.0.0/0 -> 198.51.100.0/24", "medium flow-closed public -> gateway tcp 22"]],
+    [
+      "SSH narrowed to an admin network",
+      (r) => (r.vpn.adminCidrs = ["198.51.100.0/24"]),
+      ["medium setting-changed fleet:vpn.adminCidrs: 0.0.0.0/0 -> 198.51.100.0/24", "medium flow-closed public -> gateway tcp 22"],
+    ],
   ])("%s", (_, edit, expected) => {
     const changes = planDiff(base, fleet(edit));
     expect(brief(changes).sort()).toEqual([...expected].sort());
