@@ -9,9 +9,7 @@ import * as path from "path";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { encodeBundle } from "../../components/remote/bundle";
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const analyzerRpc = require("@pulumi/pulumi/proto/analyzer_grpc_pb");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const analyzerPb = require("@pulumi/pulumi/proto/analyzer_pb");
 
 const POLICY_DIR = path.join(__dirname, "..", "..", "policy");
