@@ -27,7 +27,8 @@ if running_pid >/dev/null; then
   exit 0
 fi
 umask 022
-mkdir -p -- "$run_dir" "$(dirname -- "$log_file")"
+mkdir -p -- "$(dirname -- "$log_file")"
+install -d -m 0710 -- "$run_dir"
 rm -f -- "$sock" "$pid_file"
 # cwd = config dir, like the systemd unit, so relative paths behave the same.
 (cd -- "$conf_dir" && openvpn --daemon fleet-vpn --writepid "$pid_file" --log-append "$log_file" --config "$conf_dir/fleet.conf")

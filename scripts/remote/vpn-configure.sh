@@ -79,7 +79,9 @@ grep -qxF "ca $conf_dir/ca.crt" "$FLEET_BUNDLE/server.conf" ||
   die "server.conf was rendered for another root than '$conf_dir' (root_prefix mismatch)"
 
 # The ccd dir and the verify script are read by `nobody` after the privilege drop.
-install -d -m 0755 -- "$conf_dir" "$run_dir" "$(dirname -- "$sysctl_file")"
+install -d -m 0755 -- "$conf_dir" "$(dirname -- "$sysctl_file")"
+# Like Debian's tmpfiles entry: the management socket's directory is root's alone.
+install -d -m 0710 -- "$run_dir"
 
 changed=0
 # install_file <bundle name> <dest name> <mode>: atomic replace; marks a daemon restart if asked.

@@ -87,6 +87,7 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
     expect(mode("tls-crypt.key")).toBe("600 root");
     expect(mode("allow-list")).toBe("644 root");
     expect(mode("ccd/alice")).toBe("644 root");
+    expect(must(["stat", "-c", "%a %U", gwPaths(lab).runDir]).trim()).toBe("710 root");
     // The real proof of readability: nobody can run the hook on the allow-list.
     expect(run(["runuser", "-u", "nobody", "--", "test", "-r", path.join(dir, "ccd", "bob")]).code).toBe(0);
     expect(run(["runuser", "-u", "nobody", "--", "test", "-r", path.join(dir, "server.key")]).code).not.toBe(0);
