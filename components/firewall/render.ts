@@ -75,6 +75,7 @@ export interface PreparedFleet {
   adminNets: { v4: string[]; v6: string[] };
   privateCidr: string;
   vpnSubnet: { family: Family; cidr: string };
+  setText: Map<string, string>;
 }
 
 function inputProblems(input: FirewallInput): string[] {
@@ -132,6 +133,7 @@ export function prepareFleet(input: FirewallInput): PreparedFleet {
     adminNets: split(input.adminCidrs),
     privateCidr: canonicalCidr(input.privateCidr)!.cidr,
     vpnSubnet: canonicalCidr(input.vpn.subnet)!,
+    setText: new Map(),
   };
 }
 
@@ -155,13 +157,20 @@ function setsFor(fleet: PreparedFleet, rules: EffectiveRule[]): SetDef[] {
   return sets.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-function renderSets(sets: SetDef[]): string {
-  const out: string[] = [];
+function renderSets(fleet: PreparedFleet, sets: SetDef[]): string {
+  let out = "";
   for (const s of sets) {
-    out.push(`create ${s.name} ${s.type} family ${s.family === 4 ? "inet" : "inet6"} ${SET_OPTS}`);
-    for (const m of s.members) out.push(`add ${s.name} ${m}`);
+    // A set's text is the same on every host that uses it: render it once per fleet.
+    let text = fleet.setText.get(s.name);
+    if (text === undefined) {
+      const lines = [`create ${s.name} ${s.type} family ${s.family === 4 ? "inet" : "inet6"} ${SET_OPTS}`];
+      for (const m of s.members) lines.push(`add ${s.name} ${m}`);
+      text = lines.join("\n") + "\n";
+      fleet.setText.set(s.name, text);
+    }
+    out += text;
   }
-  return out.join("\n") + "\n";
+  return out;
 }
 
 function sourceMatch(s: SourceRef, family: Family): string | undefined {
@@ -296,7 +305,7 @@ export function renderPrepared(fleet: PreparedFleet, hostName: string): HostFire
   const host = fleet.byName.get(hostName);
   if (!host) throw new FirewallInputError(`no server named "${hostName}" in the fleet (known: ${[...fleet.byName.keys()].sort().join(", ")})`);
   const rules = effectiveRules(host.role, fleet.input.roles, fleet.input);
-  const ipsets = renderSets(setsFor(fleet, rules));
+  const ipsets = renderSets(fleet, setsFor(fleet, rules));
   const rulesV4 = renderRules(fleet, host, rules, 4);
   const rulesV6 = renderRules(fleet, host, rules, 6);
   return { ipsets, rulesV4, rulesV6, hash: shortHash([ipsets, rulesV4, rulesV6]) };
