@@ -5,6 +5,7 @@
  *   status  [--stack NAME] [--json]
  *   exec    [--stack NAME] HOST -- CMD...      HOST: a server, `operator`, `eng1` or `eng2`
  *   outputs [--stack NAME] [--json] [--show-secrets]
+ *   reboot  [--stack NAME] HOST                 processes and kernel state gone, disk kept; bootcmd + sshd again
  *   down    [--stack NAME]
  *
  * The stack defaults to $FLEET_LAB_STACK or `dev`; its config is Pulumi.<stack>.yaml
@@ -16,6 +17,7 @@ import { displayOutputs, formatUp, LabError, preflight, up } from "./engine";
 import { Json } from "./emulator/state";
 import { hostArgv, hostAlive, loadFabric, processAlive, stackLinks, stackNamespaces, teardown } from "./hosts";
 import { LAPTOP_IPS, LAPTOPS, layout, OPERATOR_IP, StackLayout } from "./layout";
+import { reboot } from "./reboot";
 import { inNs } from "./sh";
 
 export interface StatusEntry {
@@ -138,6 +140,14 @@ async function main(argv: string[]): Promise<number> {
       if (json) process.stdout.write(`${JSON.stringify(outputs, null, 2)}\n`);
       else for (const [k, v] of Object.entries(outputs as Record<string, Json>)) process.stdout.write(`${k}: ${JSON.stringify(v, null, 2)}\n`);
       return 0;
+    }
+    case "reboot": {
+      preflight();
+      const [host] = a.rest;
+      if (!host) throw new LabError("usage: lab reboot HOST");
+      const r = await reboot(layout(stack), host);
+      process.stdout.write(`rebooted ${host}${r.errors.length ? `; bootcmd reported: ${r.errors.join("; ")}` : ""}\n`);
+      return r.errors.length ? 1 : 0;
     }
     case "down": {
       preflight();

@@ -223,6 +223,24 @@ function statusJson(start: number, errors: string[]): { status: string; result: 
   };
 }
 
+/**
+ * A later boot: cloud-init runs bootcmd on every boot (runcmd only on the first),
+ * then sshd starts and the status files are written again (/run is fresh).
+ */
+export async function rebootHost(rec: HostRecord, userData: string | undefined): Promise<BootResult> {
+  const started = Date.now() / 1000;
+  const cfg = parseUserData(rec.name, userData);
+  const h = new Host(rec);
+  const errors: string[] = [];
+  const e = await h.script("bootcmd", (cfg.bootcmd as unknown[]) ?? []);
+  if (e) errors.push(e);
+  await startSshd(rec);
+  const st = statusJson(started, errors);
+  await h.writeFile("/run/cloud-init/status.json", st.status, "0644");
+  await h.writeFile("/run/cloud-init/result.json", st.result, "0644");
+  return { errors };
+}
+
 export interface BootResult {
   /** Module failures, as `cloud-init status` reports them; the instance still boots. */
   errors: string[];

@@ -24,6 +24,8 @@ export interface HostRecord {
   anchorPid: number;
   sshdPid?: number;
   dir: string;
+  /** MACs of eth0/eth1, kept across reboots. */
+  macs?: Record<string, string>;
 }
 
 export interface Fabric {
@@ -56,13 +58,16 @@ function linkExists(name: string): boolean {
   return run(["ip", "link", "show", "dev", name]).code === 0;
 }
 
-/** A namespace with loopback up and one veth leg (eth0/eth1...) on `bridge`. */
-function plugInto(ns: string, rootSide: string, inside: string, bridge: string, cidr: string): void {
+/** A namespace with loopback up and one veth leg (eth0/eth1...) on `bridge`; returns the leg's MAC. */
+function plugInto(ns: string, rootSide: string, inside: string, bridge: string, cidr: string, mac?: string): string {
   if (linkExists(rootSide)) run(["ip", "link", "del", rootSide]);
   must(["ip", "link", "add", rootSide, "type", "veth", "peer", "name", inside, "netns", ns]);
   must(["ip", "link", "set", rootSide, "master", bridge, "up"]);
+  // The same MAC after a reboot, like a real NIC: neighbours' ARP caches stay right.
+  if (mac) must(inNs(ns, ["ip", "link", "set", inside, "address", mac]));
   must(inNs(ns, ["ip", "addr", "add", cidr, "dev", inside]));
   must(inNs(ns, ["ip", "link", "set", inside, "up"]));
+  return must(inNs(ns, ["cat", `/sys/class/net/${inside}/address`])).trim();
 }
 
 function freshNetns(ns: string): void {
@@ -141,33 +146,66 @@ function spawnDetached(argv: string[], logFile: string): number {
 
 export async function createHost(L: StackLayout, fabric: Fabric, spec: HostSpec): Promise<HostRecord> {
   if (/[,:\s]/.test(L.dir)) throw new LabHostError(`lab directory ${L.dir} must not contain commas, colons or spaces`);
-  const ns = L.hostNs(spec.name);
-  const index = fabric.nextIndex++;
   const dir = L.hostDir(spec.name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  freshNetns(ns);
-  spec.privateCidrs.forEach((cidr, i) => {
-    if (i === 0) plugInto(ns, L.veth(index, "p"), "eth0", L.privBridge, cidr);
-    else must(inNs(ns, ["ip", "addr", "add", cidr, "dev", "eth0"]));
-  });
   const rec: HostRecord = {
     name: spec.name,
     role: spec.role,
-    netns: ns,
-    index,
+    netns: L.hostNs(spec.name),
+    index: fabric.nextIndex++,
     privateCidrs: spec.privateCidrs,
+    publicIp: spec.publicIp,
     anchorPid: 0,
     dir,
   };
-  if (spec.publicIp) attachPublic(L, rec, spec.publicIp);
-  const ready = path.join(dir, "anchor.ready");
-  rec.anchorPid = spawnDetached(
-    ["ip", "netns", "exec", ns, "unshare", "-m", "-u", "--propagation", "private", "sh", "-c", ANCHOR_SCRIPT, "anchor", dir, spec.name, ready],
-    path.join(dir, "anchor.log"),
-  );
-  await waitFor(`host ${spec.name} mounts (see ${dir}/anchor.log)`, () => existsSync(ready) && readFileSync(ready, "utf8").includes("ready"));
+  wire(L, rec);
+  await startAnchor(rec);
   fabric.hosts[spec.name] = rec;
+  saveFabric(L, fabric);
+  return rec;
+}
+
+/** A fresh network namespace with the host's addresses: what the kernel holds for a host, and loses on reboot. */
+function wire(L: StackLayout, rec: HostRecord): void {
+  freshNetns(rec.netns);
+  rec.privateCidrs.forEach((cidr, i) => {
+    if (i === 0) {
+      rec.macs = { ...rec.macs, eth0: plugInto(rec.netns, L.veth(rec.index, "p"), "eth0", L.privBridge, cidr, rec.macs?.eth0) };
+    }
+    else must(inNs(rec.netns, ["ip", "addr", "add", cidr, "dev", "eth0"]));
+  });
+  if (rec.publicIp) {
+    const ip = rec.publicIp;
+    delete rec.publicIp;
+    attachPublic(L, rec, ip);
+  }
+}
+
+/** The process that holds the host's mount and UTS namespaces; its files persist in rec.dir. */
+async function startAnchor(rec: HostRecord): Promise<void> {
+  const ready = path.join(rec.dir, "anchor.ready");
+  rmSync(ready, { force: true });
+  rec.anchorPid = spawnDetached(
+    ["ip", "netns", "exec", rec.netns, "unshare", "-m", "-u", "--propagation", "private", "sh", "-c", ANCHOR_SCRIPT, "anchor", rec.dir, rec.name, ready],
+    path.join(rec.dir, "anchor.log"),
+  );
+  await waitFor(`host ${rec.name} mounts (see ${rec.dir}/anchor.log)`, () => existsSync(ready) && readFileSync(ready, "utf8").includes("ready"));
+}
+
+/**
+ * A reboot as the host sees it: every process gone, kernel state (addresses,
+ * routes, iptables, ipsets, sysctls) fresh, /run and /tmp empty, the disk kept.
+ * The caller starts what boots (bootcmd, sshd).
+ */
+export async function powerCycle(L: StackLayout, fabric: Fabric, name: string): Promise<HostRecord> {
+  const rec = fabric.hosts[name];
+  if (!rec) throw new LabHostError(`no lab host ${name}`);
+  killNetnsProcesses(rec.netns);
+  run(["ip", "netns", "del", rec.netns]);
+  delete rec.sshdPid;
+  wire(L, rec);
+  await startAnchor(rec);
   saveFabric(L, fabric);
   return rec;
 }
@@ -176,7 +214,7 @@ export async function createHost(L: StackLayout, fabric: Fabric, spec: HostSpec)
 export function attachPublic(L: StackLayout, rec: HostRecord, ip: string): void {
   if (rec.publicIp === ip) return;
   if (rec.publicIp) detachPublic(L, rec);
-  plugInto(rec.netns, L.veth(rec.index, "u"), "eth1", L.pubBridge, `${ip}/${PUBLIC_PREFIX_LEN}`);
+  rec.macs = { ...rec.macs, eth1: plugInto(rec.netns, L.veth(rec.index, "u"), "eth1", L.pubBridge, `${ip}/${PUBLIC_PREFIX_LEN}`, rec.macs?.eth1) };
   rec.publicIp = ip;
 }
 

@@ -125,6 +125,17 @@ describeLab(
       expect(existsSync("/etc/fixture/role")).toBe(false);
     });
 
+    it("reboots a host: processes, kernel state and /tmp gone, disk and pinned host key kept", async () => {
+      const before = t.status().find((h) => h.name === "app-1")!;
+      await t.exec("app-1", ["sh", "-c", "touch /tmp/volatile; ip route add 10.66.0.0/24 via 10.77.0.10"]);
+      await t.reboot("app-1");
+      const after = t.status().find((h) => h.name === "app-1")!;
+      expect(after.running).toBe(true);
+      expect(after.sshdPid).not.toBe(before.sshdPid);
+      const r = await t.ssh(conn("app-1"), "cat /srv/fixture/owner.txt /var/lib/fleet/greeting; ls /tmp; ip route | grep -c 10.66 || true; cloud-init status");
+      expect(r.stdout).toBe("app-1\nhello app-1\n0\nstatus: done\n");
+    });
+
     it("runs no remote command on a second up with no change, and keeps keys and outputs", async () => {
       const again = await t.up(config(), { program: FIXTURE });
       expect(again.remoteRuns).toBe(0);

@@ -33,6 +33,9 @@
  *   command:remote:Command (OpenSSH client, pinned host key, optional jump host),
  *   from the operator namespace or `opts.from` (`eng1`...). ssh2 is not used: it
  *   would run in the test's own (root) namespace, which has no lab address.
+ * - `reboot(server)` power-cycles a server: processes, addresses, routes, iptables,
+ *   ipsets, sysctls, /run and /tmp are gone, the disk stays; cloud-init's bootcmd and
+ *   sshd run again (`npm run lab -- reboot HOST` does the same).
  * - `down()` removes everything of the stack, even without state; safe twice.
  * - Lab suites take root and real daemons: wrap them in describeLab (../guard).
  */
@@ -46,6 +49,7 @@ import { isSecretWrapper, Json, loadState } from "../../../lab/emulator/state";
 import { Step } from "../../../lab/emulator";
 import { processAlive, stackLinks, stackNamespaces, teardown } from "../../../lab/hosts";
 import { layout, REPO_ROOT, StackLayout } from "../../../lab/layout";
+import { reboot } from "../../../lab/reboot";
 import { runAsync, RunResult } from "../../../lab/sh";
 
 export type { RunResult, StatusEntry, SshConnection, Json };
@@ -173,6 +177,12 @@ export class Lab {
     const ns = from === "operator" ? this.L.operatorNs : this.L.laptopNs(from);
     mkdirSync(path.join(this.L.dir, "tmp"), { recursive: true, mode: 0o700 });
     return runRemote({ fromNs: ns, tmpRoot: path.join(this.L.dir, "tmp"), connection: target, command, stdin: opts.stdin, where: `test ssh to ${target.host}`, timeoutMs: 120_000 });
+  }
+
+  /** Power-cycles a server: processes, addresses, routes, iptables, ipsets, /run, /tmp gone; disk kept; bootcmd and sshd run again. */
+  async reboot(server: string): Promise<void> {
+    const r = await reboot(this.L, server);
+    if (r.errors.length) throw new LabUpError(`reboot ${server}: ${r.errors.join("; ")}`);
   }
 
   down(): void {
