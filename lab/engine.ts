@@ -231,8 +231,8 @@ export function displayOutputs(v: Json, showSecrets: boolean): Json {
   return v;
 }
 
-const MARK: Record<string, string> = { create: "+", replace: "~", delete: "-", same: " " };
-const VERB: Record<string, string> = { create: "created", replace: "replaced", delete: "deleted", same: "unchanged" };
+const MARK: Record<string, string> = { create: "+", update: "~", replace: "+-", delete: "-", same: " " };
+const VERB: Record<string, string> = { create: "created", update: "updated", replace: "replaced", delete: "deleted", same: "unchanged" };
 
 /** The summary `pulumi up` would print. */
 export function formatUp(r: UpResult, stack: string): string {
@@ -244,7 +244,7 @@ export function formatUp(r: UpResult, stack: string): string {
     lines.push(`     ${"Type".padEnd(tw)}  ${"Name".padEnd(nw)}  Status`);
     for (const s of changed) {
       const secs = s.ms >= 100 ? ` (${(s.ms / 1000).toFixed(1)}s)` : "";
-      lines.push(` ${MARK[s.op]}   ${s.type.padEnd(tw)}  ${s.name.padEnd(nw)}  ${VERB[s.op]}${secs}${s.detail ? `  [${s.detail}]` : ""}`);
+      lines.push(` ${MARK[s.op].padEnd(2)}  ${s.type.padEnd(tw)}  ${s.name.padEnd(nw)}  ${VERB[s.op]}${secs}${s.detail ? `  [${s.detail}]` : ""}`);
     }
     lines.push("");
   }
@@ -260,7 +260,7 @@ export function formatUp(r: UpResult, stack: string): string {
   }
   const count = (op: string) => r.steps.filter((s) => s.op === op).length;
   lines.push("Resources:");
-  for (const op of ["create", "replace", "delete"]) if (count(op)) lines.push(`    ${MARK[op]} ${count(op)} ${VERB[op]}`);
+  for (const op of ["create", "update", "replace", "delete"]) if (count(op)) lines.push(`    ${MARK[op]} ${count(op)} ${VERB[op]}`);
   if (count("same")) lines.push(`    ${count("same")} unchanged`);
   lines.push("");
   lines.push(`Remote commands run: ${r.remoteRuns}`);

@@ -47,7 +47,7 @@ export interface CommandStats {
 export function commandHandler(ctx: EmulatorContext, stats: CommandStats, limit = 6): Handler {
   const gate = new Gate(limit);
   const tmpRoot = path.join(ctx.L.dir, "tmp");
-  const exec = async (name: string, inputs: Inputs, which: "create" | "delete"): Promise<RunResult> => {
+  const exec = async (name: string, inputs: Inputs, which: "create" | "update" | "delete"): Promise<RunResult> => {
     mkdirSync(tmpRoot, { recursive: true, mode: 0o700 });
     mkdirSync(ctx.L.logsDir, { recursive: true, mode: 0o700 });
     const conn = inputs.connection as SshConnection | undefined;
@@ -75,6 +75,14 @@ export function commandHandler(ctx: EmulatorContext, stats: CommandStats, limit 
       if (a.inputs.create === undefined || a.inputs.create === null) return { id: a.name, outputs: { stdout: "", stderr: "" } };
       const r = await exec(a.name, a.inputs, "create");
       return { id: `${a.name}-${Date.now().toString(36)}`, outputs: { stdout: chomp(r.stdout), stderr: chomp(r.stderr) } };
+    },
+    // The SDK hard-codes replaceOnChanges ["triggers[*]"]; any other change is an update that runs `update`, else `create`.
+    replaceOn: ["triggers"],
+    update: async (prev: ResourceRecord, a: CreateArgs) => {
+      const which = a.inputs.update !== undefined && a.inputs.update !== null ? "update" : "create";
+      if (a.inputs[which] === undefined || a.inputs[which] === null) return { id: prev.id ?? a.name, outputs: { stdout: "", stderr: "" } };
+      const r = await exec(a.name, a.inputs, which);
+      return { id: prev.id ?? a.name, outputs: { stdout: chomp(r.stdout), stderr: chomp(r.stderr) } };
     },
     delete: async (rec: ResourceRecord) => {
       if (rec.inputs.delete === undefined || rec.inputs.delete === null) return;

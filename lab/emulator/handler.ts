@@ -26,6 +26,12 @@ export interface Handler {
   /** Re-learn in-memory facts from a record that is kept unchanged (ports, addresses, hosts). */
   adopt?(rec: ResourceRecord): void;
   delete?(rec: ResourceRecord): Promise<void>;
+  /**
+   * In-place update for changed inputs; without it every change replaces.
+   * `replaceOn` lists inputs whose change still forces a replacement.
+   */
+  update?(prev: ResourceRecord, args: CreateArgs): Promise<Created>;
+  replaceOn?: string[];
   /** Names must stay unique (a lab host per instance name): the old one goes first. */
   deleteBeforeReplace?: boolean;
 }

@@ -9,12 +9,12 @@ import { randomUUID } from "crypto";
 import { Fabric } from "../hosts";
 import { StackLayout } from "../layout";
 import { commandHandler, CommandStats } from "./command";
-import { Created, EmulationError, Handler, Inputs } from "./handler";
+import { CreateArgs, Created, EmulationError, Handler, Inputs } from "./handler";
 import { Cloud, openstackCall, openstackHandlers } from "./openstack";
 import { changedKeys, Json, LabState, ResourceRecord, sameInputs, saveState, secret, unwrap } from "./state";
 import { certRequest, locallySignedCert, privateKey, selfSignedCert, TLS_SECRET_OUTPUTS } from "./tls";
 
-export type StepOp = "create" | "replace" | "same" | "delete";
+export type StepOp = "create" | "update" | "replace" | "same" | "delete";
 
 export interface Step {
   op: StepOp;
@@ -124,9 +124,15 @@ export class Emulator {
       return { id: prev.id, state: prev.outputs };
     }
     let detail: string | undefined;
+    let op: StepOp = prev ? "replace" : "create";
+    let work: (a: CreateArgs) => Promise<Created> = (a) => handler.create(a);
     if (prev) {
-      detail = `changed: ${changedKeys(prev.inputs, plain).join(", ")}`;
-      if (handler.deleteBeforeReplace) {
+      const changed = changedKeys(prev.inputs, plain);
+      detail = `changed: ${changed.join(", ")}`;
+      if (handler.update && !handler.replaceOn?.some((k) => changed.includes(k))) {
+        op = "update";
+        work = (a) => handler.update!(prev, a);
+      } else if (handler.deleteBeforeReplace) {
         await handler.delete?.(prev);
         delete this.state.resources[reg.urn];
         this.save();
@@ -134,15 +140,16 @@ export class Emulator {
         this.replaced.push(prev);
       }
     }
-    const created: Created = await handler.create({ urn: reg.urn, type: reg.type, name: reg.name, inputs: plain as Inputs });
+    const created: Created = await work({ urn: reg.urn, type: reg.type, name: reg.name, inputs: plain as Inputs });
     const secretNames = new Set([...(created.secretOutputs ?? []), ...reg.additionalSecretOutputs]);
     const outputs: Record<string, Json> = { ...(reg.inputs as Record<string, Json>) };
     for (const [k, v] of Object.entries(created.outputs)) outputs[k] = v;
     for (const k of secretNames) if (k in outputs && outputs[k] !== null) outputs[k] = secret(unwrap(outputs[k]));
-    const rec: ResourceRecord = { urn: reg.urn, type: reg.type, name: reg.name, custom: true, id: created.id, inputs: plain, outputs, seq: ++this.state.seq };
+    const seq = op === "update" && prev ? prev.seq : ++this.state.seq;
+    const rec: ResourceRecord = { urn: reg.urn, type: reg.type, name: reg.name, custom: true, id: created.id, inputs: plain, outputs, seq };
     this.state.resources[reg.urn] = rec;
     this.save();
-    this.steps.push({ op: prev ? "replace" : "create", urn: reg.urn, type: reg.type, name: reg.name, ms: Date.now() - started, detail });
+    this.steps.push({ op, urn: reg.urn, type: reg.type, name: reg.name, ms: Date.now() - started, detail });
     return { id: created.id, state: outputs };
   }
 

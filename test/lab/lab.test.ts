@@ -143,22 +143,25 @@ describeLab(
       expect(again.outputs).toEqual(first.outputs);
     });
 
-    it("replaces a changed command create-before-delete, and deletes a removed server", async () => {
+    it("replaces a command whose triggers changed (create-before-delete), updates one without, deletes a removed server", async () => {
       const changed = await t.up(config({ "fixture:greeting": "hi" }, SERVERS.slice(0, 2)), { program: FIXTURE });
       const ops = Object.fromEntries(changed.steps.filter((s) => s.op !== "same").map((s) => [s.name, s.op]));
       expect(ops).toEqual({
         "gw-greet": "replace",
         "app-1-greet": "replace",
+        "gw-note": "update",
+        "app-1-note": "update",
         "app-2-greet": "delete",
+        "app-2-note": "delete",
         "app-2-ready": "delete",
         "app-2": "delete",
         "app-2-port": "delete",
         "app-2-hostkey": "delete",
       });
-      // greet: 2 new creates, 2 old deletes, and app-2's delete ran before its host went away.
-      expect(changed.remoteRuns).toBe(5);
-      const r = await t.exec("app-1", ["sh", "-c", "cat /var/lib/fleet/greeting /var/lib/fleet/deleted"]);
-      expect(r.stdout).toBe("hi app-1\ndeleted: hello app-1\n");
+      // greet: 2 new creates + 2 old deletes; note: 2 creates again; app-2: greet and note deletes, before its host went away.
+      expect(changed.remoteRuns).toBe(8);
+      const r = await t.exec("app-1", ["sh", "-c", "cat /var/lib/fleet/greeting /var/lib/fleet/deleted /var/lib/fleet/note"]);
+      expect(r.stdout).toBe("hi app-1\ndeleted: hello app-1\nhi app-1\n");
       expect(t.status().map((h) => h.name)).not.toContain("app-2");
       expect(t.leftovers().namespaces).not.toContain("fl-labt-app-2");
     });
