@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from "fs";
 import * as path from "path";
 import { encodeBundle, loader, remoteScript, ScriptOp } from "../../components/remote/bundle";
 import { applyFiles, confirmFiles, FirewallDirs } from "../../components/firewall/bundle-files";
-import { HostFirewall } from "../../components/firewall/render";
+import { connectivityMatrix, MatrixEntry, policyPorts } from "../../components/firewall/matrix";
+import { FirewallInput, HostFirewall } from "../../components/firewall/render";
 import { Proto } from "../../components/model";
 import { inNs, LAB_PREFIX, must, run, RunResult, runAsync } from "../../lab/sh";
 
@@ -246,4 +247,54 @@ export class FirewallLab {
     run(["ip", "netns", "del", this.sw]);
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Ports no policy names: every probe to them must fail. */
+export const OUTSIDE_PORTS: { proto: Proto; port: number }[] = [
+  { proto: "tcp", port: 5433 },
+  { proto: "tcp", port: 9999 },
+  { proto: "udp", port: 9999 },
+];
+
+export interface ObservedMatrix {
+  /** The computed entries that were probed, with `allowed` replaced by what the probes saw. */
+  observed: MatrixEntry[];
+  /** The computed entries, restricted to the probed cells. */
+  expected: MatrixEntry[];
+  /** from>to cells nobody could probe (a single-host role does not probe itself). */
+  unprobed: string[];
+  /** Cells where hosts of one role disagreed. */
+  mixed: string[];
+  /** Probes to OUTSIDE_PORTS that got through. */
+  outsideOpen: string[];
+}
+
+/**
+ * Probes from every host (as its role) and from the extra senders (vpn/public/admin nodes) to every
+ * other host on every policy port plus OUTSIDE_PORTS, and folds the results into matrix cells.
+ */
+export async function observeMatrix(lab: FirewallLab, input: FirewallInput, extraSenders: { node: FwNode; as: string }[]): Promise<ObservedMatrix> {
+  const computed = connectivityMatrix(input);
+  const ports = [...policyPorts(input), ...OUTSIDE_PORTS];
+  const senders = [...input.hosts.map((h) => ({ node: lab.node(h.name), as: h.role })), ...extraSenders];
+  const cells = new Map<string, boolean[]>();
+  await Promise.all(
+    senders.map(async (s) => {
+      const targets = input.hosts.filter((d) => d.name !== s.node.name).flatMap((d) => ports.map((p) => ({ ip: d.privateIp, ...p, to: d.role })));
+      const got = await lab.probe(s.node, targets);
+      targets.forEach((t, i) => {
+        const k = `${s.as}>${t.to}>${t.proto}/${t.port}`;
+        cells.set(k, [...(cells.get(k) ?? []), got[i]]);
+      });
+    }),
+  );
+  const key = (e: MatrixEntry) => `${e.from}>${e.to}>${e.proto}/${e.port}`;
+  const probed = computed.filter((e) => cells.has(key(e)));
+  return {
+    observed: probed.map((e) => ({ ...e, allowed: cells.get(key(e))![0] })),
+    expected: probed,
+    unprobed: [...new Set(computed.filter((e) => !cells.has(key(e))).map((e) => `${e.from}>${e.to}`))].sort(),
+    mixed: probed.filter((e) => new Set(cells.get(key(e))).size > 1).map(key),
+    outsideOpen: [...cells.entries()].filter(([k, v]) => OUTSIDE_PORTS.some((o) => k.endsWith(`>${o.proto}/${o.port}`)) && v.some((x) => x)).map(([k]) => k),
+  };
 }

@@ -5,22 +5,17 @@
  */
 import { existsSync, readdirSync, readFileSync } from "fs";
 import * as path from "path";
-import { connectivityMatrix, MatrixEntry, policyPorts } from "../../components/firewall/matrix";
+import { connectivityMatrix, policyPorts } from "../../components/firewall/matrix";
 import { FirewallInput, HostFirewall, renderFleetFirewalls } from "../../components/firewall/render";
 import { SAMPLE_ROLES, sampleHosts } from "../../components/firewall/sample-fleet";
-import { HostFacts, Proto } from "../../components/model";
+import { HostFacts } from "../../components/model";
 import { inNs, must, run } from "../../lab/sh";
-import { FirewallLab, FwNode, Target } from "./firewall-lab";
+import { FirewallLab, observeMatrix, OUTSIDE_PORTS, Target } from "./firewall-lab";
 import { describeLab } from "./guard";
 
 const NEEDS = ["ip", "iptables", "ipset"];
 const TIMEOUT = 5;
 const ADMIN_IP = "203.0.113.2";
-const OUTSIDE: { proto: Proto; port: number }[] = [
-  { proto: "tcp", port: 5433 },
-  { proto: "tcp", port: 9999 },
-  { proto: "udp", port: 9999 },
-];
 
 function fleetInput(hosts: HostFacts[], over: Partial<FirewallInput> = {}): FirewallInput {
   return {
@@ -43,44 +38,22 @@ describeLab(
     let hosts = sampleHosts(9);
     let input = fleetInput(hosts);
     let rendered: Record<string, HostFirewall> = {};
-    const roleOf = new Map<string, string>();
     const hostname = must(["hostname"]).trim();
 
-    function sendersFor(h: HostFacts[]): { node: FwNode; as: string }[] {
-      return [
-        ...h.map((x) => ({ node: lab.node(x.name), as: x.role })),
-        { node: lab.node("vpn"), as: "vpn" },
-        { node: lab.node("public"), as: "public" },
-        { node: lab.node("admin"), as: "admin" },
-      ];
-    }
-
-    /** Probes every sender -> every other host on every policy port and the OUTSIDE ports; folds results per role cell. */
-    async function observe(h: HostFacts[], ports: { proto: Proto; port: number }[]): Promise<Map<string, boolean[]>> {
-      const cells = new Map<string, boolean[]>();
-      await Promise.all(
-        sendersFor(h).map(async (s) => {
-          const dests = h.filter((d) => d.name !== s.node.name);
-          const targets: (Target & { to: string })[] = dests.flatMap((d) => ports.map((p) => ({ ip: d.privateIp, ...p, to: d.role })));
-          const got = await lab.probe(s.node, targets);
-          targets.forEach((t, i) => {
-            const k = `${s.as}>${t.to}>${t.proto}/${t.port}`;
-            cells.set(k, [...(cells.get(k) ?? []), got[i]]);
-          });
-        }),
-      );
-      return cells;
-    }
+    const extraSenders = () => [
+      { node: lab.node("vpn"), as: "vpn" },
+      { node: lab.node("public"), as: "public" },
+      { node: lab.node("admin"), as: "admin" },
+    ];
 
     beforeAll(async () => {
       for (const h of hosts) {
         lab.addNode(h.name, `${h.privateIp}/16`);
-        roleOf.set(h.name, h.role);
       }
       lab.addNode("vpn", "10.8.0.6/24");
       lab.addNode("public", "203.0.113.50/24");
       lab.addNode("admin", `${ADMIN_IP}/24`);
-      const ports = [...policyPorts(input), ...OUTSIDE];
+      const ports = [...policyPorts(input), ...OUTSIDE_PORTS];
       await Promise.all(hosts.map((h) => lab.listen(lab.node(h.name), ports)));
       rendered = renderFleetFirewalls(input);
     });
@@ -89,32 +62,15 @@ describeLab(
 
     it("applies and confirms on every host; the observed matrix equals the computed one", async () => {
       for (const h of hosts) lab.applyAndConfirm(lab.node(h.name), rendered[h.name], TIMEOUT);
-      const computed = connectivityMatrix(input);
-      const cells = await observe(hosts, [...policyPorts(input), ...OUTSIDE]);
-
-      const observed: MatrixEntry[] = [];
-      const mixed: string[] = [];
-      for (const e of computed) {
-        const got = cells.get(`${e.from}>${e.to}>${e.proto}/${e.port}`);
-        if (!got) continue; // only gateway -> gateway: a single host does not probe itself
-        if (new Set(got).size > 1) mixed.push(`${e.from}>${e.to} ${e.proto}/${e.port}: ${got}`);
-        observed.push({ ...e, allowed: got[0] });
-      }
-      expect(mixed).toEqual([]);
-      expect(computed.filter((e) => !cells.has(`${e.from}>${e.to}>${e.proto}/${e.port}`)).map((e) => `${e.from}>${e.to}`)).toEqual(
-        expect.arrayContaining(["gateway>gateway"]),
-      );
-      expect(new Set(computed.filter((e) => !cells.has(`${e.from}>${e.to}>${e.proto}/${e.port}`)).map((e) => `${e.from}>${e.to}`))).toEqual(
-        new Set(["gateway>gateway"]),
-      );
-      expect(observed).toEqual(computed.filter((e) => !(e.from === "gateway" && e.to === "gateway")));
-      // Sanity that the fleet is not trivially open or closed.
-      expect(observed.some((e) => e.allowed)).toBe(true);
-      expect(observed.some((e) => !e.allowed)).toBe(true);
-
-      const outside = [...cells.entries()].filter(([k]) => OUTSIDE.some((o) => k.endsWith(`>${o.proto}/${o.port}`)));
-      expect(outside.length).toBeGreaterThan(0);
-      expect(outside.filter(([, v]) => v.some((x) => x)).map(([k]) => k)).toEqual([]);
+      const m = await observeMatrix(lab, input, extraSenders());
+      expect(m.mixed).toEqual([]);
+      expect(m.unprobed).toEqual(["gateway>gateway"]); // the only single-host role
+      expect(m.observed).toEqual(m.expected);
+      expect(m.observed.length).toBe(connectivityMatrix(input).length - policyPorts(input).length); // all but gateway>gateway
+      // Not trivially open or closed.
+      expect(m.observed.some((e) => e.allowed)).toBe(true);
+      expect(m.observed.some((e) => !e.allowed)).toBe(true);
+      expect(m.outsideOpen).toEqual([]);
     });
 
     it("a ruleset that cuts the engine's SSH reverts by itself, and confirm fails naming host and reason", async () => {
