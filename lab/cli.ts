@@ -47,8 +47,26 @@ export function status(L: StackLayout): StatusEntry[] {
       running: hostAlive(h),
     }));
   const outside: StatusEntry[] = [
-    { name: "operator", kind: "operator", role: "operator", netns: L.operatorNs, privateIp: null, publicIp: OPERATOR_IP, sshdPid: null, running: present.has(L.operatorNs) },
-    ...LAPTOPS.map((l): StatusEntry => ({ name: l, kind: "laptop", role: "engineer laptop", netns: L.laptopNs(l), privateIp: null, publicIp: LAPTOP_IPS[l], sshdPid: null, running: present.has(L.laptopNs(l)) })),
+    {
+      name: "operator",
+      kind: "operator",
+      role: "operator",
+      netns: L.operatorNs,
+      privateIp: null,
+      publicIp: OPERATOR_IP,
+      sshdPid: null,
+      running: present.has(L.operatorNs),
+    },
+    ...LAPTOPS.map((l): StatusEntry => ({
+      name: l,
+      kind: "laptop",
+      role: "engineer laptop",
+      netns: L.laptopNs(l),
+      privateIp: null,
+      publicIp: LAPTOP_IPS[l],
+      sshdPid: null,
+      running: present.has(L.laptopNs(l)),
+    })),
   ];
   return present.size === 0 && servers.length === 0 ? [] : [...servers, ...outside];
 }
@@ -94,7 +112,10 @@ function parseArgs(argv: string[]): Args {
 const str = (v: string | true | undefined) => (typeof v === "string" ? v : undefined);
 
 function usage(): string {
-  return readFileSync(__filename, "utf8").split("*/")[0].replace(/^\/\*\*\n/, "").replace(/^ \* ?/gm, "");
+  return readFileSync(__filename, "utf8")
+    .split("*/")[0]
+    .replace(/^\/\*\*\n/, "")
+    .replace(/^ \* ?/gm, "");
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -107,7 +128,9 @@ async function main(argv: string[]): Promise<number> {
       const r = await up({ stack, configFile: str(a.flags["--config-file"]), program: str(a.flags["--program"]), log });
       log(`${formatUp(r, stack)}\n`);
       if (json) {
-        process.stdout.write(`${JSON.stringify({ ok: r.ok, error: r.error, steps: r.steps, remoteRuns: r.remoteRuns, durationMs: r.durationMs, outputs: displayOutputs(r.outputs, false) })}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ ok: r.ok, error: r.error, steps: r.steps, remoteRuns: r.remoteRuns, durationMs: r.durationMs, outputs: displayOutputs(r.outputs, false) })}\n`,
+        );
       }
       return r.ok ? 0 : 1;
     }

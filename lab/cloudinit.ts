@@ -116,7 +116,16 @@ class Host {
     const data = Buffer.isBuffer(content) ? content : Buffer.from(content, "utf8");
     const r = await hostExec(
       this.rec,
-      ["sh", "-c", 'set -e; umask 022; mkdir -p -- "$(dirname -- "$1")"; umask 077; if [ "$2" = 1 ]; then base64 -d >>"$1"; else base64 -d >"$1"; fi; chmod "$3" -- "$1"; chown "$4" -- "$1"', "sh", file, append ? "1" : "0", mode, owner],
+      [
+        "sh",
+        "-c",
+        'set -e; umask 022; mkdir -p -- "$(dirname -- "$1")"; umask 077; if [ "$2" = 1 ]; then base64 -d >>"$1"; else base64 -d >"$1"; fi; chmod "$3" -- "$1"; chown "$4" -- "$1"',
+        "sh",
+        file,
+        append ? "1" : "0",
+        mode,
+        owner,
+      ],
       data.toString("base64"),
     );
     if (r.code !== 0) throw new CloudInitError(`host ${this.rec.name}: write_files ${file}: ${r.stderr.trim()}`);

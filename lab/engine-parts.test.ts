@@ -8,10 +8,13 @@ import { checkStackName, stackTag } from "./layout";
 describe("shQuote", () => {
   it("round-trips any string through sh as one word", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "binary" }).filter((s) => !s.includes("\0")), (s) => {
-        const r = spawnSync("sh", ["-c", `printf %s ${shQuote(s)}`], { encoding: "utf8" });
-        expect(r.stdout).toBe(s);
-      }),
+      fc.property(
+        fc.string({ unit: "binary" }).filter((s) => !s.includes("\0")),
+        (s) => {
+          const r = spawnSync("sh", ["-c", `printf %s ${shQuote(s)}`], { encoding: "utf8" });
+          expect(r.stdout).toBe(s);
+        },
+      ),
       { numRuns: 60 },
     );
   });

@@ -49,7 +49,9 @@ function checkNotStale(L: StackLayout): void {
     const name = String(r.outputs.name ?? r.name);
     const host = fabric.hosts[name];
     if (!host || !hostAlive(host)) {
-      throw new LabError(`lab state of stack ${L.stack} is stale: host ${name} is not running (machine restarted?). Run: npm run lab -- down --stack ${L.stack}; then up again`);
+      throw new LabError(
+        `lab state of stack ${L.stack} is stale: host ${name} is not running (machine restarted?). Run: npm run lab -- down --stack ${L.stack}; then up again`,
+      );
     }
   }
 }
@@ -114,7 +116,9 @@ async function untilSettled(exportsP: Promise<Json>, emulator: Emulator, quietLi
     if (emulator.busy) quietSince = Date.now();
     else if (emulator.firstError) return {};
     else if (Date.now() - quietSince > quietLimitMs) {
-      throw new LabError(`the program's outputs did not resolve within ${quietLimitMs / 1000}s of the last registration (an Output waiting on something that never comes?)`);
+      throw new LabError(
+        `the program's outputs did not resolve within ${quietLimitMs / 1000}s of the last registration (an Output waiting on something that never comes?)`,
+      );
     }
   }
 }
@@ -193,8 +197,7 @@ async function upLocked(
     log(`Updating (${opts.stack}) in the lab: ${path.relative(process.cwd(), program) || program} with ${stackFilePath(opts.stack, opts.configFile)}\n`);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(program) as Record<string, unknown> | (() => unknown);
-    const exported =
-      typeof mod === "function" ? await mod() : typeof mod.default === "function" ? await (mod.default as () => unknown)() : mod;
+    const exported = typeof mod === "function" ? await mod() : typeof mod.default === "function" ? await (mod.default as () => unknown)() : mod;
     const plain = { ...(exported as Record<string, unknown>) };
     delete plain.__esModule;
     if (typeof mod !== "function" && typeof mod.default === "function") delete plain.default;
@@ -206,7 +209,10 @@ async function upLocked(
   if (!emulator.firstError) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const rpcs = (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
-    await untilSettled(rpcs.then(() => ({})), emulator).catch((e: unknown) => emulator.fail(e));
+    await untilSettled(
+      rpcs.then(() => ({})),
+      emulator,
+    ).catch((e: unknown) => emulator.fail(e));
   }
   await emulator.idle();
   if (!emulator.firstError) await emulator.deleteLeftovers();

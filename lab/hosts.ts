@@ -172,8 +172,7 @@ function wire(L: StackLayout, rec: HostRecord): void {
   rec.privateCidrs.forEach((cidr, i) => {
     if (i === 0) {
       rec.macs = { ...rec.macs, eth0: plugInto(rec.netns, L.veth(rec.index, "p"), "eth0", L.privBridge, cidr, rec.macs?.eth0) };
-    }
-    else must(inNs(rec.netns, ["ip", "addr", "add", cidr, "dev", "eth0"]));
+    } else must(inNs(rec.netns, ["ip", "addr", "add", cidr, "dev", "eth0"]));
   });
   if (rec.publicIp) {
     const ip = rec.publicIp;
@@ -267,7 +266,9 @@ export function hostAlive(rec: HostRecord): boolean {
 
 function killNetnsProcesses(ns: string): void {
   for (const sig of ["TERM", "KILL"]) {
-    const pids = run(["ip", "netns", "pids", ns]).stdout.split("\n").filter((p) => /^\d+$/.test(p));
+    const pids = run(["ip", "netns", "pids", ns])
+      .stdout.split("\n")
+      .filter((p) => /^\d+$/.test(p));
     if (pids.length === 0) return;
     run(["kill", `-${sig}`, ...pids]);
     if (sig === "TERM") {

@@ -25,9 +25,7 @@ const STACK_NAME = /^[a-z0-9]{1,12}$/;
 
 export function checkStackName(stack: string): void {
   if (!STACK_NAME.test(stack) || stack === "t") {
-    throw new LabNameError(
-      `lab stack name ${JSON.stringify(stack)} is not usable: use 1-12 lowercase letters/digits (not "t", which lab test namespaces use)`,
-    );
+    throw new LabNameError(`lab stack name ${JSON.stringify(stack)} is not usable: use 1-12 lowercase letters/digits (not "t", which lab test namespaces use)`);
   }
 }
 

@@ -49,10 +49,7 @@ export function delNetns(name: string): void {
 }
 
 /** Like run(), but asynchronous, so many hosts can be worked on at once. */
-export function runAsync(
-  argv: string[],
-  opts: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
-): Promise<RunResult> {
+export function runAsync(argv: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], env: opts.env ?? process.env });
     const out: Buffer[] = [];

@@ -64,7 +64,11 @@ export function commandHandler(ctx: EmulatorContext, stats: CommandStats, limit 
         where: `command ${name} (${which}) on ${conn.user ?? "root"}@${conn.host}${conn.proxy ? ` via ${conn.proxy.host}` : ""}`,
       }),
     );
-    appendFileSync(path.join(ctx.L.logsDir, "commands.log"), `${new Date().toISOString()} ${which} ${name} -> exit ${r.code}\n${shown(inputs.logging, r)}\n\n`, { mode: 0o600 });
+    appendFileSync(
+      path.join(ctx.L.logsDir, "commands.log"),
+      `${new Date().toISOString()} ${which} ${name} -> exit ${r.code}\n${shown(inputs.logging, r)}\n\n`,
+      { mode: 0o600 },
+    );
     if (r.code !== 0) {
       throw new RemoteCommandError(`command ${name} (${which}) on ${conn.host} exited ${r.code}\n${shown(inputs.logging, r)}`);
     }

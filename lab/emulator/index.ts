@@ -112,7 +112,15 @@ export class Emulator {
     const prev = this.state.resources[reg.urn];
     const started = Date.now();
     if (!reg.custom) {
-      this.state.resources[reg.urn] = { urn: reg.urn, type: reg.type, name: reg.name, custom: false, inputs: {}, outputs: {}, seq: prev?.seq ?? ++this.state.seq };
+      this.state.resources[reg.urn] = {
+        urn: reg.urn,
+        type: reg.type,
+        name: reg.name,
+        custom: false,
+        inputs: {},
+        outputs: {},
+        seq: prev?.seq ?? ++this.state.seq,
+      };
       this.steps.push({ op: prev ? "same" : "create", urn: reg.urn, type: reg.type, name: reg.name, ms: 0 });
       this.save();
       return { id: undefined, state: {} };

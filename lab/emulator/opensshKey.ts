@@ -94,15 +94,10 @@ export function privateOpenssh(privateKey: KeyObject, comment = ""): string {
   let body = Buffer.concat([check, check, str(p.type), ...p.priv, str(comment)]);
   const padLen = (8 - (body.length % 8)) % 8;
   body = Buffer.concat([body, Buffer.from(Array.from({ length: padLen }, (_, i) => i + 1))]);
-  const blob = Buffer.concat([
-    Buffer.from("openssh-key-v1\0", "binary"),
-    str("none"),
-    str("none"),
-    str(""),
-    u32(1),
-    str(publicBlob(privateKey)),
-    str(body),
-  ]);
-  const lines = blob.toString("base64").match(/.{1,70}/g)!.join("\n");
+  const blob = Buffer.concat([Buffer.from("openssh-key-v1\0", "binary"), str("none"), str("none"), str(""), u32(1), str(publicBlob(privateKey)), str(body)]);
+  const lines = blob
+    .toString("base64")
+    .match(/.{1,70}/g)!
+    .join("\n");
   return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines}\n-----END OPENSSH PRIVATE KEY-----\n`;
 }

@@ -303,7 +303,9 @@ function instanceHandler(cloud: Cloud): Handler {
           privateCidrs.push(cloud.cidrOf(ip, subnet?.[0]));
           n.name = cloud.networks.get(n.uuid)!.name;
         } else {
-          throw new EmulationError(`instance ${name}: network ${JSON.stringify(n.uuid ?? n.name)} is not one the lab knows (a Network resource, a Port, PublicNet or ServiceNet)`);
+          throw new EmulationError(
+            `instance ${name}: network ${JSON.stringify(n.uuid ?? n.name)} is not one the lab knows (a Network resource, a Port, PublicNet or ServiceNet)`,
+          );
         }
       }
       for (const p of ports) {

@@ -101,7 +101,8 @@ export interface RemoteRun {
   timeoutMs?: number;
 }
 
-const DIAL_FAILURE = /ssh: connect to host|Connection refused|Connection timed out|No route to host|kex_exchange_identification|Connection closed by .* port|Network is unreachable/;
+const DIAL_FAILURE =
+  /ssh: connect to host|Connection refused|Connection timed out|No route to host|kex_exchange_identification|Connection closed by .* port|Network is unreachable/;
 
 /** Answers from a reachable server: dialing again cannot help. */
 const FINAL = /Host key verification failed|IDENTIFICATION HAS CHANGED|Permission denied|Too many authentication failures/;

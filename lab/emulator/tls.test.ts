@@ -50,7 +50,13 @@ describe("tls certificates", () => {
     const issue = async (cn: string, use: string) => {
       const k = privateKey({ algorithm: "ECDSA", ecdsaCurve: "P256" });
       const csr = await certRequest({ privateKeyPem: k.privateKeyPem, subject: { commonName: cn }, dnsNames: [`${cn}.lab`], ipAddresses: ["203.0.113.10"] });
-      return locallySignedCert({ certRequestPem: csr.certRequestPem, caCertPem: caCert.certPem, caPrivateKeyPem: ca.privateKeyPem, allowedUses: ["digitalSignature", use], validityPeriodHours: 2 });
+      return locallySignedCert({
+        certRequestPem: csr.certRequestPem,
+        caCertPem: caCert.certPem,
+        caPrivateKeyPem: ca.privateKeyPem,
+        allowedUses: ["digitalSignature", use],
+        validityPeriodHours: 2,
+      });
     };
     writeFileSync(path.join(dir, "ca.pem"), String(caCert.certPem));
     writeFileSync(path.join(dir, "srv.pem"), String((await issue("vpn", "serverAuth")).certPem));
@@ -68,10 +74,22 @@ describe("tls certificates", () => {
   it("refuses a CA key that does not match the CA certificate", async () => {
     const ca = privateKey({ algorithm: "ECDSA", ecdsaCurve: "P256" });
     const other = privateKey({ algorithm: "ECDSA", ecdsaCurve: "P256" });
-    const caCert = await selfSignedCert({ privateKeyPem: ca.privateKeyPem, subject: { commonName: "ca" }, isCaCertificate: true, allowedUses: ["certSigning"], validityPeriodHours: 1 });
+    const caCert = await selfSignedCert({
+      privateKeyPem: ca.privateKeyPem,
+      subject: { commonName: "ca" },
+      isCaCertificate: true,
+      allowedUses: ["certSigning"],
+      validityPeriodHours: 1,
+    });
     const csr = await certRequest({ privateKeyPem: other.privateKeyPem, subject: { commonName: "x" } });
     await expect(
-      locallySignedCert({ certRequestPem: csr.certRequestPem, caCertPem: caCert.certPem, caPrivateKeyPem: other.privateKeyPem, allowedUses: ["clientAuth"], validityPeriodHours: 1 }),
+      locallySignedCert({
+        certRequestPem: csr.certRequestPem,
+        caCertPem: caCert.certPem,
+        caPrivateKeyPem: other.privateKeyPem,
+        allowedUses: ["clientAuth"],
+        validityPeriodHours: 1,
+      }),
     ).rejects.toThrow(/does not match caCertPem/);
   });
 });

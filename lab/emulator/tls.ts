@@ -89,8 +89,8 @@ async function webKeys(pem: string): Promise<WebKeys> {
       throw new TlsEmulationError(`unsupported key type ${key.asymmetricKeyType}`);
   }
   const subtle = webcrypto.subtle;
-  const privateKey = (await subtle.importKey("pkcs8", der, alg, true, ["sign"])) ;
-  const publicKey = (await subtle.importKey("spki", spki, alg, true, ["verify"])) ;
+  const privateKey = await subtle.importKey("pkcs8", der, alg, true, ["sign"]);
+  const publicKey = await subtle.importKey("spki", spki, alg, true, ["verify"]);
   return { privateKey, publicKey, signing, algorithmName };
 }
 
@@ -196,7 +196,11 @@ function basicConstraints(inputs: Inputs): x509.Extension[] {
 
 export async function selfSignedCert(inputs: Inputs): Promise<Record<string, unknown>> {
   const keys = await webKeys(String(inputs.privateKeyPem ?? ""));
-  const extensions: x509.Extension[] = [...basicConstraints(inputs), ...usageExtensions(inputs.allowedUses ?? []), ...sanExtension(inputs.dnsNames, inputs.ipAddresses, inputs.uris)];
+  const extensions: x509.Extension[] = [
+    ...basicConstraints(inputs),
+    ...usageExtensions(inputs.allowedUses ?? []),
+    ...sanExtension(inputs.dnsNames, inputs.ipAddresses, inputs.uris),
+  ];
   if (inputs.setSubjectKeyId || inputs.isCaCertificate) extensions.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey));
   if (inputs.setAuthorityKeyId) extensions.push(await x509.AuthorityKeyIdentifierExtension.create(keys.publicKey));
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -232,7 +236,7 @@ export async function locallySignedCert(inputs: Inputs): Promise<Record<string, 
   }
   if (!(await csr.verify())) throw new TlsEmulationError("tls.LocallySignedCert: the certificate request's signature does not verify");
   const caKeys = await webKeys(String(inputs.caPrivateKeyPem ?? ""));
-  const caSpki = Buffer.from(await webcrypto.subtle.exportKey("spki", caKeys.publicKey ));
+  const caSpki = Buffer.from(await webcrypto.subtle.exportKey("spki", caKeys.publicKey));
   if (!caSpki.equals(Buffer.from(ca.publicKey.rawData))) throw new TlsEmulationError("tls.LocallySignedCert: caPrivateKeyPem does not match caCertPem");
   const subjectPublic = await csr.publicKey.export();
   const extensions: x509.Extension[] = [...basicConstraints(inputs), ...usageExtensions(inputs.allowedUses ?? [])];

@@ -21,7 +21,6 @@ export function describeLab(title: string, body: () => void, needs?: string[]): 
     });
     return;
   }
-  // eslint-disable-next-line no-console
   console.warn(`\n*** LAB SUITE SKIPPED: ${title}: ${why} ***\n`);
   describe.skip(title, body);
 }

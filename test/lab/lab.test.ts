@@ -41,7 +41,12 @@ describeLab(
 
     it("creates every resource once and reports the hosts", () => {
       expect(first.steps.filter((s) => s.op !== "create")).toEqual([]);
-      expect(first.steps.filter((s) => s.type === "openstack:compute/instance:Instance").map((s) => s.name).sort()).toEqual(["app-1", "app-2", "gw"]);
+      expect(
+        first.steps
+          .filter((s) => s.type === "openstack:compute/instance:Instance")
+          .map((s) => s.name)
+          .sort(),
+      ).toEqual(["app-1", "app-2", "gw"]);
       const servers = first.hosts.filter((h) => h.kind === "server");
       expect(servers.map((h) => [h.name, h.role, h.netns, h.privateIp, h.publicIp !== null, h.running, h.sshdPid !== null]).sort()).toEqual([
         ["app-1", "app", "fl-labt-app-1", "10.77.0.11", false, true, true],
@@ -53,7 +58,9 @@ describeLab(
     });
 
     it("status --json from the CLI lists the same hosts", () => {
-      const r = spawnSync(path.join(REPO_ROOT, "node_modules", ".bin", "tsx"), [path.join(REPO_ROOT, "lab", "cli.ts"), "status", "--stack", "labt", "--json"], { encoding: "utf8" });
+      const r = spawnSync(path.join(REPO_ROOT, "node_modules", ".bin", "tsx"), [path.join(REPO_ROOT, "lab", "cli.ts"), "status", "--stack", "labt", "--json"], {
+        encoding: "utf8",
+      });
       expect(r.status).toBe(0);
       const entries = JSON.parse(r.stdout) as { name: string; netns: string; privateIp: string | null; publicIp: string | null }[];
       expect(entries.find((e) => e.name === "app-2")).toMatchObject({ netns: "fl-labt-app-2", privateIp: "10.77.0.12", publicIp: null });

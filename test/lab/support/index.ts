@@ -54,6 +54,10 @@ import { runAsync, RunResult } from "../../../lab/sh";
 
 export type { RunResult, StatusEntry, SshConnection, Json };
 
+/** Stack outputs are whatever the program exports: tests index into them freely. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type StackOutputs = Record<string, any>;
+
 export type ConfigSource = string | Record<string, unknown>;
 
 export interface UpOptions {
@@ -67,7 +71,7 @@ export interface LabUp {
   ok: boolean;
   error?: string;
   /** Stack outputs with secrets unwrapped. */
-  outputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  outputs: StackOutputs;
   hosts: StatusEntry[];
   steps: Step[];
   remoteRuns: number;
@@ -114,7 +118,16 @@ export class Lab {
   }
 
   async up(source: ConfigSource, opts: UpOptions = {}): Promise<LabUp> {
-    const argv = [path.join(REPO_ROOT, "node_modules", ".bin", "tsx"), path.join(REPO_ROOT, "lab", "cli.ts"), "up", "--json", "--stack", this.stack, "--config-file", this.configFile(source)];
+    const argv = [
+      path.join(REPO_ROOT, "node_modules", ".bin", "tsx"),
+      path.join(REPO_ROOT, "lab", "cli.ts"),
+      "up",
+      "--json",
+      "--stack",
+      this.stack,
+      "--config-file",
+      this.configFile(source),
+    ];
     if (opts.program) argv.push("--program", opts.program);
     const r = await runAsync(argv, { timeoutMs: 600_000 });
     const last = r.stdout.trim().split("\n").pop() ?? "";
@@ -140,7 +153,7 @@ export class Lab {
   }
 
   /** The last successful up's outputs, secrets unwrapped. */
-  outputs(): Record<string, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  outputs(): StackOutputs {
     if (!existsSync(this.L.outputsFile)) return {};
     return unsecret(JSON.parse(readFileSync(this.L.outputsFile, "utf8")) as Json) as Record<string, Json>;
   }
@@ -176,7 +189,15 @@ export class Lab {
     const from = opts.from ?? "operator";
     const ns = from === "operator" ? this.L.operatorNs : this.L.laptopNs(from);
     mkdirSync(path.join(this.L.dir, "tmp"), { recursive: true, mode: 0o700 });
-    return runRemote({ fromNs: ns, tmpRoot: path.join(this.L.dir, "tmp"), connection: target, command, stdin: opts.stdin, where: `test ssh to ${target.host}`, timeoutMs: 120_000 });
+    return runRemote({
+      fromNs: ns,
+      tmpRoot: path.join(this.L.dir, "tmp"),
+      connection: target,
+      command,
+      stdin: opts.stdin,
+      where: `test ssh to ${target.host}`,
+      timeoutMs: 120_000,
+    });
   }
 
   /** Power-cycles a server: processes, addresses, routes, iptables, ipsets, /run, /tmp gone; disk kept; bootcmd and sshd run again. */
@@ -192,7 +213,10 @@ export class Lab {
   /** Every process inside this stack's namespaces (sshd, anchors, sessions, daemons scripts started). */
   pids(): number[] {
     return stackNamespaces(this.L).flatMap((ns) =>
-      execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).split("\n").filter((p) => /^\d+$/.test(p)).map(Number),
+      execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" })
+        .split("\n")
+        .filter((p) => /^\d+$/.test(p))
+        .map(Number),
     );
   }
 
