@@ -62,6 +62,8 @@ function linkExists(name: string): boolean {
 function plugInto(ns: string, rootSide: string, inside: string, bridge: string, cidr: string, mac?: string): string {
   if (linkExists(rootSide)) run(["ip", "link", "del", rootSide]);
   must(["ip", "link", "add", rootSide, "type", "veth", "peer", "name", inside, "netns", ns]);
+  // No address at all in the root namespace, not even an IPv6 link-local one.
+  must(["ip", "link", "set", rootSide, "addrgenmode", "none"]);
   must(["ip", "link", "set", rootSide, "master", bridge, "up"]);
   // The same MAC after a reboot, like a real NIC: neighbours' ARP caches stay right.
   if (mac) must(inNs(ns, ["ip", "link", "set", inside, "address", mac]));
@@ -82,6 +84,7 @@ export function ensureFabric(L: StackLayout): void {
   for (const br of [L.privBridge, L.pubBridge]) {
     if (!linkExists(br)) {
       must(["ip", "link", "add", br, "type", "bridge"]);
+      must(["ip", "link", "set", br, "addrgenmode", "none"]);
       must(["ip", "link", "set", br, "up"]);
     }
   }

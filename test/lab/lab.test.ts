@@ -98,8 +98,10 @@ describeLab(
         const r = await t.exec(h, ["ip", "route", "show", "default"]);
         expect({ h, routes: r.stdout }).toEqual({ h, routes: "" });
       }
-      const bridges = spawnSync("ip", ["-o", "addr", "show", "dev", t.L.privBridge], { encoding: "utf8" });
-      expect(bridges.stdout).not.toMatch(/inet /);
+      // The root namespace holds the lab's bridges and veth legs, but no address on any of them (not even IPv6 link-local).
+      const rootAddrs = spawnSync("ip", ["-o", "addr", "show"], { encoding: "utf8" }).stdout.split("\n");
+      expect(rootAddrs.filter((l) => l.split(/\s+/)[1]?.startsWith(t.L.linkPrefix))).toEqual([]);
+      expect(t.leftovers().links).toEqual(expect.arrayContaining([t.L.privBridge, t.L.pubBridge]));
     });
 
     it("applies cloud-init: host keys, users, write_files (plain, b64, deferred with owner), runcmd", async () => {
