@@ -74,7 +74,7 @@ fw_load_sets() {
 fw_destroy_stale_sets() {
   local keep name
   keep=$(fw_set_names "$1")
-  ipset list -n 2>/dev/null | grep -E -- "$FW_SET_NAME" | while IFS= read -r name; do
+  { ipset list -n 2>/dev/null || true; } | { grep -E -- "$FW_SET_NAME" || true; } | while IFS= read -r name; do
     if ! grep -qxF -- "$name" <<<"$keep"; then
       ipset destroy "$name" 2>/dev/null || fw_log "kept set $name (still referenced)"
     fi
@@ -187,6 +187,8 @@ fw_revert_now() {
   iptables-restore -w --noflush "$FW_STATE/revert/rules.v4"
   ip6tables-restore -w --noflush "$FW_STATE/revert/rules.v6"
   printf '%s %s %s\n' "$hash" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$timeout" >"$FW_STATE/reverted-$arm_id"
+  # Sets only the reverted rules used; best effort, the rules are what matters.
+  fw_destroy_stale_sets "$FW_STATE/revert/ipsets" || true
   if [ -f "$FW_STATE/confirmed" ]; then awk '{ print $2 }' "$FW_STATE/confirmed" >"$FW_STATE/active"; else rm -f "$FW_STATE/active"; fi
   rm -f "$FW_STATE/pending"
   fw_log "reverted rules $hash (arm $arm_id)"

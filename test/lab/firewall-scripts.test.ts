@@ -103,6 +103,23 @@ describeLab(
       expect(readFileSync(path.join(gw.dirs.etcDir, "rules.v4"), "utf8")).toBe(confirmedBefore);
     });
 
+    it("an unconfirmed first apply on a fresh host reverts to the open state it found, sets included", async () => {
+      const fresh = lab.addNode("fresh", "10.0.0.60/16");
+      const a = lab.apply(fresh, rendered["db-4"], TIMEOUT);
+      expect(a.code).toBe(0);
+      expect(must(inNs(fresh.ns, ["iptables-save"]))).toMatch(/^:INPUT DROP/m);
+      const marker = () => readdirSync(fresh.dirs.stateDir).some((f) => f.startsWith("reverted-"));
+      const end = Date.now() + (TIMEOUT + 10) * 1000;
+      while (!marker() && Date.now() < end) await sleep(250);
+      expect(marker()).toBe(true);
+      const after = must(inNs(fresh.ns, ["iptables-save"]));
+      expect(after).toMatch(/^:INPUT ACCEPT/m);
+      expect(after).not.toMatch(/^-A FLEET-/m);
+      expect(must(inNs(fresh.ns, ["ip6tables-save"]))).toMatch(/^:INPUT ACCEPT/m);
+      expect(must(inNs(fresh.ns, ["ipset", "list", "-n"])).trim()).toBe("");
+      expect(existsSync(path.join(fresh.dirs.etcDir, "rules.v4"))).toBe(false);
+    });
+
     it("a confirmed apply is not reverted, and is what boot loads", async () => {
       const db = lab.node("db-4");
       const roles = { ...SAMPLE_ROLES, db: { ...SAMPLE_ROLES.db, allow: [...SAMPLE_ROLES.db.allow, { proto: "tcp" as const, ports: [{ from: 6379, to: 6379 }], from: ["app"] }] } };
