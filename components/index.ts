@@ -15,3 +15,4 @@ export { scriptCommand, ScriptCommandArgs, Connection } from "./remote/script";
 export * from "./model";
 export * from "./deploy";
 export * from "./vpn";
+export * from "./firewall";
