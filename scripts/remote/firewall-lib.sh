@@ -51,14 +51,15 @@ fw_set_exists() {
 # temporary name, then `ipset swap`ped in (or renamed, when new). Rules that reference a set
 # keep matching throughout, so established and new connections see either old or new members.
 fw_load_sets() {
+  # Also called where `set -e` is suspended (if/&&), so every step checks its own status.
   local file=$1 name tmp names cmds
-  names=$(fw_set_names "$file")
+  names=$(fw_set_names "$file") || return 1
   [ -n "$names" ] || return 0
   while IFS= read -r name; do
     tmp="$name-n"
-    if fw_set_exists "$tmp"; then ipset destroy "$tmp"; fi
+    if fw_set_exists "$tmp"; then ipset destroy "$tmp" || return 1; fi
   done <<<"$names"
-  awk '$1 == "create" || $1 == "add" { $2 = $2 "-n"; print }' "$file" | ipset restore
+  awk '$1 == "create" || $1 == "add" { $2 = $2 "-n"; print }' "$file" | ipset restore || return 1
   cmds=""
   while IFS= read -r name; do
     if fw_set_exists "$name"; then
@@ -111,9 +112,9 @@ fw_test_files() {
     unshare -n bash -c 'set -e; ipset restore <"$1"; iptables-restore -w --noflush --test "$2"; ip6tables-restore -w --noflush --test "$3"' \
       fw-test "$sets" "$v4" "$v6"
   else
-    fw_load_sets "$sets"
-    fw_strip_existing_jumps "$v4" iptables | iptables-restore -w --noflush --test
-    fw_strip_existing_jumps "$v6" ip6tables | ip6tables-restore -w --noflush --test
+    fw_load_sets "$sets" &&
+      fw_strip_existing_jumps "$v4" iptables | iptables-restore -w --noflush --test &&
+      fw_strip_existing_jumps "$v6" ip6tables | ip6tables-restore -w --noflush --test
   fi
 }
 

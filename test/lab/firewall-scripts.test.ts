@@ -147,6 +147,18 @@ describeLab(
       expect(existsSync(path.join(web.dirs.stateDir, "pending"))).toBe(false);
     });
 
+    it("a failure while applying (after the --test) puts the previous rules and sets back at once", () => {
+      const web = lab.node("web-1");
+      const before = lab.ownedState(web);
+      // Loads fine in a fresh namespace, but the live hash:ip set cannot be swapped with a hash:net one.
+      const clash = { ...rendered["web-1"], hash: "00000000000000aa", ipsets: rendered["web-1"].ipsets.replace("fleet-r-gateway hash:ip", "fleet-r-gateway hash:net") };
+      const r = lab.apply(web, clash, TIMEOUT);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`fleet: ${hostname}: applying rules ${clash.hash} failed, previous rules restored`);
+      expect(lab.ownedState(web)).toBe(before);
+      expect(existsSync(path.join(web.dirs.stateDir, "pending"))).toBe(false);
+    });
+
     it("adding a server: peers learn it via ipset swap while an established connection between two others survives", async () => {
       const db = lab.node("db-4");
       const talk = await lab.connect(lab.node("app-2"), db.ip, 5432);
