@@ -218,8 +218,8 @@ describeLab(
       { name: "db-1", role: "db" },
     ];
     let first: LabUp;
-    // The dev stack with fewer servers: the same program and config keys a user runs.
-    const config = () => fromStackFile("Pulumi.dev.yaml", { "fleet:servers": SERVERS });
+    // The dev stack with fewer servers and no app deploy (its git remote is not reachable from the lab).
+    const config = () => fromStackFile("Pulumi.dev.yaml", { "fleet:servers": SERVERS, "fleet:deploy": undefined });
 
     beforeAll(async () => {
       t.down();

@@ -90,11 +90,13 @@ export function unsecret(v: Json): Json {
   return v;
 }
 
-/** A stack file's config map with some keys replaced: the usual way to make a small test stack. */
+/** A stack file's config map with some keys replaced (`undefined` removes a key): the usual way to make a small test stack. */
 export function fromStackFile(file: string, patch: Record<string, unknown> = {}): Record<string, unknown> {
   const full = path.isAbsolute(file) ? file : path.join(REPO_ROOT, file);
   const doc = (parse(readFileSync(full, "utf8")) as { config?: Record<string, unknown> } | null) ?? {};
-  return { ...(doc.config ?? {}), ...patch };
+  const out: Record<string, unknown> = { ...(doc.config ?? {}), ...patch };
+  for (const [k, v] of Object.entries(patch)) if (v === undefined) delete out[k];
+  return out;
 }
 
 export interface SshOptions {
