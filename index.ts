@@ -11,3 +11,9 @@ const fleet = new Fleet("fleet", { config, appEnv });
 export const servers = fleet.serverSummary;
 /** The VPN gateway's public address: the OpenVPN remote and the SSH jump host. */
 export const gatewayAddress = fleet.gatewayAddress;
+/** Secret: one inline OpenVPN profile per engineer (`npm run vpn:profile -- NAME` writes one to a 0600 file). */
+export const vpnProfiles = fleet.vpnProfiles;
+/** SHA-256 of each engineer's client certificate: what the gateway admits. */
+export const vpnFingerprints = fleet.vpn.fingerprints;
+/** The release each deploy-role server runs. */
+export const revisions = fleet.revisions;

@@ -3,6 +3,8 @@ import * as tls from "@pulumi/tls";
 import { FleetConfig, ServerSpec } from "../config/types";
 import { Network } from "../network/network";
 import { Server } from "../server/server";
+import { VpnGateway } from "../vpn/gateway";
+import { AppDeploy, deployArgsFromConfig } from "../deploy";
 
 export interface FleetArgs {
   /**
@@ -36,6 +38,12 @@ export class Fleet extends pulumi.ComponentResource {
   readonly servers: Server[];
   readonly gatewayAddress: pulumi.Output<string | undefined>;
   readonly serverSummary: pulumi.Output<Record<string, ServerSummary>>;
+  readonly vpn: VpnGateway;
+  readonly deploy?: AppDeploy;
+  /** host → deployed release, for the deploy roles. */
+  readonly revisions: pulumi.Output<Record<string, string>>;
+  /** Secret: engineer → inline OpenVPN profile. */
+  readonly vpnProfiles: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: FleetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:fleet:Fleet", name, {}, opts);
@@ -104,6 +112,29 @@ export class Fleet extends pulumi.ComponentResource {
         ),
       );
 
-    this.registerOutputs({ servers: this.serverSummary, gatewayAddress: this.gatewayAddress });
+    this.vpn = new VpnGateway(
+      `${name}-vpn`,
+      {
+        gateway: this.gateway,
+        engineers: cfg.vpn.engineers,
+        vpn: { subnet: cfg.vpn.subnet, port: cfg.vpn.port, proto: cfg.vpn.proto },
+        privateCidr: cfg.network.cidr,
+        dns: cfg.vpn.dns,
+        pki: { certValidityHours: cfg.vpn.certValidityHours, earlyRenewalHours: cfg.vpn.earlyRenewalHours },
+      },
+      { parent: this },
+    );
+    this.vpnProfiles = this.vpn.profiles;
+
+    if (cfg.deploy) {
+      this.deploy = new AppDeploy(
+        cfg.deploy.app,
+        deployArgsFromConfig(cfg.deploy, this.servers, { env: args.appEnv ?? {}, dependsOn: [] }),
+        { parent: this },
+      );
+    }
+    this.revisions = this.deploy ? this.deploy.revisions : pulumi.output<Record<string, string>>({});
+
+    this.registerOutputs({ servers: this.serverSummary, gatewayAddress: this.gatewayAddress, vpnProfiles: this.vpnProfiles, revisions: this.revisions });
   }
 }

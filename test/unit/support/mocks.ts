@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
+import * as tlsEmu from "../../../lab/emulator/tls";
 
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
@@ -22,23 +23,38 @@ export interface Registered {
 export const registered: Registered[] = [];
 let counter = 0;
 
-function outputsFor(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+const TLS: Record<string, (inputs: Record<string, any>) => Record<string, unknown> | Promise<Record<string, unknown>>> = {
+  "tls:index/privateKey:PrivateKey": tlsEmu.privateKey,
+  "tls:index/selfSignedCert:SelfSignedCert": tlsEmu.selfSignedCert,
+  "tls:index/certRequest:CertRequest": tlsEmu.certRequest,
+  "tls:index/locallySignedCert:LocallySignedCert": tlsEmu.locallySignedCert,
+};
+
+/**
+ * tls resources get real keys and certificates (the lab's emulator), cached per name and
+ * inputs like the engine's state would keep them, so re-running a program is deterministic.
+ */
+const tlsCache = new Map<string, Record<string, unknown>>();
+
+async function outputsFor(type: string, name: string, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
   const n = ++counter;
+  const tls = TLS[type];
+  if (tls) {
+    const plain = unwrap(inputs) as Record<string, any>;
+    const key = `${type}|${name}|${JSON.stringify(plain)}`;
+    let out = tlsCache.get(key);
+    if (!out) {
+      out = { ...plain, ...(await tls(plain)) };
+      tlsCache.set(key, out);
+    }
+    const secrets = tlsEmu.TLS_SECRET_OUTPUTS[type] ?? [];
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, secrets.includes(k) ? secret(v) : v]));
+  }
   switch (type) {
-    case "tls:index/privateKey:PrivateKey":
-      return {
-        ...inputs,
-        privateKeyOpenssh: secret(`-----BEGIN OPENSSH PRIVATE KEY-----\nmock-${name}\n-----END OPENSSH PRIVATE KEY-----\n`),
-        privateKeyPem: secret(`-----BEGIN PRIVATE KEY-----\nmock-${name}\n-----END PRIVATE KEY-----\n`),
-        privateKeyPemPkcs8: secret(`-----BEGIN PRIVATE KEY-----\nmock-${name}\n-----END PRIVATE KEY-----\n`),
-        publicKeyOpenssh: `ssh-ed25519 AAAAmock${name.replace(/[^A-Za-z0-9]/g, "")}\n`,
-        publicKeyPem: `-----BEGIN PUBLIC KEY-----\nmock-${name}\n-----END PUBLIC KEY-----\n`,
-        publicKeyFingerprintSha256: `SHA256:mock${n}`,
-      };
     case "openstack:networking/floatingIp:FloatingIp":
-      return { ...inputs, address: `203.0.113.${n % 250}` };
+      return { ...inputs, address: `203.0.113.${10 + (n % 240)}` };
     case "openstack:compute/instance:Instance":
-      return { ...inputs, accessIpV4: `198.51.100.${n % 250}` };
+      return { ...inputs, accessIpV4: `198.51.100.${10 + (n % 240)}` };
     default:
       return { ...inputs };
   }
@@ -47,9 +63,9 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
 export function installMocks(): void {
   pulumi.runtime.setMocks(
     {
-      newResource(args: pulumi.runtime.MockResourceArgs) {
+      async newResource(args: pulumi.runtime.MockResourceArgs) {
         registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: outputsFor(args.type, args.name, args.inputs) };
+        return { id: `${args.name}-id`, state: await outputsFor(args.type, args.name, args.inputs) };
       },
       call(args: pulumi.runtime.MockCallArgs) {
         if (args.token === "openstack:networking/getNetwork:getNetwork") return { id: "ext-net-id", name: args.inputs.name };
