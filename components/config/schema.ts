@@ -65,6 +65,7 @@ export const firewallSchema = z.strictObject({
 export const deploySourceSchema = z.union([
   z.strictObject({ git: z.strictObject({ url: z.string().min(1), revision: z.string().min(1) }) }),
   z.strictObject({ artifact: z.strictObject({ url: z.string().min(1), sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be a sha256 hex digest") }) }),
+  z.strictObject({ local: z.strictObject({ path: z.string().min(1) }) }),
 ]);
 
 export const deploySchema = z.strictObject({

@@ -3,6 +3,9 @@ import { FleetConfigError, keyPath, show, valueAt } from "./errors";
 import { FleetConfig, GATEWAY_ROLE, RoleSpec, ServerSpec } from "./types";
 import { cidrsOverlap, isCidr, isIpv4, serverAddress, serverCapacity } from "../network/addressing";
 import { PortRange } from "../model";
+import { policyErrors } from "../firewall/policy";
+import { resolveSource } from "../deploy/source";
+import { DeployConfigError } from "../deploy/errors";
 
 const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const ROLE_NAME = /^[a-z][a-z0-9-]{0,15}$/;
@@ -100,17 +103,8 @@ function normaliseRoles(c: ParsedFleetConfig, problems: string[]): Record<string
       })),
     };
   }
-  for (const [name, r] of Object.entries(roles)) {
-    r.allow.forEach((rule, i) =>
-      rule.from.forEach((src, j) => {
-        if (!RESERVED_SOURCES.includes(src) && !roles[src]) {
-          problems.push(
-            `fleet:roles.${name}.allow[${i}].from[${j}]: role ${show(src)} is not defined (defined: ${Object.keys(roles).join(", ")}; or use vpn, public)`,
-          );
-        }
-      }),
-    );
-  }
+  // Sources, port clashes and public ports on private roles: the firewall's own policy check.
+  problems.push(...policyErrors(roles, { gatewayRole: GATEWAY_ROLE, vpn: { subnet: c.vpn.subnet, port: c.vpn.port, proto: c.vpn.proto } }));
   return roles;
 }
 
@@ -183,7 +177,11 @@ function checkDeploy(c: ParsedFleetConfig, roles: Record<string, RoleSpec>, prob
     if (!roles[r]) problems.push(`fleet:deploy.roles[${i}]: role ${show(r)} is not defined in fleet:roles`);
     else if (c.servers.length > 0 && !c.servers.some((s) => s.role === r)) problems.push(`fleet:deploy.roles[${i}]: no server has role ${show(r)}`);
   });
-  if ("git" in c.deploy.source && !/^[0-9A-Za-z][0-9A-Za-z._/-]{0,127}$/.test(c.deploy.source.git.revision)) {
-    problems.push(`fleet:deploy.source.git.revision: not a git revision (a SHA or tag) (got ${show(c.deploy.source.git.revision)})`);
+  // The deploy component's own source check (URL schemes, SHA/tag revisions, a readable local tree).
+  try {
+    resolveSource(c.deploy.app, c.deploy.source);
+  } catch (e) {
+    if (!(e instanceof DeployConfigError)) throw e;
+    problems.push(`fleet:deploy.source: ${e.message.replace(/^deploy [^:]*: /, "")} (got ${show(c.deploy.source)})`);
   }
 }

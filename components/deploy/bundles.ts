@@ -98,6 +98,7 @@ export function prepareFiles(spec: DeploySpec, dotenv: string): BundleFiles {
   };
   if (spec.user !== undefined) files.user = spec.user;
   if (spec.source.sha256 !== undefined) files.source_sha256 = spec.source.sha256;
+  if (spec.source.archive !== undefined) files.source_archive = spec.source.archive;
   return files;
 }
 

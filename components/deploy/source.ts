@@ -1,4 +1,5 @@
 import { DeployConfigError } from "./errors";
+import { packDirectory } from "./pack";
 
 export interface GitSource {
   git: { url: string; revision?: string };
@@ -6,17 +7,23 @@ export interface GitSource {
 export interface ArtifactSource {
   artifact: { url: string; sha256: string };
 }
-export type DeploySource = GitSource | ArtifactSource;
+/** A directory on the machine running `pulumi up`, shipped to the hosts (what `fab deploy` did). */
+export interface LocalSource {
+  local: { path: string };
+}
+export type DeploySource = GitSource | ArtifactSource | LocalSource;
 
 /** What the host needs to fetch one release, validated. */
 export interface ResolvedSource {
-  kind: "git" | "artifact";
+  kind: "git" | "artifact" | "local";
   url: string;
   /** git: the commit SHA or tag to check out; artifact: a label (or the sha256). */
   revision: string;
   sha256?: string;
   /** Directory name under releases/: the git revision, or the artifact hash prefix. */
   release: string;
+  /** local: the packed tree (base64 tar), shipped in the prepare bundle. */
+  archive?: string;
 }
 
 const SHA = /^[0-9a-f]{7,40}$/;
@@ -59,5 +66,12 @@ export function resolveSource(app: string, source: DeploySource, revision?: stri
     }
     return { kind: "artifact", url, revision: revision ?? sha256, sha256, release: sha256.slice(0, 16) };
   }
-  throw new DeployConfigError(`deploy ${app}: source must have either "git" or "artifact"`);
+  if ("local" in source) {
+    if (revision !== undefined && !isValidRevision(revision)) {
+      throw new DeployConfigError(`deploy ${app}: revision label must be a SHA or tag-like name, got ${JSON.stringify(revision)}`);
+    }
+    const packed = packDirectory(source.local.path);
+    return { kind: "local", url: `local:${source.local.path}`, revision: revision ?? packed.sha256, sha256: packed.sha256, release: packed.sha256.slice(0, 16), archive: packed.base64 };
+  }
+  throw new DeployConfigError(`deploy ${app}: source must have "git", "artifact" or "local"`);
 }

@@ -62,8 +62,9 @@ export function planModel(cfg: FleetConfig): PlanModel {
   const deploys: PlanDeploy[] = [];
   if (cfg.deploy) {
     const src = cfg.deploy.source;
-    const revision = "git" in src ? src.git.revision : `sha256:${src.artifact.sha256}`;
-    const source = "git" in src ? src.git.url : src.artifact.url;
+    // A local source's code changes show in the pull request's own diff; the report names the directory.
+    const revision = "git" in src ? src.git.revision : "artifact" in src ? `sha256:${src.artifact.sha256}` : `local:${src.local.path}`;
+    const source = "git" in src ? src.git.url : "artifact" in src ? src.artifact.url : `local:${src.local.path}`;
     for (const role of [...cfg.deploy.roles].sort(byText)) deploys.push({ role, app: cfg.deploy.app, revision, source });
   }
   return {

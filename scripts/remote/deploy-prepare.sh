@@ -51,6 +51,21 @@ fetch_git() { # <dest dir>; exports the revision's tree with `git archive`
   printf '%s\n' "$full" >"$1/REVISION"
 }
 
+fetch_local() { # <dest dir>; the tree packed by the program rides in the bundle; its sha256 is checked
+  local want tarball got
+  want=$(param source_sha256)
+  [[ $want =~ ^[0-9a-f]{64}$ ]] || die "bad source sha256"
+  tarball=$(mktemp "$releases/.local.XXXXXX")
+  base64 -d <"$FLEET_BUNDLE/source_archive" >"$tarball"
+  got=$(sha256sum "$tarball" | cut -d' ' -f1)
+  if [ "$got" != "$want" ]; then
+    rm -f -- "$tarball"
+    die "the shipped tree has sha256 $got, expected $want"
+  fi
+  tar -x -f "$tarball" -C "$1" --no-same-owner
+  rm -f -- "$tarball"
+}
+
 fetch_artifact() { # <dest dir>; downloads, checks the sha256, unpacks
   local want got tarball=$1.tar
   want=$(param source_sha256)
@@ -101,6 +116,7 @@ else
   case $kind in
     git) fetch_git "$tmp" ;;
     artifact) fetch_artifact "$tmp" ;;
+    local) fetch_local "$tmp" ;;
     *) die "unknown source kind '$kind'" ;;
   esac
   mv -T -- "$tmp" "$dest"

@@ -33,7 +33,7 @@ const cases: [string, (c: Record<string, any>) => void, RegExp][] = [
   ["a name that is not a hostname", (c) => (c.servers[1].name = "Web_1"), /^fleet:servers\[1\]\.name: "Web_1" is not a valid hostname/],
   ["a hostname with a trailing dash", (c) => (c.servers[1].name = "web-"), /^fleet:servers\[1\]\.name: "web-" is not a valid hostname/],
   ["a server role that is not defined", (c) => (c.servers[5].role = "cache"), /^fleet:servers\[5\]\.role: role "cache" is not defined in fleet:roles/],
-  ["a rule source role that is not defined", (c) => (c.roles.db.allow[0].from = ["cache"]), /^fleet:roles\.db\.allow\[0\]\.from\[0\]: role "cache" is not defined/],
+  ["a rule source role that is not defined", (c) => (c.roles.db.allow[0].from = ["cache"]), /^fleet:roles\.db\.allow\[0\]\.from\[0\]: unknown role "cache"/],
   ["an invalid CIDR", (c) => (c.network.cidr = "10.20.0.0/33"), /^fleet:network\.cidr: not an IPv4 network in CIDR form .* \(got "10\.20\.0\.0\/33"\)/],
   ["a CIDR with host bits", (c) => (c.network.cidr = "10.20.0.7/24"), /^fleet:network\.cidr: not an IPv4 network/],
   ["a CIDR too small for the servers", (c) => (c.network.cidr = "10.20.0.0/28"), /^fleet:network\.cidr: 10\.20\.0\.0\/28 is too small for 6 servers \(it fits 5/],
@@ -48,6 +48,10 @@ const cases: [string, (c: Record<string, any>) => void, RegExp][] = [
   ["an empty server list", (c) => (c.servers = []), /^fleet:servers: must list at least one server \(got \[\]\)/],
   ["an unknown cloud flavour", (c) => (c.cloud.flavour = "aws"), /^fleet:cloud\.flavour: must be one of openstack, rackspace-classic \(got "aws"\)/],
   ["no gateway", (c) => (c.servers[0].role = "web"), /^fleet:servers: exactly one server must have role "gateway".*\(found 0\)/],
+  ["a port clash", (c) => c.roles.web.allow.push({ proto: "tcp", ports: ["440-450"], from: ["vpn"] }), /^fleet:roles\.web\.allow\[1\]\.ports\[0\]: tcp 440-450 overlaps fleet:roles\.web\.allow\[0\]/],
+  ["a public port on a private role", (c) => (c.roles.db.allow[0].from = ["public"]), /^fleet:roles\.db\.allow\[0\]\.from\[0\]: "public" on role "db", which the policy keeps private/],
+  ["a deploy revision that is a branch range", (c) => (c.deploy.source = { git: { url: "https://git.example.com/x.git", revision: "main..dev" } }), /^fleet:deploy\.source: revision must be a commit SHA/],
+  ["a local deploy tree that does not exist", (c) => (c.deploy.source = { local: { path: "no-such-dir" } }), /^fleet:deploy\.source: .*cannot read "no-such-dir"/],
   ["a misspelt key", (c) => (c.servers[0].flavour = "x"), /^fleet:servers\[0\]: Unrecognized key: "flavour"/],
 ];
 
