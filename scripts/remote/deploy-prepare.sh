@@ -64,6 +64,7 @@ fetch_local() { # <dest dir>; the tree packed by the program rides in the bundle
   fi
   tar -x -f "$tarball" -C "$1" --no-same-owner
   rm -f -- "$tarball"
+  printf '%s\n' "$revision" >"$1/REVISION"
 }
 
 fetch_artifact() { # <dest dir>; downloads, checks the sha256, unpacks
