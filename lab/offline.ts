@@ -1,11 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
+import * as tlsEmu from "./emulator/tls";
 
 /**
  * Runs the Pulumi program in-process under the SDK's mock runtime: no engine, no cloud,
  * no CLI. Providers are replaced by a fake that echoes inputs and fabricates the outputs
- * the program reads (addresses, keys), so the run proves the config is accepted end to
- * end and shows every resource the program would register, with its inputs.
+ * the program reads (addresses; real keys and certificates from the lab's tls emulator,
+ * because the VPN PKI parses them), so the run proves the config is accepted end to end
+ * and shows every resource the program would register, with its inputs.
  */
 
 export interface OfflineResource {
@@ -30,6 +32,7 @@ export class OfflineRunError extends Error {
 }
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
 function unwrapSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(unwrapSecrets);
@@ -41,29 +44,27 @@ function unwrapSecrets(value: unknown): unknown {
   return value;
 }
 
-/** Deterministic stand-ins for what providers compute; documentation address ranges only. */
-function fabricate(type: string, name: string, n: number, inputs: Record<string, unknown>): Record<string, unknown> {
-  const tag = name.replace(/[^A-Za-z0-9]/g, "");
+const TLS: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>>> = {
+  "tls:index/privateKey:PrivateKey": tlsEmu.privateKey,
+  "tls:index/selfSignedCert:SelfSignedCert": tlsEmu.selfSignedCert,
+  "tls:index/certRequest:CertRequest": tlsEmu.certRequest,
+  "tls:index/locallySignedCert:LocallySignedCert": tlsEmu.locallySignedCert,
+};
+
+/** Stand-ins for what providers compute; documentation address ranges only. */
+async function fabricate(type: string, n: number, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const tls = TLS[type];
+  if (tls) {
+    const plain = unwrapSecrets(inputs) as Record<string, unknown>;
+    const out = { ...plain, ...(await tls(plain)) };
+    const secrets = tlsEmu.TLS_SECRET_OUTPUTS[type] ?? [];
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, secrets.includes(k) ? { [SECRET_SIG]: SECRET_VALUE, value: v } : v]));
+  }
   switch (type) {
-    case "tls:index/privateKey:PrivateKey":
-      return {
-        ...inputs,
-        privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\noffline-${tag}\n-----END OPENSSH PRIVATE KEY-----\n`,
-        privateKeyPem: `-----BEGIN PRIVATE KEY-----\noffline-${tag}\n-----END PRIVATE KEY-----\n`,
-        privateKeyPemPkcs8: `-----BEGIN PRIVATE KEY-----\noffline-${tag}\n-----END PRIVATE KEY-----\n`,
-        publicKeyOpenssh: `ssh-ed25519 AAAAoffline${tag}\n`,
-        publicKeyPem: `-----BEGIN PUBLIC KEY-----\noffline-${tag}\n-----END PUBLIC KEY-----\n`,
-        publicKeyFingerprintSha256: `SHA256:offline${n}`,
-      };
-    case "tls:index/selfSignedCert:SelfSignedCert":
-    case "tls:index/locallySignedCert:LocallySignedCert":
-      return { ...inputs, certPem: `-----BEGIN CERTIFICATE-----\noffline-${tag}\n-----END CERTIFICATE-----\n` };
-    case "tls:index/certRequest:CertRequest":
-      return { ...inputs, certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\noffline-${tag}\n-----END CERTIFICATE REQUEST-----\n` };
     case "openstack:networking/floatingIp:FloatingIp":
-      return { ...inputs, address: `203.0.113.${(n % 250) + 1}` };
+      return { ...inputs, address: `203.0.113.${10 + (n % 240)}` };
     case "openstack:compute/instance:Instance":
-      return { ...inputs, accessIpV4: `198.51.100.${(n % 250) + 1}` };
+      return { ...inputs, accessIpV4: `198.51.100.${10 + (n % 240)}` };
     default:
       return { ...inputs };
   }
@@ -76,22 +77,40 @@ function flatConfig(config: Record<string, unknown>): Record<string, string> {
   return flat;
 }
 
+function freshRequire(program: string): Record<string, unknown> {
+  delete require.cache[require.resolve(program)];
+  // A fresh load on purpose: the program declares its resources at module top level.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(program) as Record<string, unknown>;
+}
+
+const waitForRPCs = () => (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+
 async function settle(value: unknown): Promise<unknown> {
   if (pulumi.Output.isInstance(value)) return new Promise((ok) => (value as pulumi.Output<unknown>).apply((v) => ok(v)));
   return value;
 }
 
-export const PROGRAM = path.join(__dirname, "..", "..", "index.ts");
+export interface OfflineOptions {
+  program?: string;
+  stack?: string;
+  project?: string;
+  timeoutMs?: number;
+  /**
+   * Loads the program module afresh. The default clears node's require cache entry; under
+   * jest (which has its own registry) pass `() => { let m; jest.isolateModules(() => (m = require(PROGRAM))); return m; }`.
+   */
+  load?: (program: string) => Record<string, unknown>;
+}
+
+export const PROGRAM = path.join(__dirname, "..", "index.ts");
 
 /**
  * Loads the program (a module whose top level declares resources) with the given stack
  * config, waits for every registration, and returns what was registered, in order.
  * Errors thrown by the program or inside its applies end the run as OfflineRunError.
  */
-export async function runProgramOffline(
-  config: Record<string, unknown>,
-  opts: { program?: string; stack?: string; project?: string } = {},
-): Promise<OfflineRun> {
+export async function runProgramOffline(config: Record<string, unknown>, opts: OfflineOptions = {}): Promise<OfflineRun> {
   const resources: OfflineResource[] = [];
   let counter = 0;
   const failures: unknown[] = [];
@@ -100,10 +119,15 @@ export async function runProgramOffline(
   try {
     await pulumi.runtime.setMocks(
       {
-        newResource(args: pulumi.runtime.MockResourceArgs) {
+        async newResource(args: pulumi.runtime.MockResourceArgs) {
           const id = `${args.name}-id`;
           resources.push({ type: args.type, name: args.name, id, inputs: unwrapSecrets(args.inputs) as Record<string, unknown> });
-          return { id, state: fabricate(args.type, args.name, ++counter, args.inputs) };
+          try {
+            return { id, state: await fabricate(args.type, ++counter, args.inputs) };
+          } catch (e) {
+            failures.push(new Error(`${args.type} ${args.name}: ${(e as Error).message}`));
+            throw e;
+          }
         },
         call(args: pulumi.runtime.MockCallArgs) {
           if (args.token === "openstack:networking/getNetwork:getNetwork") return { id: "external-network-id", name: args.inputs.name };
@@ -118,20 +142,29 @@ export async function runProgramOffline(
     const program = opts.program ?? PROGRAM;
     let mod: Record<string, unknown>;
     try {
-      delete require.cache[require.resolve(program)];
-      // A fresh load on purpose: the program declares its resources at module top level.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      mod = require(program) as Record<string, unknown>;
+      mod = (opts.load ?? freshRequire)(program);
     } catch (e) {
       throw new OfflineRunError(`the program failed: ${(e as Error).message}`);
     }
     const outputs: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(mod)) outputs[k] = unwrapSecrets(await settle(v));
-    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
-    // Registrations started inside applies finish a tick after their apply resolves.
-    await new Promise((r) => setTimeout(r, 20));
-    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    const settled = (async () => {
+      for (const [k, v] of Object.entries(mod)) outputs[k] = unwrapSecrets(await settle(v));
+      await waitForRPCs();
+      // Registrations started inside applies finish a tick after their apply resolves.
+      await new Promise((r) => setTimeout(r, 20));
+      await waitForRPCs();
+    })();
+    // A failed apply leaves its dependents unresolved forever: stop at the first failure instead of waiting.
+    const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+    let done = false;
+    settled.then(
+      () => (done = true),
+      (e: unknown) => failures.push(e),
+    );
+    while (!done && failures.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     if (failures.length > 0) throw new OfflineRunError(`the program failed: ${failures.map((f) => (f as Error).message ?? String(f)).join("; ")}`);
+    if (!done) throw new OfflineRunError(`the program did not finish within ${opts.timeoutMs ?? 120_000} ms`);
+    if (resources.length === 0) throw new OfflineRunError("the program registered no resources (was its module already loaded in this process?)");
     return { resources, outputs };
   } finally {
     process.off("unhandledRejection", onRejection);

@@ -5,11 +5,14 @@
  * the policy pack's verdict, and with --base the changes against another config.
  */
 import { execFileSync } from "child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
 import * as path from "path";
 import { planDiff } from "../components/plan/diff";
 import { planModel } from "../components/plan/model";
-import { countByType, runProgramOffline } from "../components/plan/offline";
+import { packDirectory } from "../components/deploy/pack";
+import { countByType, OfflineOptions, runProgramOffline } from "../lab/offline";
+import { PlainResource } from "../policy/args";
 import { PlanReport, renderPlanJson, renderPlanMarkdown } from "../components/plan/report";
 import { readStackText, StackConfig } from "../components/plan/stack";
 import { runPolicies } from "../policy/run";
@@ -27,19 +30,43 @@ function flag(argv: string[], name: string): string | undefined {
 }
 
 /** --base is a stack file if one exists at that path, else a git revision to read Pulumi.<stack>.yaml from. */
-function readBase(base: string, stack: string): { text: string; label: string } {
+function readBase(base: string, stack: string): { text: string; label: string; ref?: string } {
   if (existsSync(base)) return { text: readFileSync(base, "utf8"), label: `\`${base}\`` };
   const file = `Pulumi.${stack}.yaml`;
   try {
     const text = execFileSync("git", ["show", `${base}:${file}`], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-    return { text, label: `\`${base}\` (${file})` };
+    return { text, label: `\`${base}\` (${file})`, ref: base };
   } catch (e) {
     const stderr = String((e as { stderr?: string }).stderr ?? "").trim();
     throw new UsageError(`--base ${base}: neither a file nor a git revision holding ${file} (${stderr || (e as Error).message})`);
   }
 }
 
-export async function plan(argv: string[]): Promise<{ report: PlanReport; files: string[] }> {
+/** A `local` deploy source's release id: what the deploy component computes from the directory. */
+function packedHere(dir: string): string {
+  return packDirectory(path.resolve(ROOT, dir)).sha256;
+}
+
+/** The same for the directory as it was at a git revision (extracted with git archive, then packed). */
+function packedAt(ref: string): (dir: string) => string {
+  return (dir) => {
+    const tmp = mkdtempSync(path.join(tmpdir(), "plan-base-"));
+    try {
+      const archive = execFileSync("git", ["archive", "--format=tar", ref, "--", dir], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 30 });
+      execFileSync("tar", ["-x", "-C", tmp], { input: archive });
+      return packDirectory(path.join(tmp, dir)).sha256;
+    } catch (e) {
+      throw new UsageError(`--base ${ref}: cannot read the deploy source ${dir} at that revision: ${(e as Error).message.split("\n")[0]}`);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  };
+}
+
+export async function plan(
+  argv: string[],
+  opts: { loadProgram?: OfflineOptions["load"] } = {},
+): Promise<{ report: PlanReport; files: string[]; resources: PlainResource[] }> {
   const stack = flag(argv, "stack") ?? "dev";
   const outDir = path.resolve(flag(argv, "out") ?? "plan-out");
   const base = flag(argv, "base");
@@ -47,25 +74,29 @@ export async function plan(argv: string[]): Promise<{ report: PlanReport; files:
   if (!existsSync(file)) throw new UsageError(`stack file ${file} not found (--stack NAME reads Pulumi.NAME.yaml)`);
   const head: StackConfig = readStackText(readFileSync(file, "utf8"), file);
 
-  const run = await runProgramOffline(head.config, { stack });
+  const run = await runProgramOffline(head.config, { stack, load: opts.loadProgram });
   const resources = run.resources.map((r) => ({ type: r.type, name: r.name, props: { ...r.inputs, id: r.id } }));
   const violations = await runPolicies(resources);
 
   const report: PlanReport = {
     stack,
-    model: planModel(head.fleet),
+    model: planModel(head.fleet, { localRevision: packedHere }),
     resources: countByType(run.resources),
     policy: { checked: resources.length, violations },
   };
   if (base) {
     const b = readBase(base, stack);
-    report.base = { label: b.label, changes: planDiff(readStackText(b.text, base).fleet, head.fleet) };
+    const baseLocal = b.ref ? packedAt(b.ref) : packedHere;
+    report.base = {
+      label: b.label,
+      changes: planDiff(readStackText(b.text, base).fleet, head.fleet, { base: { localRevision: baseLocal }, head: { localRevision: packedHere } }),
+    };
   }
   mkdirSync(outDir, { recursive: true });
   const files = [path.join(outDir, "plan.md"), path.join(outDir, "plan.json")];
   writeFileSync(files[0], renderPlanMarkdown(report));
   writeFileSync(files[1], renderPlanJson(report));
-  return { report, files };
+  return { report, files, resources };
 }
 
 if (require.main === module) {

@@ -1,7 +1,7 @@
 import { FleetConfig } from "../config/types";
 import { SSH_PORT } from "../firewall/policy";
 import { firewallInputFromConfig } from "../fleet/policy-input";
-import { compareFlows, Flow, flowDelta, formatRange, planModel, PlanServer } from "./model";
+import { compareFlows, Flow, flowDelta, formatRange, planModel, PlanOptions, PlanServer } from "./model";
 
 /**
  * What a pull request changes, reviewer's view: flows, servers, engineers, deploys.
@@ -122,9 +122,9 @@ function settingChanges(base: FleetConfig, head: FleetConfig): Change[] {
     }));
 }
 
-export function planDiff(base: FleetConfig, head: FleetConfig): Change[] {
-  const b = planModel(base);
-  const h = planModel(head);
+export function planDiff(base: FleetConfig, head: FleetConfig, opts: { base?: PlanOptions; head?: PlanOptions } = {}): Change[] {
+  const b = planModel(base, opts.base);
+  const h = planModel(head, opts.head);
   const out: Change[] = [...flowChanges(base, head), ...serverChanges(b.servers, h.servers), ...settingChanges(base, head)];
   const eng = listChanges(b.engineers, h.engineers);
   for (const e of eng.added)

@@ -54,7 +54,15 @@ export interface PlanModel {
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-export function planModel(cfg: FleetConfig): PlanModel {
+export interface PlanOptions {
+  /**
+   * The release id of a `local` deploy source (a directory on the machine running `pulumi up`):
+   * the deploy component's content hash. Without it the report shows `local:<path>`.
+   */
+  localRevision?: (path: string) => string;
+}
+
+export function planModel(cfg: FleetConfig, opts: PlanOptions = {}): PlanModel {
   const input = firewallInputFromConfig(cfg);
   const roles = Object.entries(cfg.roles)
     .map(([name, r]) => ({ name, public: r.public, servers: cfg.servers.filter((s) => s.role === name).map((s) => s.name) }))
@@ -62,9 +70,14 @@ export function planModel(cfg: FleetConfig): PlanModel {
   const deploys: PlanDeploy[] = [];
   if (cfg.deploy) {
     const src = cfg.deploy.source;
-    // A local source's code changes show in the pull request's own diff; the report names the directory.
-    const revision = "git" in src ? src.git.revision : "artifact" in src ? `sha256:${src.artifact.sha256}` : `local:${src.local.path}`;
-    const source = "git" in src ? src.git.url : "artifact" in src ? src.artifact.url : `local:${src.local.path}`;
+    let revision: string;
+    let source: string;
+    if ("git" in src) [revision, source] = [src.git.revision, src.git.url];
+    else if ("artifact" in src) [revision, source] = [`sha256:${src.artifact.sha256}`, src.artifact.url];
+    else {
+      source = `local:${src.local.path}`;
+      revision = opts.localRevision ? `sha256:${opts.localRevision(src.local.path)}` : source;
+    }
     for (const role of [...cfg.deploy.roles].sort(byText)) deploys.push({ role, app: cfg.deploy.app, revision, source });
   }
   return {

@@ -21,6 +21,9 @@ export interface PolicyFinding {
   message: string;
 }
 
+/** GitHub refuses comments over 65536 characters; keep room for the sticky-comment marker. */
+export const MAX_COMMENT = 60000;
+
 const RISK_BADGE: Record<Change["risk"], string> = { high: "🔴 high", medium: "🟠 medium", low: "🟢 low" };
 
 /** Markdown table cell: pipes and newlines would break the row. */
@@ -81,6 +84,7 @@ export function renderPlanMarkdown(report: PlanReport): string {
 
   out.push("## Connectivity", "", "Allowed flows (everything else is dropped):", "");
   out.push(...table(["from", "to", "ports"], flowRows(m.flows)), "");
+  const matrixAt = out.length;
   out.push("<details><summary>Full matrix</summary>", "", "```text", formatMatrix(m.matrix).trimEnd(), "```", "", "</details>", "");
 
   out.push("## VPN engineers", "");
@@ -121,6 +125,10 @@ export function renderPlanMarkdown(report: PlanReport): string {
         "",
       );
   }
+  const text = out.join("\n");
+  if (text.length <= MAX_COMMENT) return text;
+  // A PR comment holds 65536 characters; the folded matrix is the part plan.json already has.
+  out.splice(matrixAt, 8, "(The full matrix is too large for a PR comment; it is in plan.json.)", "");
   return out.join("\n");
 }
 

@@ -2,6 +2,7 @@
  * The plan report: sections for the dev stack, and the diff a reviewer sees for one
  * config change at a time (exactly that change, nothing else), riskiest first.
  */
+import { execFileSync } from "child_process";
 import fc from "fast-check";
 import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
@@ -9,13 +10,27 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { Change, planDiff } from "../../components/plan/diff";
 import { allowedFlows, flowDelta, planModel } from "../../components/plan/model";
-import { renderPlanJson, renderPlanMarkdown } from "../../components/plan/report";
+import { MAX_COMMENT, renderPlanJson, renderPlanMarkdown } from "../../components/plan/report";
 import { firewallInputFromConfig } from "../../components/fleet/policy-input";
 import { isAllowed } from "../../components/firewall/matrix";
 import { plan } from "../../scripts/plan";
+import { readStackText } from "../../components/plan/stack";
+import { packDirectory } from "../../components/deploy/pack";
+import { PlainResource } from "../../policy/args";
+import { runPolicies } from "../../policy/run";
+import { decodeBundle, encodeBundle } from "../../components/remote/bundle";
 import { DEV_FILE, devRaw, fleet } from "./plan-support/configs";
 import { readFileSync as read } from "fs";
 import { parse } from "yaml";
+
+/** jest keeps its own module registry: a fresh program load per run needs isolateModules. */
+const loadProgram = () => {
+  let mod: Record<string, unknown> = {};
+  jest.isolateModules(() => {
+    mod = require("../../index");
+  });
+  return mod;
+};
 
 const brief = (changes: Change[]) => changes.map((c) => `${c.risk} ${c.kind} ${c.subject}`);
 
@@ -23,11 +38,12 @@ describe("npm run plan on the dev stack", () => {
   let md: string;
   let json: any;
   let dev: Record<string, any>;
+  let resources: PlainResource[];
 
   beforeAll(async () => {
     dev = devRaw();
     const out = mkdtempSync(path.join(tmpdir(), "plan-"));
-    await plan(["--stack", "dev", "--out", out]);
+    ({ resources } = await plan(["--stack", "dev", "--out", out], { loadProgram }));
     md = readFileSync(path.join(out, "plan.md"), "utf8");
     json = JSON.parse(readFileSync(path.join(out, "plan.json"), "utf8"));
   });
@@ -43,7 +59,7 @@ describe("npm run plan on the dev stack", () => {
       expect(md).toContain(`| ${s.name} | ${s.role} | 10.20.0.${10 + i} | ${["gateway", "web"].includes(s.role) ? "yes" : "no"} |`);
     }
     for (const e of dev.vpn.engineers) expect(md).toContain(`\n- ${e}\n`);
-    expect(md).toContain(`| app | shop | ${dev.deploy.source.git.revision} |`);
+    expect(md).toMatch(/\| app \| shop \| sha256:[0-9a-f]{64} \| local:app \|/);
     expect(json.model.engineers).toEqual([...dev.vpn.engineers].sort());
   });
 
@@ -53,6 +69,12 @@ describe("npm run plan on the dev stack", () => {
     expect(count("openstack:networking/floatingIpAssociate:FloatingIpAssociate")).toBe(3);
     expect(json.policy).toEqual({ checked: json.resources.reduce((n: number, r: any) => n + r.count, 0), violations: [] });
     expect(md).toContain("No violations");
+  });
+
+  it("names the same release the program's deploy ships (the local source's content hash)", () => {
+    const prepare = resources.find((r) => r.name === "shop-prepare-app-1")!;
+    const shipped = decodeBundle(prepare.props.stdin as string).revision;
+    expect(json.model.deploys).toEqual([{ role: "app", app: "shop", revision: `sha256:${shipped}`, source: "local:app" }]);
   });
 
   it("shows, from the matrix, exactly the flows the firewall allows", () => {
@@ -68,23 +90,83 @@ describe("npm run plan on the dev stack", () => {
     const doc = parse(read(DEV_FILE, "utf8"));
     doc.config["fleet:vpn"].engineers = ["alice"];
     writeFileSync(base, stringify(doc));
-    const { report } = await plan(["--out", out, "--base", base]);
+    const { report } = await plan(["--out", out, "--base", base], { loadProgram });
     expect(brief(report.base!.changes)).toEqual(["high engineer-added bob"]);
     const text = readFileSync(path.join(out, "plan.md"), "utf8");
     expect(text.indexOf("## Changes against")).toBeGreaterThan(0);
     expect(text.indexOf("## Changes against")).toBeLessThan(text.indexOf("## Topology"));
   });
 
+  it("with --base GIT-REF, reads Pulumi.<stack>.yaml at that revision", async () => {
+    const { report } = await plan(["--out", mkdtempSync(path.join(tmpdir(), "plan-")), "--base", "HEAD"], { loadProgram });
+    const atHead = execFileSync("git", ["show", "HEAD:Pulumi.dev.yaml"], { cwd: path.dirname(DEV_FILE), encoding: "utf8" });
+    expect(report.base!.label).toBe("`HEAD` (Pulumi.dev.yaml)");
+    const local = { localRevision: (dir: string) => packDirectory(path.join(path.dirname(DEV_FILE), dir)).sha256 };
+    // The deploy directory may differ between HEAD and the work tree; the config itself is compared here.
+    const changes = report.base!.changes.filter((c) => c.kind !== "revision-changed");
+    expect(changes).toEqual(planDiff(readStackText(atHead, "HEAD").fleet, fleet(), { base: local, head: local }).filter((c) => c.kind !== "revision-changed"));
+  });
+
   it("names a bad --base clearly", async () => {
-    await expect(plan(["--out", tmpdir(), "--base", "no-such-ref-xyz"])).rejects.toThrow(
+    await expect(plan(["--out", tmpdir(), "--base", "no-such-ref-xyz"], { loadProgram })).rejects.toThrow(
       /--base no-such-ref-xyz: neither a file nor a git revision holding Pulumi.dev.yaml/,
     );
+  });
+
+  it("fits a PR comment for a large fleet by leaving the full matrix to plan.json", () => {
+    const big = fleet((r) => {
+      for (let i = 0; i < 30; i++) {
+        r.roles[`svc-${i}`] = { allow: [{ proto: "tcp", ports: [2000 + i, `${3000 + 10 * i}-${3005 + 10 * i}`], from: ["web", "vpn", "app"] }] };
+        r.servers.push({ name: `svc-${i}-a`, role: `svc-${i}` });
+      }
+    });
+    const model = planModel(big);
+    const full = renderPlanMarkdown({ stack: "big", model: { ...model } });
+    expect(full.length).toBeLessThanOrEqual(MAX_COMMENT);
+    expect(full).not.toContain("<summary>Full matrix</summary>");
+    expect(full).toContain("it is in plan.json");
+    expect(full).toContain("| web | svc-29 | tcp 2029, tcp 3290-3295 |");
+    expect(renderPlanMarkdown({ stack: "dev", model: planModel(fleet()) })).toContain("<summary>Full matrix</summary>");
   });
 
   it("is deterministic: same config, byte-identical report", () => {
     const report = { stack: "dev", model: planModel(fleet()) };
     expect(renderPlanMarkdown(report)).toBe(renderPlanMarkdown({ stack: "dev", model: planModel(fleet()) }));
     expect(JSON.parse(renderPlanJson(report))).toEqual(JSON.parse(JSON.stringify(report)));
+  });
+});
+
+describe("the policy pack over the offline run's resources", () => {
+  let resources: PlainResource[];
+  beforeAll(async () => {
+    ({ resources } = await plan(["--out", mkdtempSync(path.join(tmpdir(), "plan-"))], { loadProgram }));
+    expect(resources.length).toBeGreaterThan(50);
+  });
+
+  it("passes the program as it is", async () => {
+    expect(await runPolicies(resources)).toEqual([]);
+  });
+
+  it("sees the real VPN configure bundle: a weakened cipher list in it is one violation", async () => {
+    const vpn = resources.filter((r) => typeof r.props.stdin === "string" && "server.conf" in decodeBundle(r.props.stdin as string));
+    expect(vpn).toHaveLength(1);
+    const files = decodeBundle(vpn[0].props.stdin as string);
+    files["server.conf"] = files["server.conf"].replace(/^data-ciphers (.*)$/m, "data-ciphers $1:AES-256-CBC");
+    const tampered = resources.map((r) => (r === vpn[0] ? { ...r, props: { ...r.props, stdin: encodeBundle(files) } } : r));
+    expect((await runPolicies(tampered)).map((v) => v.policy)).toEqual(["vpn-aead-ciphers-only"]);
+  });
+
+  it("a command whose proxy lost its host key, or a db server with a floating IP, is one violation each", async () => {
+    const cmd = resources.find((r) => r.type === "command:remote:Command" && (r.props.connection as any)?.proxy)!;
+    const unpinned = resources.map((r) =>
+      r === cmd ? { ...r, props: { ...r.props, connection: { ...(r.props.connection as any), proxy: { host: "203.0.113.10" } } } } : r,
+    );
+    expect((await runPolicies(unpinned)).map((v) => [v.policy, v.resource])).toEqual([
+      ["remote-commands-pin-host-keys", `command:remote:Command::${cmd.name}`],
+    ]);
+    const dbPort = resources.find((r) => r.type === "openstack:networking/port:Port" && r.name === "db-1")!;
+    const withFip = [...resources, { type: "openstack:networking/floatingIpAssociate:FloatingIpAssociate", name: "db-1", props: { portId: dbPort.props.id } }];
+    expect((await runPolicies(withFip)).map((v) => v.policy)).toEqual(["public-addresses-only-for-public-roles"]);
   });
 });
 
@@ -109,7 +191,11 @@ describe("planDiff: one change shows as exactly that change", () => {
     ["a private server appended", (r) => r.servers.push({ name: "db-2", role: "db" }), ["medium server-added db-2 (db, 10.20.0.16)"]],
     ["a public server appended", (r) => r.servers.push({ name: "web-3", role: "web" }), ["high server-added web-3 (web, 10.20.0.16, public)"]],
     ["a server removed from the end", (r) => r.servers.pop(), ["medium server-removed db-1 (db, 10.20.0.15)"]],
-    ["a new revision", (r) => (r.deploy.source.git.revision = "v1.1.0"), ["medium revision-changed app: shop@v1.0.0 -> shop@v1.1.0"]],
+    [
+      "a switch to a git revision",
+      (r) => (r.deploy.source = { git: { url: "https://git.example.com/acme/shop.git", revision: "v1.1.0" } }),
+      ["medium revision-changed app: shop@local:app -> shop@v1.1.0"],
+    ],
     [
       "SSH narrowed to an admin network",
       (r) => (r.vpn.adminCidrs = ["198.51.100.0/24"]),
@@ -130,13 +216,13 @@ describe("planDiff: one change shows as exactly that change", () => {
     const head = fleet((r) => {
       r.vpn.engineers = ["carol"];
       r.roles.web.allow[0].ports.push(8443);
-      r.deploy.source.git.revision = "v2";
+      r.deploy.source = { git: { url: "https://git.example.com/acme/shop.git", revision: "v2" } };
     });
     const changes = planDiff(base, head);
     expect(brief(changes)).toEqual([
       "high flow-opened public -> web tcp 8443",
       "high engineer-added carol",
-      "medium revision-changed app: shop@v1.0.0 -> shop@v2",
+      "medium revision-changed app: shop@local:app -> shop@v2",
       "low engineer-removed alice",
       "low engineer-removed bob",
     ]);
