@@ -23,14 +23,18 @@ export interface FirewallArgs {
 }
 
 const PER_DIAL_SECONDS = 10;
+/** The provider backs off between dials up to a few seconds; when dials are refused at once, only this delay passes. */
+const MIN_SECONDS_PER_FAILED_DIAL = 5;
+const BACKOFF_RAMP_DIALS = 10;
 
 /**
  * The confirm command must outlive the revert: while the new rules cut SSH, dials fail; once the
  * host reverts, the next dial gets in and the confirm script reports *why* it failed. So keep
- * dialling for at least twice the timeout (plus slack) instead of the default ~10 attempts.
+ * dialling for at least twice the timeout (plus slack) even when every dial is refused at once
+ * (REJECT), instead of the default 10 attempts. A dead host costs longer to give up on.
  */
 export function confirmConnection(c: Connection, timeoutSeconds: number): Connection {
-  const limit = Math.ceil((2 * timeoutSeconds + 30) / PER_DIAL_SECONDS);
+  const limit = Math.ceil((2 * timeoutSeconds + 30) / MIN_SECONDS_PER_FAILED_DIAL) + BACKOFF_RAMP_DIALS;
   const dial = { perDialTimeout: PER_DIAL_SECONDS, dialErrorLimit: limit };
   const proxy = c.proxy === undefined ? undefined : pulumi.output(c.proxy).apply((p) => ({ ...p, ...dial }));
   return { ...c, ...dial, ...(proxy ? { proxy } : {}) };
