@@ -1,5 +1,5 @@
 /**
- * npm run plan -- [--stack NAME] [--base FILE|GIT-REF] [--out DIR]
+ * npm run plan -- [--stack NAME] [--stack-file FILE] [--base FILE|GIT-REF] [--out DIR] [--policy-config FILE]
  * Writes plan.md and plan.json for a stack: servers, topology, connectivity, engineers,
  * deploys, the resources the program registers (run offline under the mock runtime),
  * the policy pack's verdict, and with --base the changes against another config.
@@ -13,6 +13,7 @@ import { planModel } from "../components/plan/model";
 import { packDirectory } from "../components/deploy/pack";
 import { countByType, OfflineOptions, runProgramOffline } from "../lab/offline";
 import { PlainResource } from "../policy/args";
+import { PackConfig } from "../policy/run";
 import { PlanReport, renderPlanJson, renderPlanMarkdown } from "../components/plan/report";
 import { readStackText, StackConfig } from "../components/plan/stack";
 import { runPolicies } from "../policy/run";
@@ -70,13 +71,22 @@ export async function plan(
   const stack = flag(argv, "stack") ?? "dev";
   const outDir = path.resolve(flag(argv, "out") ?? "plan-out");
   const base = flag(argv, "base");
-  const file = path.join(ROOT, `Pulumi.${stack}.yaml`);
-  if (!existsSync(file)) throw new UsageError(`stack file ${file} not found (--stack NAME reads Pulumi.NAME.yaml)`);
+  const file = flag(argv, "stack-file") ?? path.join(ROOT, `Pulumi.${stack}.yaml`);
+  if (!existsSync(file)) throw new UsageError(`stack file ${file} not found (--stack NAME reads Pulumi.NAME.yaml, --stack-file FILE any file)`);
+  const policyConfigFile = flag(argv, "policy-config");
+  let policyConfig: PackConfig = {};
+  if (policyConfigFile) {
+    try {
+      policyConfig = JSON.parse(readFileSync(policyConfigFile, "utf8")) as PackConfig;
+    } catch (e) {
+      throw new UsageError(`--policy-config ${policyConfigFile}: ${(e as Error).message}`);
+    }
+  }
   const head: StackConfig = readStackText(readFileSync(file, "utf8"), file);
 
   const run = await runProgramOffline(head.config, { stack, load: opts.loadProgram });
   const resources = run.resources.map((r) => ({ type: r.type, name: r.name, props: { ...r.inputs, id: r.id } }));
-  const violations = await runPolicies(resources);
+  const violations = await runPolicies(resources, policyConfig);
 
   const report: PlanReport = {
     stack,
@@ -103,9 +113,11 @@ if (require.main === module) {
   plan(process.argv.slice(2))
     .then(({ report, files }) => {
       const changes = report.base ? `, ${report.base.changes.length} changes against ${report.base.label}` : "";
-      const v = report.policy?.violations.length ?? 0;
-      console.log(`wrote ${files.join(" and ")}${changes}; ${v} policy violations`);
-      process.exit(v > 0 ? 2 : 0);
+      const all = report.policy?.violations ?? [];
+      const mandatory = all.filter((v) => v.level === "mandatory").length;
+      console.log(`wrote ${files.join(" and ")}${changes}; ${all.length} policy violations (${mandatory} mandatory)`);
+      // Like `pulumi preview --policy-pack`: only mandatory violations fail the run.
+      process.exit(mandatory > 0 ? 2 : 0);
     })
     .catch((e: unknown) => {
       console.error(`plan: ${(e as Error).message ?? String(e)}`);

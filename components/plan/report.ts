@@ -19,6 +19,7 @@ export interface PolicyFinding {
   policy: string;
   resource: string;
   message: string;
+  level: string;
 }
 
 /** GitHub refuses comments over 65536 characters; keep room for the sticky-comment marker. */
@@ -119,8 +120,8 @@ export function renderPlanMarkdown(report: PlanReport): string {
     else
       out.push(
         ...table(
-          ["policy", "resource", "message"],
-          report.policy.violations.map((v) => [v.policy, v.resource, v.message]),
+          ["policy", "level", "resource", "message"],
+          report.policy.violations.map((v) => [v.policy, v.level, v.resource, v.message]),
         ),
         "",
       );

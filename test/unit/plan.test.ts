@@ -10,7 +10,7 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { Change, planDiff } from "../../components/plan/diff";
 import { allowedFlows, flowDelta, planModel } from "../../components/plan/model";
-import { MAX_COMMENT, renderPlanJson, renderPlanMarkdown } from "../../components/plan/report";
+import { MAX_COMMENT, PlanReport, renderPlanJson, renderPlanMarkdown } from "../../components/plan/report";
 import { firewallInputFromConfig } from "../../components/fleet/policy-input";
 import { isAllowed } from "../../components/firewall/matrix";
 import { plan } from "../../scripts/plan";
@@ -63,12 +63,23 @@ describe("npm run plan on the dev stack", () => {
     expect(json.model.engineers).toEqual([...dev.vpn.engineers].sort());
   });
 
-  it("counts the resources the program registered offline, and the policy pack passes them", () => {
+  it("counts the resources the program registered offline, and runs the policy pack over all of them", () => {
     const count = (t: string) => json.resources.find((r: any) => r.type === t)?.count;
     expect(count("openstack:compute/instance:Instance")).toBe(dev.servers.length);
     expect(count("openstack:networking/floatingIpAssociate:FloatingIpAssociate")).toBe(3);
-    expect(json.policy).toEqual({ checked: json.resources.reduce((n: number, r: any) => n + r.count, 0), violations: [] });
-    expect(md).toContain("No violations");
+    expect(json.policy.checked).toBe(json.resources.reduce((n: number, r: any) => n + r.count, 0));
+  });
+
+  it("as configured (gateway SSH from fleet:vpn.adminCidrs = 0.0.0.0/0), the only findings are that SSH rule", () => {
+    expect(dev.vpn.adminCidrs ?? ["0.0.0.0/0"]).toContain("0.0.0.0/0");
+    for (const v of json.policy.violations) {
+      expect(v).toEqual({
+        policy: "no-ssh-from-world",
+        level: "mandatory",
+        resource: expect.stringContaining("gateway"),
+        message: expect.stringContaining("to 0.0.0.0/0"),
+      });
+    }
   });
 
   it("names the same release the program's deploy ships (the local source's content hash)", () => {
@@ -136,15 +147,28 @@ describe("npm run plan on the dev stack", () => {
   });
 });
 
-describe("the policy pack over the offline run's resources", () => {
+describe("the policy pack over the offline run's resources (gateway SSH limited to an admin network)", () => {
   let resources: PlainResource[];
+  let report: PlanReport;
   beforeAll(async () => {
-    ({ resources } = await plan(["--out", mkdtempSync(path.join(tmpdir(), "plan-"))], { loadProgram }));
+    const dir = mkdtempSync(path.join(tmpdir(), "plan-"));
+    const doc = parse(read(DEV_FILE, "utf8"));
+    doc.config["fleet:vpn"].adminCidrs = ["198.51.100.0/24"];
+    writeFileSync(path.join(dir, "Pulumi.admin.yaml"), stringify(doc));
+    ({ resources, report } = await plan(["--out", dir, "--stack-file", path.join(dir, "Pulumi.admin.yaml")], { loadProgram }));
     expect(resources.length).toBeGreaterThan(50);
   });
 
-  it("passes the program as it is", async () => {
+  it("the program passes every policy", async () => {
+    expect(report.policy!.violations).toEqual([]);
     expect(await runPolicies(resources)).toEqual([]);
+  });
+
+  it("a policy set to advisory or disabled in the pack config reports accordingly", async () => {
+    const cmd = resources.find((r) => r.type === "command:remote:Command")!;
+    const unpinned = resources.map((r) => (r === cmd ? { ...r, props: { ...r.props, connection: { host: "10.20.0.99" } } } : r));
+    expect((await runPolicies(unpinned, { "remote-commands-pin-host-keys": "advisory" })).map((v) => v.level)).toEqual(["advisory"]);
+    expect(await runPolicies(unpinned, { "remote-commands-pin-host-keys": { enforcementLevel: "disabled" } })).toEqual([]);
   });
 
   it("sees the real VPN configure bundle: a weakened cipher list in it is one violation", async () => {
