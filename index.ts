@@ -17,3 +17,7 @@ export const vpnProfiles = fleet.vpnProfiles;
 export const vpnFingerprints = fleet.vpn.fingerprints;
 /** The release each deploy-role server runs. */
 export const revisions = fleet.revisions;
+/** Who may reach what: role × role × port, computed from the policy (`npm run matrix` prints it). */
+export const matrix = fleet.matrix;
+/** The hash of the ruleset each host runs; a change means its rules were re-applied. */
+export const firewallHashes = fleet.firewallHashes;

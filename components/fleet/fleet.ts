@@ -4,6 +4,9 @@ import { FleetConfig, ServerSpec } from "../config/types";
 import { Network } from "../network/network";
 import { Server } from "../server/server";
 import { VpnGateway } from "../vpn/gateway";
+import { Firewall } from "../firewall/firewall";
+import { RoleSecurityGroups } from "../firewall/security-groups";
+import { MatrixEntry } from "../firewall/matrix";
 import { AppDeploy, deployArgsFromConfig } from "../deploy";
 
 export interface FleetArgs {
@@ -39,6 +42,11 @@ export class Fleet extends pulumi.ComponentResource {
   readonly gatewayAddress: pulumi.Output<string | undefined>;
   readonly serverSummary: pulumi.Output<Record<string, ServerSummary>>;
   readonly vpn: VpnGateway;
+  readonly firewall: Firewall;
+  /** Who may reach what (role × role × port), from the policy. */
+  readonly matrix: pulumi.Output<MatrixEntry[]>;
+  /** host → hash of the ruleset it runs. */
+  readonly firewallHashes: pulumi.Output<Record<string, string>>;
   readonly deploy?: AppDeploy;
   /** host → deployed release, for the deploy roles. */
   readonly revisions: pulumi.Output<Record<string, string>>;
@@ -63,6 +71,16 @@ export class Fleet extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const policyRoles = Object.fromEntries(Object.entries(cfg.roles).map(([n, r]) => [n, { public: r.public, allow: r.allow }]));
+    const vpnSettings = { subnet: cfg.vpn.subnet, port: cfg.vpn.port, proto: cfg.vpn.proto };
+    // Neutron security groups: a second layer from the same policy (Rackspace classic has none).
+    const groups = openstackMode
+      ? new RoleSecurityGroups(
+          `${name}-sg`,
+          { roles: policyRoles, gatewayRole: cfg.gatewayRole, vpn: vpnSettings, adminCidrs: cfg.vpn.adminCidrs },
+          { parent: this },
+        )
+      : undefined;
     const adminKey = new tls.PrivateKey(`${name}-admin`, { algorithm: "ED25519" }, { parent: this });
     const common = (s: ServerSpec) => ({
       adminKey,
@@ -78,6 +96,7 @@ export class Fleet extends pulumi.ComponentResource {
       floatingIpPool: openstackMode ? cfg.cloud.externalNetwork : undefined,
       availabilityZone: cfg.cloud.availabilityZone,
       packages: rolePackages(cfg, s),
+      securityGroupIds: groups ? [groups.groupIds[s.role]] : undefined,
     });
 
     this.gateway = new Server(
@@ -112,12 +131,29 @@ export class Fleet extends pulumi.ComponentResource {
         ),
       );
 
+    // Every host's allow-lists come from every server's outputs: adding a server updates its peers in the same up.
+    this.firewall = new Firewall(
+      `${name}-firewall`,
+      {
+        servers: this.servers,
+        roles: policyRoles,
+        gatewayRole: cfg.gatewayRole,
+        vpn: vpnSettings,
+        privateCidr: cfg.network.cidr,
+        adminCidrs: cfg.vpn.adminCidrs,
+        confirmTimeoutSeconds: cfg.firewall.confirmTimeoutSeconds,
+      },
+      { parent: this },
+    );
+    this.matrix = this.firewall.matrix;
+    this.firewallHashes = this.firewall.hashes;
+
     this.vpn = new VpnGateway(
       `${name}-vpn`,
       {
         gateway: this.gateway,
         engineers: cfg.vpn.engineers,
-        vpn: { subnet: cfg.vpn.subnet, port: cfg.vpn.port, proto: cfg.vpn.proto },
+        vpn: vpnSettings,
         privateCidr: cfg.network.cidr,
         dns: cfg.vpn.dns,
         pki: { certValidityHours: cfg.vpn.certValidityHours, earlyRenewalHours: cfg.vpn.earlyRenewalHours },
@@ -129,12 +165,12 @@ export class Fleet extends pulumi.ComponentResource {
     if (cfg.deploy) {
       this.deploy = new AppDeploy(
         cfg.deploy.app,
-        deployArgsFromConfig(cfg.deploy, this.servers, { env: args.appEnv ?? {}, dependsOn: [] }),
+        deployArgsFromConfig(cfg.deploy, this.servers, { env: args.appEnv ?? {}, dependsOn: Object.values(this.firewall.confirms) }),
         { parent: this },
       );
     }
     this.revisions = this.deploy ? this.deploy.revisions : pulumi.output<Record<string, string>>({});
 
-    this.registerOutputs({ servers: this.serverSummary, gatewayAddress: this.gatewayAddress, vpnProfiles: this.vpnProfiles, revisions: this.revisions });
+    this.registerOutputs({ servers: this.serverSummary, gatewayAddress: this.gatewayAddress, vpnProfiles: this.vpnProfiles, revisions: this.revisions, matrix: this.matrix });
   }
 }

@@ -47,6 +47,14 @@ export function renderSshdConfig(allowTcpForwarding: boolean): string {
   ].join("\n");
 }
 
+const CONNTRACK_FROM_BOOT = [
+  "for t in iptables ip6tables; do",
+  "command -v $t >/dev/null || continue;",
+  "$t -w -C INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT 2>/dev/null ||",
+  "$t -w -I INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT;",
+  "done",
+].join(" ");
+
 const script = (name: string) => readFileSync(path.join(REMOTE_SCRIPTS_DIR, `${name}.sh`), "utf8");
 
 /** Pure: the #cloud-config user-data of one server. Same input, same bytes. */
@@ -82,8 +90,14 @@ export function renderCloudInit(input: CloudInitInput): string {
       },
       { path: "/usr/local/sbin/fleet-routes", permissions: "0755", owner: "root:root", content: script("fleet-routes") },
     ],
-    // Every boot: re-add the static routes (cloud-init's bootcmd runs on each boot, runcmd only on the first).
-    bootcmd: [["sh", "-c", "[ ! -x /usr/local/sbin/fleet-routes ] || /usr/local/sbin/fleet-routes &"]],
+    bootcmd: [
+      // Make conntrack follow every connection from boot. Without a conntrack rule the kernel does not track a
+      // namespace's connections, so the first firewall apply would see live sessions (the engine's SSH through the
+      // jump host) as NEW mid-stream packets and reset them.
+      ["sh", "-c", CONNTRACK_FROM_BOOT],
+      // Every boot: re-add the static routes (bootcmd runs on each boot, runcmd only on the first).
+      ["sh", "-c", "[ ! -x /usr/local/sbin/fleet-routes ] || /usr/local/sbin/fleet-routes &"],
+    ],
     runcmd: [
       ["/usr/local/sbin/fleet-routes"],
       // Pick up the sshd drop-in where sshd was started before write_files ran (systemd hosts).
