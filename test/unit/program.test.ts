@@ -52,6 +52,30 @@ describe("the program with Pulumi.dev.yaml", () => {
     expect(route.inputs).toMatchObject({ destinationCidr: "10.8.0.0/24", nextHop: "10.20.0.10" });
   });
 
+  it("applies and confirms a firewall on every server, and makes one security group per role", () => {
+    for (const s of servers) {
+      expect(registered.filter((r) => r.name === `${s.name}-firewall`)).toHaveLength(1);
+      expect(registered.filter((r) => r.name === `${s.name}-firewall-confirm`)).toHaveLength(1);
+    }
+    const roles = new Set(servers.map((s) => s.role));
+    expect(count("openstack:networking/secGroup:SecGroup")).toBe(roles.size);
+    for (const port of registered.filter((r) => r.type === "openstack:networking/port:Port")) {
+      expect((port.inputs.securityGroupIds as string[]).length).toBe(1);
+    }
+  });
+
+  it("shares one admin key across the fleet and makes one host key per server", () => {
+    const keys = registered.filter((r) => r.type === "tls:index/privateKey:PrivateKey").map((r) => r.name);
+    expect(keys.filter((k) => k.endsWith("-admin"))).toEqual(["fleet-admin"]);
+    expect(keys.filter((k) => k.endsWith("-host")).sort()).toEqual(servers.map((s) => `${s.name}-host`).sort());
+  });
+
+  it("exports the connectivity matrix", async () => {
+    const m = (await resolve(outputs.matrix)) as { from: string; to: string; port: number; allowed: boolean }[];
+    expect(m.find((e) => e.from === "app" && e.to === "db" && e.port === 5432)?.allowed).toBe(true);
+    expect(m.find((e) => e.from === "web" && e.to === "db" && e.port === 5432)?.allowed).toBe(false);
+  });
+
   it("every remote command pins a host key, and so does its proxy", () => {
     const commands = registered.filter((r) => r.type === "command:remote:Command");
     expect(commands.length).toBeGreaterThanOrEqual(servers.length);

@@ -55,6 +55,9 @@ async function outputsFor(type: string, name: string, inputs: Record<string, unk
       return { ...inputs, address: `203.0.113.${10 + (n % 240)}` };
     case "openstack:compute/instance:Instance":
       return { ...inputs, accessIpV4: `198.51.100.${10 + (n % 240)}` };
+    case "command:remote:Command":
+      // The provider always answers with the command's output; empty is what a silent script prints.
+      return { ...inputs, stdout: "", stderr: "" };
     default:
       return { ...inputs };
   }
@@ -94,9 +97,18 @@ export function setConfig(config: Record<string, unknown>): void {
   pulumi.runtime.setAllConfig(flat, []);
 }
 
-/** Resolves an Output in a test (mocks resolve synchronously enough, but not before apply). */
-export function resolve<T>(o: pulumi.Input<T>): Promise<T> {
-  return new Promise((ok) => pulumi.output(o).apply((v) => ok(v as T)));
+/**
+ * Resolves an Output in a test. An apply that throws leaves its output pending forever
+ * under mocks, so give up with a clear error instead of hanging the suite.
+ */
+export function resolve<T>(o: pulumi.Input<T>, timeoutMs = 60_000): Promise<T> {
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`output did not resolve within ${timeoutMs} ms (an apply probably threw)`)), timeoutMs);
+    pulumi.output(o).apply((v) => {
+      clearTimeout(timer);
+      ok(v as T);
+    });
+  });
 }
 
 /** Strings found anywhere in a value, and whether each sits inside a secret wrapper. */
