@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import { readFileSync } from "fs";
+import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 
 /**
@@ -51,7 +51,11 @@ export function loader(op: ScriptOp): string {
   );
 }
 
-export const REMOTE_SCRIPTS_DIR = path.join(__dirname, "..", "..", "scripts", "remote");
+/** scripts/remote at the package root: two levels up from the sources, three from the build (dist/components/remote). */
+export const REMOTE_SCRIPTS_DIR =
+  [path.join(__dirname, "..", "..", "scripts", "remote"), path.join(__dirname, "..", "..", "..", "scripts", "remote")].find((d) =>
+    existsSync(path.join(d, "lib.sh")),
+  ) ?? path.join(__dirname, "..", "..", "scripts", "remote");
 
 /** Reads a repo script (scripts/remote/<name>.sh) to ship as a bundle's main.sh. */
 export function remoteScript(name: string): string {
