@@ -55,6 +55,20 @@ const CONNTRACK_FROM_BOOT = [
   "done",
 ].join(" ");
 
+/**
+ * On hosts without systemd there are no units to bring back the confirmed firewall and the VPN server, but
+ * cloud-init's bootcmd runs on every boot: run the boot scripts firewall-apply and vpn-configure installed
+ * (firewall first, so the VPN never listens unprotected). With systemd the fleet-firewall and
+ * openvpn-server@fleet units do this, so it is skipped there.
+ */
+const NO_SYSTEMD_BOOT = [
+  "[ -d /run/systemd/system ] && exit 0;",
+  "f=/var/lib/fleet/firewall/bin/firewall-boot.sh;",
+  '[ ! -f "$f" ] || bash "$f" /etc/iptables || echo "fleet: restoring the firewall at boot failed" >&2;',
+  "v=/etc/openvpn/server/vpn-boot.sh;",
+  '[ ! -f "$v" ] || bash "$v" || echo "fleet: starting openvpn at boot failed" >&2',
+].join(" ");
+
 const script = (name: string) => readFileSync(path.join(REMOTE_SCRIPTS_DIR, `${name}.sh`), "utf8");
 
 /** Pure: the #cloud-config user-data of one server. Same input, same bytes. */
@@ -97,6 +111,7 @@ export function renderCloudInit(input: CloudInitInput): string {
       ["sh", "-c", CONNTRACK_FROM_BOOT],
       // Every boot: re-add the static routes (bootcmd runs on each boot, runcmd only on the first).
       ["sh", "-c", "[ ! -x /usr/local/sbin/fleet-routes ] || /usr/local/sbin/fleet-routes &"],
+      ["sh", "-c", NO_SYSTEMD_BOOT],
     ],
     runcmd: [
       ["/usr/local/sbin/fleet-routes"],
