@@ -30,7 +30,6 @@ export interface ServerSummary {
 function rolePackages(cfg: FleetConfig, s: ServerSpec): string[] {
   const pkgs: string[] = [];
   if (s.role === cfg.gatewayRole) pkgs.push("openvpn", "socat");
-  if (cfg.deploy?.roles.includes(s.role)) pkgs.push("git");
   return pkgs;
 }
 

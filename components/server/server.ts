@@ -42,7 +42,8 @@ export interface ServerArgs {
   adminKey?: tls.PrivateKey;
 }
 
-const BASE_PACKAGES = ["ca-certificates", "curl", "ipset", "iptables", "python3"];
+/** Every host gets what the firewall and deploys need, so adding a deploy later never rebuilds a server. */
+const BASE_PACKAGES = ["ca-certificates", "curl", "git", "ipset", "iptables", "python3"];
 
 /**
  * One server: a stack-generated SSH host key (pinned by every connection), an admin key,

@@ -21,7 +21,9 @@ describeLab(
     beforeAll(async () => {
       for (const h of input.hosts) lab.addNode(h.name, `${h.privateIp}/${prefix}`);
       lab.addNode("vpn", `${cfg.vpn.subnet.replace(/\.0\/(\d+)$/, ".6/$1")}`);
-      lab.addNode("public", "203.0.113.50/24");
+      // The dev stack narrows gateway SSH to adminCidrs (203.0.113.0/24): probe from inside it and from outside it.
+      lab.addNode("admin", "203.0.113.50/24");
+      lab.addNode("public", "198.51.100.50/24");
       const ports = [...policyPorts(input), ...OUTSIDE_PORTS];
       await Promise.all(input.hosts.map((h) => lab.listen(lab.node(h.name), ports)));
     });
@@ -33,6 +35,7 @@ describeLab(
       const m = await observeMatrix(lab, input, [
         { node: lab.node("vpn"), as: "vpn" },
         { node: lab.node("public"), as: "public" },
+        { node: lab.node("admin"), as: "admin" },
       ]);
       const singles = Object.keys(cfg.roles).filter((r) => input.hosts.filter((h) => h.role === r).length === 1);
       expect(m.unprobed).toEqual(singles.map((r) => `${r}>${r}`).sort());
