@@ -8,7 +8,13 @@ module.exports = {
       displayName: "unit",
       testEnvironment: "node",
       transform: tsJest,
-      testMatch: ["<rootDir>/components/**/*.test.ts", "<rootDir>/test/unit/**/*.test.ts", "<rootDir>/scripts/**/*.test.ts", "<rootDir>/lab/**/*.test.ts", "<rootDir>/policy/**/*.test.ts"],
+      testMatch: [
+        "<rootDir>/components/**/*.test.ts",
+        "<rootDir>/test/unit/**/*.test.ts",
+        "<rootDir>/scripts/**/*.test.ts",
+        "<rootDir>/lab/**/*.test.ts",
+        "<rootDir>/policy/**/*.test.ts",
+      ],
     },
     {
       displayName: "lab",

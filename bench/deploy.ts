@@ -101,7 +101,10 @@ async function main(): Promise<void> {
     const t1 = median(oneHost);
     const ser = median(serial);
     // Other work on the machine steals CPU from the parallel runs more than from the serial one: show it.
-    const load = os.loadavg().map((l) => l.toFixed(1)).join(" ");
+    const load = os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ");
     console.log(`deploy bench: N=${N} hosts, ${ROUNDS} rounds, medians; ${os.cpus().length} cores, load average ${load}`);
     console.log(`  one host (prepare+activate):      ${t1.toFixed(0)} ms`);
     console.log(`  serial, one host at a time:       ${ser.toFixed(0)} ms  (${(ser / t1).toFixed(2)} x one host)`);

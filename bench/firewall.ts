@@ -27,7 +27,14 @@ function renderNaive(input: FirewallInput): Record<string, NaiveHost> {
   for (const host of [...input.hosts].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const rules = effectiveRules(host.role, input.roles, input);
     const render = (v6: boolean) => {
-      const L = ["*filter", ":INPUT DROP [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]", "-A INPUT -i lo -j ACCEPT", "-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT"];
+      const L = [
+        "*filter",
+        ":INPUT DROP [0:0]",
+        ":FORWARD DROP [0:0]",
+        ":OUTPUT ACCEPT [0:0]",
+        "-A INPUT -i lo -j ACCEPT",
+        "-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+      ];
       for (const r of rules) {
         for (const p of r.ports) {
           const dport = p.from === p.to ? `${p.from}` : `${p.from}:${p.to}`;
@@ -36,7 +43,9 @@ function renderNaive(input: FirewallInput): Record<string, NaiveHost> {
               s.kind === "role"
                 ? (byRole.get(s.role) ?? []).map((h) => (v6 ? h.privateIp6 : h.privateIp)).filter((a): a is string => a !== undefined)
                 : s.kind === "vpn"
-                  ? v6 ? [] : [input.vpn.subnet]
+                  ? v6
+                    ? []
+                    : [input.vpn.subnet]
                   : s.kind === "admin"
                     ? input.adminCidrs.filter((c) => c.includes(":") === v6)
                     : [undefined];

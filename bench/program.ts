@@ -41,6 +41,8 @@ async function timeIt(run: () => void): Promise<number> {
 async function program(n: number): Promise<number> {
   setConfig(fleetConfig(n));
   freshProgram();
+  // A fresh require of index.ts is how the program runs again in one process.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return timeIt(() => require(path.join(ROOT, "index")));
 }
 
@@ -68,7 +70,10 @@ async function main(): Promise<void> {
     rows.push({ n, prog: median(p), bare: median(b) });
   }
   console.log("servers  program(ms)  bare(ms)  program/bare");
-  for (const r of rows) console.log(`${String(r.n).padStart(7)}  ${r.prog.toFixed(0).padStart(11)}  ${r.bare.toFixed(0).padStart(8)}  ${(r.prog / r.bare).toFixed(2).padStart(12)}`);
+  for (const r of rows)
+    console.log(
+      `${String(r.n).padStart(7)}  ${r.prog.toFixed(0).padStart(11)}  ${r.bare.toFixed(0).padStart(8)}  ${(r.prog / r.bare).toFixed(2).padStart(12)}`,
+    );
   const t100 = rows.find((r) => r.n === 100);
   const t1000 = rows.find((r) => r.n === 1000);
   if (t100 && t1000) console.log(`t(1000)/t(100) = ${(t1000.prog / t100.prog).toFixed(2)} (linear would be 10; target <= 12)`);

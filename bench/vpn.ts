@@ -13,8 +13,21 @@ import { DataCipher, DEFAULT_CIPHERS, DEFAULT_TUNING, renderClientProfile, VpnTu
 import { inNs, run } from "../lab/sh";
 import { labUnavailable } from "../test/lab/guard";
 import {
-  configureGateway, createLab, destroyLab, gatewayLog, gatewaySetup, Lab, makeCa, PUBLIC, SERVER_NAME, sleep, spawnIn,
-  startClient, stopClient, VPN_GW, waitConnected,
+  configureGateway,
+  createLab,
+  destroyLab,
+  gatewayLog,
+  gatewaySetup,
+  Lab,
+  makeCa,
+  PUBLIC,
+  SERVER_NAME,
+  sleep,
+  spawnIn,
+  startClient,
+  stopClient,
+  VPN_GW,
+  waitConnected,
 } from "../test/lab/vpn-lab";
 
 interface Setting {
@@ -58,7 +71,11 @@ function iperf(lab: Lab, target: string): number {
 }
 
 function setLinkMtu(lab: Lab, mtu: number): void {
-  for (const [ns, dev] of [[lab.gw, "pub0"], [lab.laptops.alice.ns, "wan0"]]) run(inNs(ns, ["ip", "link", "set", dev, "mtu", String(mtu)]));
+  for (const [ns, dev] of [
+    [lab.gw, "pub0"],
+    [lab.laptops.alice.ns, "wan0"],
+  ])
+    run(inNs(ns, ["ip", "link", "set", dev, "mtu", String(mtu)]));
   for (const dev of ["gw-pub", "l-alice", "pub"]) run(inNs(lab.sw, ["ip", "link", "set", dev, "mtu", String(mtu)]));
 }
 
@@ -69,8 +86,17 @@ async function measure(lab: Lab, ca: ReturnType<typeof makeCa>, alice: ReturnTyp
   const r = configureGateway(lab, gw, [{ cn: "alice", fingerprint: alice.fingerprint }]);
   if (r.code !== 0) throw new Error(`configure failed: ${r.stderr}\n${gatewayLog(lab).slice(-2000)}`);
   const profile = renderClientProfile({
-    engineer: "alice", remoteHost: PUBLIC.gw, port: 1194, proto, serverName: SERVER_NAME, caCertPem: ca.certPem,
-    certPem: alice.certPem, keyPem: alice.keyPem, tlsCryptKey: gw.tlsCryptKey, ciphers: s.ciphers, tuning: s.tuning,
+    engineer: "alice",
+    remoteHost: PUBLIC.gw,
+    port: 1194,
+    proto,
+    serverName: SERVER_NAME,
+    caCertPem: ca.certPem,
+    certPem: alice.certPem,
+    keyPem: alice.keyPem,
+    tlsCryptKey: gw.tlsCryptKey,
+    ciphers: s.ciphers,
+    tuning: s.tuning,
   });
   const client = startClient(lab, "alice", profile, `bench-${Date.now()}`);
   try {

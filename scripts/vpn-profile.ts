@@ -44,9 +44,7 @@ export function writeProfile(profiles: Record<string, string>, name: string, out
   const profile = Object.prototype.hasOwnProperty.call(profiles, name) ? profiles[name] : undefined;
   if (profile === undefined) {
     const known = Object.keys(profiles).sort();
-    throw new ProfileError(
-      `no VPN profile for engineer ${JSON.stringify(name)}; known engineers: ${known.length ? known.join(", ") : "(none)"}`,
-    );
+    throw new ProfileError(`no VPN profile for engineer ${JSON.stringify(name)}; known engineers: ${known.length ? known.join(", ") : "(none)"}`);
   }
   const tmp = path.join(path.dirname(outPath), `.${path.basename(outPath)}.${process.pid}.tmp`);
   const fd = openSync(tmp, "wx", 0o600);

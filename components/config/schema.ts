@@ -54,8 +54,16 @@ export const vpnSchema = z.strictObject({
   adminCidrs: z.array(z.string()).default(["0.0.0.0/0"]),
   /** DNS servers pushed to clients; none by default (split tunnel). */
   dns: z.array(z.string()).default([]),
-  certValidityHours: z.number().int().min(24).default(24 * 365),
-  earlyRenewalHours: z.number().int().min(0).default(24 * 30),
+  certValidityHours: z
+    .number()
+    .int()
+    .min(24)
+    .default(24 * 365),
+  earlyRenewalHours: z
+    .number()
+    .int()
+    .min(0)
+    .default(24 * 30),
 });
 
 export const firewallSchema = z.strictObject({

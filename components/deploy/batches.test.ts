@@ -4,7 +4,15 @@ import { DeployConfigError } from "./errors";
 
 describe("planBatches", () => {
   describe.each([
-    { hosts: ["a", "b", "c", "d", "e", "f"], size: 2, want: [["a", "b"], ["c", "d"], ["e", "f"]] },
+    {
+      hosts: ["a", "b", "c", "d", "e", "f"],
+      size: 2,
+      want: [
+        ["a", "b"],
+        ["c", "d"],
+        ["e", "f"],
+      ],
+    },
     { hosts: ["a", "b", "c", "d", "e"], size: 2, want: [["a", "b"], ["c", "d"], ["e"]] },
     { hosts: ["web3", "web1", "web2"], size: 1, want: [["web3"], ["web1"], ["web2"]] },
     { hosts: ["a", "b"], size: 5, want: [["a", "b"]] },

@@ -57,7 +57,7 @@ export function validateSpec(spec: DeploySpec): void {
   if (!Number.isInteger(spec.lockStaleSeconds) || spec.lockStaleSeconds <= spec.healthTimeoutSeconds) {
     throw new DeployConfigError(`deploy ${app}: lockStaleSeconds must exceed healthTimeoutSeconds, got ${JSON.stringify(spec.lockStaleSeconds)}`);
   }
-  if (!/^[A-Za-z0-9_.@:\/-]{1,128}$/.test(spec.deployer)) {
+  if (!/^[A-Za-z0-9_.@:/-]{1,128}$/.test(spec.deployer)) {
     throw new DeployConfigError(`deploy ${app}: deployer must be a plain identity (user@host), got ${JSON.stringify(spec.deployer)}`);
   }
   checkRelPaths(app, "linkedDirs", spec.linkedDirs);

@@ -212,7 +212,16 @@ describe("deployArgsFromConfig", () => {
   it("targets the servers of the configured roles, in config order", () => {
     const servers = [handle("db1"), { ...handle("web2"), role: "web" }, handle("app9"), { ...handle("web1"), role: "web" }];
     const a = deployArgsFromConfig(
-      { app: "shop", roles: ["web"], source: { git: { url: "https://x/y.git", revision: "v1" } }, port: 8080, healthPath: "/health", healthTimeoutSeconds: 30, batchSize: 1, keepReleases: 5 },
+      {
+        app: "shop",
+        roles: ["web"],
+        source: { git: { url: "https://x/y.git", revision: "v1" } },
+        port: 8080,
+        healthPath: "/health",
+        healthTimeoutSeconds: 30,
+        batchSize: 1,
+        keepReleases: 5,
+      },
       servers.map((s) => ({ ...s, role: s.role === "web" ? "web" : "db" })),
     );
     expect(a.targets.map((t) => t.name)).toEqual(["web2", "web1"]);

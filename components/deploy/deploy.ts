@@ -144,9 +144,7 @@ export class AppDeploy extends pulumi.ComponentResource {
     }
 
     // From config, but only once every activate has succeeded: a failed rollout leaves it unresolved.
-    this.revisions = pulumi
-      .all(hosts.map((h) => this.activates[h].id))
-      .apply(() => Object.fromEntries(hosts.map((h) => [h, source.release])));
+    this.revisions = pulumi.all(hosts.map((h) => this.activates[h].id)).apply(() => Object.fromEntries(hosts.map((h) => [h, source.release])));
     this.registerOutputs({ revisions: this.revisions });
   }
 }

@@ -4,9 +4,7 @@ import { DeployConfigError } from "./errors";
 
 describe("renderDotenv", () => {
   it("sorts keys and quotes values", () => {
-    expect(renderDotenv("shop", { PORT: "8080", DB_PASSWORD: 'p"a$s`s\\w' })).toBe(
-      'DB_PASSWORD="p\\"a\\$s\\`s\\\\w"\nPORT="8080"\n',
-    );
+    expect(renderDotenv("shop", { PORT: "8080", DB_PASSWORD: 'p"a$s`s\\w' })).toBe('DB_PASSWORD="p\\"a\\$s\\`s\\\\w"\nPORT="8080"\n');
   });
 
   it("is independent of key order", () => {

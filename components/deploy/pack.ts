@@ -49,7 +49,9 @@ export function packDirectory(dir: string): PackedDirectory {
     tar.create({ sync: true, file, cwd: root, portable: true, mtime: new Date(0), noDirRecurse: true }, files);
     const data = readFileSync(file);
     if (data.length > MAX_LOCAL_BYTES) {
-      throw new DeployConfigError(`deploy source.local.path: ${JSON.stringify(dir)} packs to ${data.length} bytes (limit ${MAX_LOCAL_BYTES}); use an artifact URL`);
+      throw new DeployConfigError(
+        `deploy source.local.path: ${JSON.stringify(dir)} packs to ${data.length} bytes (limit ${MAX_LOCAL_BYTES}); use an artifact URL`,
+      );
     }
     return { base64: data.toString("base64"), sha256: createHash("sha256").update(data).digest("hex"), bytes: data.length };
   } finally {

@@ -36,7 +36,5 @@ describe("resolveSource", () => {
   });
 
   it.each(["v1", "release-2024.01", SHA, "abc1234"])("accepts revision %s", (r) => expect(isValidRevision(r)).toBe(true));
-  it.each(["", "a/b", "v1.lock", "x..y", ".hidden", "v1.", "a b", "a".repeat(200)])("refuses revision %p", (r) =>
-    expect(isValidRevision(r)).toBe(false),
-  );
+  it.each(["", "a/b", "v1.lock", "x..y", ".hidden", "v1.", "a b", "a".repeat(200)])("refuses revision %p", (r) => expect(isValidRevision(r)).toBe(false));
 });

@@ -60,7 +60,8 @@ export function resolveSource(app: string, source: DeploySource, revision?: stri
   if ("artifact" in source) {
     const { url, sha256 } = source.artifact;
     if (!ARTIFACT_URL.test(url)) throw new DeployConfigError(`deploy ${app}: source.artifact.url is not an https/http/file URL: ${JSON.stringify(url)}`);
-    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new DeployConfigError(`deploy ${app}: source.artifact.sha256 must be 64 lowercase hex digits, got ${JSON.stringify(sha256)}`);
+    if (!/^[0-9a-f]{64}$/.test(sha256))
+      throw new DeployConfigError(`deploy ${app}: source.artifact.sha256 must be 64 lowercase hex digits, got ${JSON.stringify(sha256)}`);
     if (revision !== undefined && !isValidRevision(revision)) {
       throw new DeployConfigError(`deploy ${app}: revision label must be a SHA or tag-like name, got ${JSON.stringify(revision)}`);
     }
@@ -71,7 +72,14 @@ export function resolveSource(app: string, source: DeploySource, revision?: stri
       throw new DeployConfigError(`deploy ${app}: revision label must be a SHA or tag-like name, got ${JSON.stringify(revision)}`);
     }
     const packed = packDirectory(source.local.path);
-    return { kind: "local", url: `local:${source.local.path}`, revision: revision ?? packed.sha256, sha256: packed.sha256, release: packed.sha256.slice(0, 16), archive: packed.base64 };
+    return {
+      kind: "local",
+      url: `local:${source.local.path}`,
+      revision: revision ?? packed.sha256,
+      sha256: packed.sha256,
+      release: packed.sha256.slice(0, 16),
+      archive: packed.base64,
+    };
   }
   throw new DeployConfigError(`deploy ${app}: source must have "git", "artifact" or "local"`);
 }

@@ -65,9 +65,12 @@ function systemdUnquote(word: string): string {
 describe("systemdQuote", () => {
   it("round-trips any single-line word", () => {
     fc.assert(
-      fc.property(fc.string().filter((s) => !/[\n\r\0]/.test(s)), (w) => {
-        expect(systemdUnquote(systemdQuote(w))).toBe(w);
-      }),
+      fc.property(
+        fc.string().filter((s) => !/[\n\r\0]/.test(s)),
+        (w) => {
+          expect(systemdUnquote(systemdQuote(w))).toBe(w);
+        },
+      ),
     );
   });
 });

@@ -20,7 +20,10 @@ const UNIT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export function systemdQuote(word: string): string {
   if (/[\n\r\0]/.test(word)) throw new DeployConfigError(`deploy.command word ${JSON.stringify(word)} contains a line break`);
   // `%` starts a specifier and `$` a variable reference in ExecStart=; both are literal here.
-  const escaped = word.replace(/[\\"]/g, (c) => `\\${c}`).replace(/%/g, "%%").replace(/\$/g, "$$$$");
+  const escaped = word
+    .replace(/[\\"]/g, (c) => `\\${c}`)
+    .replace(/%/g, "%%")
+    .replace(/\$/g, "$$$$");
   return `"${escaped}"`;
 }
 
@@ -58,9 +61,7 @@ export function renderServiceUnit(spec: ServiceUnitSpec): string {
     `ExecStart=${spec.execStart.map(systemdQuote).join(" ")}`,
     "Restart=on-failure",
     "RestartSec=2",
-    ...(spec.logFile !== undefined
-      ? [`StandardOutput=append:${pathValue("deploy.logFile", spec.logFile)}`, "StandardError=inherit"]
-      : []),
+    ...(spec.logFile !== undefined ? [`StandardOutput=append:${pathValue("deploy.logFile", spec.logFile)}`, "StandardError=inherit"] : []),
     "NoNewPrivileges=yes",
     "PrivateTmp=yes",
     "PrivateDevices=yes",

@@ -46,7 +46,11 @@ const handles: ServerHandle[] = base.hosts.map((h) => ({
   // Addresses arrive as outputs, as from real servers.
   privateIp: pulumi.output(Promise.resolve(h.privateIp)),
   publicIp: pulumi.output(h.publicIp),
-  connection: pulumi.secret({ host: h.publicIp ?? h.privateIp, user: "root", ...(h.role === "gateway" ? {} : { proxy: { host: "203.0.113.1", user: "root" } }) }),
+  connection: pulumi.secret({
+    host: h.publicIp ?? h.privateIp,
+    user: "root",
+    ...(h.role === "gateway" ? {} : { proxy: { host: "203.0.113.1", user: "root" } }),
+  }),
   ready: new Ready(`${h.name}-ready`),
 }));
 
@@ -106,19 +110,35 @@ describe("Firewall component", () => {
 });
 
 describe("securityGroupRules", () => {
-  const policy = { roles: SAMPLE_ROLES, gatewayRole: "gateway", vpn: { subnet: "10.8.0.0/24", port: 1194, proto: "udp" as const }, adminCidrs: ["203.0.113.2/32"] };
+  const policy = {
+    roles: SAMPLE_ROLES,
+    gatewayRole: "gateway",
+    vpn: { subnet: "10.8.0.0/24", port: 1194, proto: "udp" as const },
+    adminCidrs: ["203.0.113.2/32"],
+  };
   const rules = securityGroupRules(policy);
   const find = (role: string, pred: (r: (typeof rules)[number]) => boolean) => rules.filter((r) => r.role === role && pred(r));
 
   it("turns role sources into remote groups, in both families", () => {
     const pg = find("db", (r) => r.ports?.from === 5432 && "group" in r.remote);
-    expect(pg.map((r) => [r.etherType, "group" in r.remote && r.remote.group])).toEqual([["IPv4", "app"], ["IPv6", "app"]]);
+    expect(pg.map((r) => [r.etherType, "group" in r.remote && r.remote.group])).toEqual([
+      ["IPv4", "app"],
+      ["IPv6", "app"],
+    ]);
   });
 
   it("uses prefixes for vpn, public and admin", () => {
     expect(find("db", (r) => r.ports?.from === 5432 && "cidr" in r.remote).map((r) => "cidr" in r.remote && r.remote.cidr)).toEqual(["10.8.0.0/24"]);
-    expect(find("web", (r) => r.ports?.from === 443).map((r) => "cidr" in r.remote && r.remote.cidr).sort()).toEqual(["0.0.0.0/0", "::/0"]);
-    expect(find("gateway", (r) => r.ports?.from === 22 && "cidr" in r.remote).map((r) => "cidr" in r.remote && r.remote.cidr).sort()).toEqual(["10.8.0.0/24", "203.0.113.2/32"]);
+    expect(
+      find("web", (r) => r.ports?.from === 443)
+        .map((r) => "cidr" in r.remote && r.remote.cidr)
+        .sort(),
+    ).toEqual(["0.0.0.0/0", "::/0"]);
+    expect(
+      find("gateway", (r) => r.ports?.from === 22 && "cidr" in r.remote)
+        .map((r) => "cidr" in r.remote && r.remote.cidr)
+        .sort(),
+    ).toEqual(["10.8.0.0/24", "203.0.113.2/32"]);
     expect(find("app", (r) => r.protocol === "tcp" && r.ports?.from === 8080 && "cidr" in r.remote && r.remote.cidr === "0.0.0.0/0")).toEqual([]);
   });
 
@@ -136,7 +156,12 @@ describe("securityGroupRules", () => {
     await settle();
     const groups = registered.filter((r) => r.type === "openstack:networking/secGroup:SecGroup");
     expect(groups.map((g) => g.inputs.deleteDefaultRules)).toEqual([true, true, true, true]);
-    const pg = registered.filter((r) => r.type === "openstack:networking/secGroupRule:SecGroupRule" && r.inputs.portRangeMin === 5432 && r.inputs.remoteGroupId);
-    expect(pg.map((r) => [r.inputs.securityGroupId, r.inputs.remoteGroupId])).toEqual([["sg-db-id", "sg-app-id"], ["sg-db-id", "sg-app-id"]]);
+    const pg = registered.filter(
+      (r) => r.type === "openstack:networking/secGroupRule:SecGroupRule" && r.inputs.portRangeMin === 5432 && r.inputs.remoteGroupId,
+    );
+    expect(pg.map((r) => [r.inputs.securityGroupId, r.inputs.remoteGroupId])).toEqual([
+      ["sg-db-id", "sg-app-id"],
+      ["sg-db-id", "sg-app-id"],
+    ]);
   });
 });

@@ -55,7 +55,12 @@ describe("connectivityMatrix", () => {
   it("covers every source x destination role x policy port, 22 and the VPN port included", () => {
     const input = sampleInput(8);
     const ports = policyPorts(input);
-    expect(ports).toEqual(expect.arrayContaining([{ proto: "tcp", port: 22 }, { proto: "udp", port: 1194 }]));
+    expect(ports).toEqual(
+      expect.arrayContaining([
+        { proto: "tcp", port: 22 },
+        { proto: "udp", port: 1194 },
+      ]),
+    );
     expect(open).toHaveLength(matrixSources(input).length * Object.keys(SAMPLE_ROLES).length * ports.length);
   });
 
@@ -69,11 +74,14 @@ describe("connectivityMatrix", () => {
     fc.assert(
       fc.property(fc.array(rule, { maxLength: 3 }), fc.boolean(), (appRules, natOn) => {
         // One rule per port: keep the first of overlapping rules so the policy stays valid.
-        const kept = appRules.filter((r, i) => !appRules.slice(0, i).some((o) => o.proto === r.proto && o.ports[0].from <= r.ports[0].to && r.ports[0].from <= o.ports[0].to));
+        const kept = appRules.filter(
+          (r, i) => !appRules.slice(0, i).some((o) => o.proto === r.proto && o.ports[0].from <= r.ports[0].to && r.ports[0].from <= o.ports[0].to),
+        );
         const input: FirewallInput = sampleInput(6, { roles: { ...SAMPLE_ROLES, app: { public: false, allow: kept } }, nat: natOn });
         const m = connectivityMatrix(input);
         for (const e of m) {
-          if (e.from === "public" && e.allowed) expect(m.filter((x) => x.to === e.to && x.proto === e.proto && x.port === e.port).every((x) => x.allowed)).toBe(true);
+          if (e.from === "public" && e.allowed)
+            expect(m.filter((x) => x.to === e.to && x.proto === e.proto && x.port === e.port).every((x) => x.allowed)).toBe(true);
           expect(isAllowed(input, e.from, e.to, e.proto, e.port)).toBe(e.allowed);
         }
         for (const to of Object.keys(SAMPLE_ROLES)) {

@@ -96,9 +96,7 @@ export function connectivityMatrix(input: FirewallInput): MatrixEntry[] {
 export function formatMatrix(entries: MatrixEntry[]): string {
   if (entries.length === 0) return "(empty matrix)\n";
   const portKey = (e: MatrixEntry) => `${e.port}/${e.proto}`;
-  const cols = [...new Map(entries.map((e) => [portKey(e), e])).values()]
-    .sort((a, b) => a.port - b.port || (a.proto < b.proto ? -1 : 1))
-    .map(portKey);
+  const cols = [...new Map(entries.map((e) => [portKey(e), e])).values()].sort((a, b) => a.port - b.port || (a.proto < b.proto ? -1 : 1)).map(portKey);
   const rows = new Map<string, Map<string, boolean>>();
   for (const e of entries) {
     const k = `${e.from}\u0000${e.to}`;
@@ -111,6 +109,10 @@ export function formatMatrix(entries: MatrixEntry[]): string {
     return [from, to, ...cols.map((c) => (cells.get(c) === undefined ? " " : cells.get(c) ? "yes" : "-"))];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n") + "\n";
 }

@@ -31,7 +31,7 @@ describe("policyErrors", () => {
     {
       what: "two rules overlapping on one role",
       roles: withRule("app", { proto: "tcp", ports: [p(8000, 8100)], from: ["vpn"] }),
-      message: "fleet:roles.app.allow[2].ports[0]: tcp 8000-8100 overlaps fleet:roles.app.allow[0].ports[0] (tcp 8080) on role \"app\"",
+      message: 'fleet:roles.app.allow[2].ports[0]: tcp 8000-8100 overlaps fleet:roles.app.allow[0].ports[0] (tcp 8080) on role "app"',
     },
     {
       what: "a range listed twice in one rule",
@@ -78,7 +78,11 @@ describe("policyErrors", () => {
     const port = fc.integer({ min: 1, max: 65535 });
     const range = fc.tuple(port, port).map(([a, b]) => ({ from: Math.min(a, b), to: Math.max(a, b) }));
     const source = fc.constantFrom("gateway", "web", "app", "db", "vpn", "public", "nope");
-    const rule = fc.record({ proto: fc.constantFrom("tcp" as const, "udp" as const), ports: fc.array(range, { minLength: 1, maxLength: 3 }), from: fc.array(source, { minLength: 1, maxLength: 3 }) });
+    const rule = fc.record({
+      proto: fc.constantFrom("tcp" as const, "udp" as const),
+      ports: fc.array(range, { minLength: 1, maxLength: 3 }),
+      from: fc.array(source, { minLength: 1, maxLength: 3 }),
+    });
     const role = fc.record({ public: fc.boolean(), allow: fc.array(rule, { maxLength: 3 }) });
     fc.assert(
       fc.property(fc.record({ gateway: role, web: role, app: role, db: role }), (roles) => {

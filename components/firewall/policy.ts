@@ -10,11 +10,7 @@ import { PortRange, Proto, RolePolicy, VpnSettings } from "../model";
 export const SSH_PORT = 22;
 
 /** Where a packet may come from, once config names are resolved. `admin` = the adminCidrs. */
-export type SourceRef =
-  | { kind: "role"; role: string }
-  | { kind: "vpn" }
-  | { kind: "public" }
-  | { kind: "admin" };
+export type SourceRef = { kind: "role"; role: string } | { kind: "vpn" } | { kind: "public" } | { kind: "admin" };
 
 export interface EffectiveRule {
   proto: Proto;
@@ -86,7 +82,9 @@ export function policyErrors(roles: Record<string, RolePolicy>, opts: PolicyOpti
           problems.push(`${key}: ${what} includes tcp 22, reserved for the built-in SSH rule (open from the VPN and the gateway); remove it`);
         }
         if (opts.vpn && role === opts.gatewayRole && rule.proto === opts.vpn.proto && overlaps(range, { from: opts.vpn.port, to: opts.vpn.port })) {
-          problems.push(`${key}: ${what} includes the VPN port ${opts.vpn.proto} ${opts.vpn.port} (fleet:vpn.port), which the gateway already opens to public; remove it`);
+          problems.push(
+            `${key}: ${what} includes the VPN port ${opts.vpn.proto} ${opts.vpn.port} (fleet:vpn.port), which the gateway already opens to public; remove it`,
+          );
         }
         for (const earlier of seen) {
           if (earlier.proto === rule.proto && overlaps(earlier.range, range)) {
@@ -106,9 +104,7 @@ export function policyErrors(roles: Record<string, RolePolicy>, opts: PolicyOpti
 /** The rules a role's hosts enforce: built-ins first (they are the lockout failsafe), then the config's. */
 export function effectiveRules(role: string, roles: Record<string, RolePolicy>, opts: { gatewayRole: string; vpn: VpnSettings }): EffectiveRule[] {
   const ssh = { from: SSH_PORT, to: SSH_PORT };
-  const out: EffectiveRule[] = [
-    { proto: "tcp", ports: [ssh], from: [{ kind: "vpn" }, { kind: "role", role: opts.gatewayRole }], origin: "builtin ssh" },
-  ];
+  const out: EffectiveRule[] = [{ proto: "tcp", ports: [ssh], from: [{ kind: "vpn" }, { kind: "role", role: opts.gatewayRole }], origin: "builtin ssh" }];
   if (role === opts.gatewayRole) {
     out.push({ proto: "tcp", ports: [ssh], from: [{ kind: "admin" }], origin: "builtin ssh admin" });
     out.push({ proto: opts.vpn.proto, ports: [{ from: opts.vpn.port, to: opts.vpn.port }], from: [{ kind: "public" }], origin: "builtin vpn" });

@@ -26,10 +26,12 @@ describe("renderHostFirewall", () => {
 
   it("keeps the rule count per host constant (and at most 40) whatever the fleet size", () => {
     const small = sampleInput(10);
-    const baseline = Object.fromEntries(ROLES.map((r) => {
-      const fw = renderHostFirewall(small, hostOfRole(small, r).name);
-      return [r, [ruleCount(fw.rulesV4), ruleCount(fw.rulesV6)]];
-    }));
+    const baseline = Object.fromEntries(
+      ROLES.map((r) => {
+        const fw = renderHostFirewall(small, hostOfRole(small, r).name);
+        return [r, [ruleCount(fw.rulesV4), ruleCount(fw.rulesV6)]];
+      }),
+    );
     fc.assert(
       fc.property(fc.integer({ min: 5, max: 1500 }), fc.constantFrom(...ROLES), (n, role) => {
         const input = sampleInput(n);
@@ -56,7 +58,10 @@ describe("renderHostFirewall", () => {
   it("gives every host the SSH failsafe (VPN + gateway) before the final drop, in both families", () => {
     const all = renderFleetFirewalls(sampleInput(23));
     for (const [host, fw] of Object.entries(all)) {
-      for (const [rules, suffix] of [[fw.rulesV4, ""], [fw.rulesV6, "6"]] as const) {
+      for (const [rules, suffix] of [
+        [fw.rulesV4, ""],
+        [fw.rulesV6, "6"],
+      ] as const) {
         const lines = ownedLines(rules);
         const drop = lines.indexOf("-A FLEET-INPUT -j FLEET-DROP");
         const vpn = lines.findIndex((l) => l.startsWith(`-A FLEET-INPUT -p tcp --dport 22 -m set --match-set fleet-n${suffix}-vpn src`));
@@ -83,7 +88,12 @@ describe("renderHostFirewall", () => {
 
   it("defines every set a rule matches, with names that leave room for the swap suffix", () => {
     for (const fw of Object.values(renderFleetFirewalls(sampleInput(9)))) {
-      const created = new Set(fw.ipsets.split("\n").filter((l) => l.startsWith("create ")).map((l) => l.split(" ")[1]));
+      const created = new Set(
+        fw.ipsets
+          .split("\n")
+          .filter((l) => l.startsWith("create "))
+          .map((l) => l.split(" ")[1]),
+      );
       const used = [...`${fw.rulesV4}${fw.rulesV6}`.matchAll(/--match-set (\S+) src/g)].map((m) => m[1]);
       expect(used.filter((s) => !created.has(s))).toEqual([]);
       for (const s of created) expect(`${s}-n`.length).toBeLessThanOrEqual(31);

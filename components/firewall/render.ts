@@ -91,7 +91,8 @@ function inputProblems(input: FirewallInput): string[] {
     if (seen.has(h.name)) problems.push(`server "${h.name}": the name is used twice`);
     seen.add(h.name);
     if (!(h.role in input.roles)) problems.push(`server "${h.name}": unknown role "${h.role}"`);
-    if (familyOf(h.privateIp) !== 4 || h.privateIp.includes("/")) problems.push(`server "${h.name}": privateIp is not an IPv4 address: ${JSON.stringify(h.privateIp)}`);
+    if (familyOf(h.privateIp) !== 4 || h.privateIp.includes("/"))
+      problems.push(`server "${h.name}": privateIp is not an IPv4 address: ${JSON.stringify(h.privateIp)}`);
     if (h.privateIp6 !== undefined && (familyOf(h.privateIp6) !== 6 || h.privateIp6.includes("/"))) {
       problems.push(`server "${h.name}": privateIp6 is not an IPv6 address: ${JSON.stringify(h.privateIp6)}`);
     }
@@ -124,7 +125,9 @@ export function prepareFleet(input: FirewallInput): PreparedFleet {
   }
   // With NAT, VPN traffic reaches the hosts from the gateway's own address, so the gateway
   // counts as VPN wherever the VPN is allowed (the matrix models the same).
-  const gatewayIps = input.nat ? input.hosts.filter((h) => h.role === input.gatewayRole).flatMap((h) => [h.privateIp, ...(h.privateIp6 ? [h.privateIp6] : [])]) : [];
+  const gatewayIps = input.nat
+    ? input.hosts.filter((h) => h.role === input.gatewayRole).flatMap((h) => [h.privateIp, ...(h.privateIp6 ? [h.privateIp6] : [])])
+    : [];
   return {
     input,
     byName: new Map(input.hosts.map((h) => [h.name, h])),
@@ -278,9 +281,7 @@ function renderRules(fleet: PreparedFleet, host: HostFacts, rules: EffectiveRule
     L.push(`-A ${CHAIN_DROP} -s ${fleet.privateCidr} -j REJECT --reject-with icmp-admin-prohibited`);
   }
   L.push(`-A ${CHAIN_DROP} -p tcp -m set --match-set ${vpnSet} src -j REJECT --reject-with tcp-reset`);
-  L.push(
-    `-A ${CHAIN_DROP} -m set --match-set ${vpnSet} src -j REJECT --reject-with ${family === 4 ? "icmp-admin-prohibited" : "icmp6-adm-prohibited"}`,
-  );
+  L.push(`-A ${CHAIN_DROP} -m set --match-set ${vpnSet} src -j REJECT --reject-with ${family === 4 ? "icmp-admin-prohibited" : "icmp6-adm-prohibited"}`);
   L.push(`-A ${CHAIN_DROP} -j DROP`);
   if (isGateway && fleet.vpnSubnet.family === family) {
     L.push(`-A ${CHAIN_FORWARD} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`);

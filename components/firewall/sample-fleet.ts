@@ -7,7 +7,19 @@ import { FirewallInput } from "./render";
  */
 export const SAMPLE_ROLES: Record<string, RolePolicy> = {
   gateway: { public: true, allow: [] },
-  web: { public: true, allow: [{ proto: "tcp", ports: [{ from: 80, to: 80 }, { from: 443, to: 443 }], from: ["public"] }] },
+  web: {
+    public: true,
+    allow: [
+      {
+        proto: "tcp",
+        ports: [
+          { from: 80, to: 80 },
+          { from: 443, to: 443 },
+        ],
+        from: ["public"],
+      },
+    ],
+  },
   app: {
     public: false,
     allow: [

@@ -50,9 +50,22 @@ export function securityGroupRules(policy: SecurityGroupPolicy): SecurityGroupRu
   const add = (r: SecurityGroupRuleSpec) => out.set(specKey(r), r);
   for (const role of Object.keys(policy.roles).sort()) {
     for (const etherType of BOTH) {
-      add({ role, direction: "egress", etherType, remote: { cidr: etherType === "IPv4" ? "0.0.0.0/0" : "::/0" }, description: "egress (re-added after deleteDefaultRules)" });
+      add({
+        role,
+        direction: "egress",
+        etherType,
+        remote: { cidr: etherType === "IPv4" ? "0.0.0.0/0" : "::/0" },
+        description: "egress (re-added after deleteDefaultRules)",
+      });
       // The host firewall narrows ICMP; the group only keeps PMTU discovery, errors and ND working.
-      add({ role, direction: "ingress", etherType, protocol: etherType === "IPv4" ? "icmp" : "ipv6-icmp", remote: { cidr: etherType === "IPv4" ? "0.0.0.0/0" : "::/0" }, description: "icmp" });
+      add({
+        role,
+        direction: "ingress",
+        etherType,
+        protocol: etherType === "IPv4" ? "icmp" : "ipv6-icmp",
+        remote: { cidr: etherType === "IPv4" ? "0.0.0.0/0" : "::/0" },
+        description: "icmp",
+      });
     }
     for (const rule of effectiveRules(role, policy.roles, policy)) {
       for (const ports of rule.ports) {

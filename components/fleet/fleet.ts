@@ -106,29 +106,20 @@ export class Fleet extends pulumi.ComponentResource {
     const proxy = this.gateway.asProxy();
     const others = cfg.servers
       .filter((s) => s !== gwSpec)
-      .map(
-        (s) =>
-          new Server(
-            s.name,
-            { ...common(s), connectPublic: false, proxy, routes: [{ to: cfg.vpn.subnet, via: gwSpec.privateIp }] },
-            { parent: this },
-          ),
-      );
+      .map((s) => new Server(s.name, { ...common(s), connectPublic: false, proxy, routes: [{ to: cfg.vpn.subnet, via: gwSpec.privateIp }] }, { parent: this }));
     // Config order, so outputs read like the config.
     this.servers = cfg.servers.map((s) => (s === gwSpec ? this.gateway : others.find((o) => o.name === s.name)!));
     this.gatewayAddress = this.gateway.publicIp;
-    this.serverSummary = pulumi
-      .all(this.servers.map((s) => pulumi.all([s.privateIp, s.publicIp, s.hostPublicKey])))
-      .apply((rows) =>
-        Object.fromEntries(
-          rows.map(([privateIp, publicIp, hostKey], i) => {
-            const s = this.servers[i];
-            const row: ServerSummary = { role: s.role, privateIp, hostKey };
-            if (publicIp) row.publicIp = publicIp;
-            return [s.name, row];
-          }),
-        ),
-      );
+    this.serverSummary = pulumi.all(this.servers.map((s) => pulumi.all([s.privateIp, s.publicIp, s.hostPublicKey]))).apply((rows) =>
+      Object.fromEntries(
+        rows.map(([privateIp, publicIp, hostKey], i) => {
+          const s = this.servers[i];
+          const row: ServerSummary = { role: s.role, privateIp, hostKey };
+          if (publicIp) row.publicIp = publicIp;
+          return [s.name, row];
+        }),
+      ),
+    );
 
     // Every host's allow-lists come from every server's outputs: adding a server updates its peers in the same up.
     this.firewall = new Firewall(
@@ -170,6 +161,12 @@ export class Fleet extends pulumi.ComponentResource {
     }
     this.revisions = this.deploy ? this.deploy.revisions : pulumi.output<Record<string, string>>({});
 
-    this.registerOutputs({ servers: this.serverSummary, gatewayAddress: this.gatewayAddress, vpnProfiles: this.vpnProfiles, revisions: this.revisions, matrix: this.matrix });
+    this.registerOutputs({
+      servers: this.serverSummary,
+      gatewayAddress: this.gatewayAddress,
+      vpnProfiles: this.vpnProfiles,
+      revisions: this.revisions,
+      matrix: this.matrix,
+    });
   }
 }

@@ -45,8 +45,8 @@ export type ScriptOp = "create" | "delete";
 
 export function loader(op: ScriptOp): string {
   return (
-    "bash -c 'set -eu; umask 077; d=$(mktemp -d /tmp/fleet.XXXXXXXX); trap \"rm -rf -- \\\"$d\\\"\" EXIT; " +
-    "while IFS=\" \" read -r n b; do case \"$n\" in \"\"|*/*|.*) echo \"fleet: bad bundle entry\" >&2; exit 2;; esac; " +
+    'bash -c \'set -eu; umask 077; d=$(mktemp -d /tmp/fleet.XXXXXXXX); trap "rm -rf -- \\"$d\\"" EXIT; ' +
+    'while IFS=" " read -r n b; do case "$n" in ""|*/*|.*) echo "fleet: bad bundle entry" >&2; exit 2;; esac; ' +
     `printf %s "$b" | base64 -d >"$d/$n"; done; bash "$d/main.sh" "$d" ${op}'`
   );
 }

@@ -24,11 +24,7 @@ const LIB = "lib.sh";
  * Its trigger is the hash of the whole bundle (script + data), so the command
  * re-runs exactly when what it would do changes, and never on a no-op up.
  */
-export function scriptCommand(
-  name: string,
-  args: ScriptCommandArgs,
-  opts: pulumi.CustomResourceOptions,
-): command.remote.Command {
+export function scriptCommand(name: string, args: ScriptCommandArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
   const files = pulumi.output(args.files ?? {}).apply((f) => {
     const all: BundleFiles = { ...f, "main.sh": remoteScript(args.script), [LIB]: remoteScript("lib") };
     return all;

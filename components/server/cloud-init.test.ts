@@ -70,7 +70,11 @@ describe("renderCloudInit", () => {
       const file = path.join(dir, `${name}.yaml`);
       writeFileSync(file, renderCloudInit(input));
       const r = spawnSync("cloud-init", ["schema", "-c", file], { encoding: "utf8" });
-      expect({ name, code: r.status, out: `${r.stdout}${r.stderr}`.trim() }).toEqual({ name, code: 0, out: expect.stringMatching(/^Valid (schema|cloud-config)/) });
+      expect({ name, code: r.status, out: `${r.stdout}${r.stderr}`.trim() }).toEqual({
+        name,
+        code: 0,
+        out: expect.stringMatching(/^Valid (schema|cloud-config)/),
+      });
     }
   });
 });

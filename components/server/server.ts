@@ -70,29 +70,23 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
     this.hostPublicKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
     this.adminPrivateKey = pulumi.secret(adminKey.privateKeyOpenssh);
 
-    const userData = pulumi
-      .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, adminKey.publicKeyOpenssh])
-      .apply(([priv, pub, admin]) =>
-        renderCloudInit({
-          hostname: args.hostname,
-          role: args.role,
-          hostKey: { privateOpenssh: priv, publicOpenssh: pub },
-          adminPublicKeys: [admin],
-          packages: [...BASE_PACKAGES, ...(args.packages ?? [])],
-          allowTcpForwarding: args.allowTcpForwarding ?? false,
-          routes: args.routes ?? [],
-        }),
-      );
+    const userData = pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, adminKey.publicKeyOpenssh]).apply(([priv, pub, admin]) =>
+      renderCloudInit({
+        hostname: args.hostname,
+        role: args.role,
+        hostKey: { privateOpenssh: priv, publicOpenssh: pub },
+        adminPublicKeys: [admin],
+        packages: [...BASE_PACKAGES, ...(args.packages ?? [])],
+        allowTcpForwarding: args.allowTcpForwarding ?? false,
+        routes: args.routes ?? [],
+      }),
+    );
 
     const classic = args.flavour === "rackspace-classic";
     let networks: openstack.types.input.compute.InstanceNetwork[];
     let port: openstack.networking.Port | undefined;
     if (classic) {
-      networks = [
-        ...(args.public ? [{ uuid: RACKSPACE_PUBLICNET }] : []),
-        { uuid: RACKSPACE_SERVICENET },
-        { uuid: args.networkId, fixedIpV4: args.privateIp },
-      ];
+      networks = [...(args.public ? [{ uuid: RACKSPACE_PUBLICNET }] : []), { uuid: RACKSPACE_SERVICENET }, { uuid: args.networkId, fixedIpV4: args.privateIp }];
     } else {
       port = new openstack.networking.Port(
         name,

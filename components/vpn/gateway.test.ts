@@ -34,26 +34,26 @@ async function fakeCert(cn: string): Promise<string> {
 
 // Before any resource is constructed (the describe bodies below build components).
 void pulumi.runtime.setMocks(
-    {
-      newResource: async (args) => {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-        const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type === "tls:index/privateKey:PrivateKey") {
-          state.privateKeyPem = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "sec1" }).toString();
-        }
-        if (args.type === "tls:index/certRequest:CertRequest") {
-          state.certRequestPem = `csr for ${(args.inputs.subject as { commonName: string }).commonName}`;
-        }
-        if (args.type === "tls:index/locallySignedCert:LocallySignedCert") {
-          state.certPem = await fakeCert(String(args.inputs.certRequestPem).replace("csr for ", ""));
-        }
-        if (args.type === "tls:index/selfSignedCert:SelfSignedCert") state.certPem = await fakeCert("ca");
-        return { id: `${args.name}-id`, state };
-      },
-      call: (args) => args.inputs,
+  {
+    newResource: async (args) => {
+      registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+      const state: Record<string, unknown> = { ...args.inputs };
+      if (args.type === "tls:index/privateKey:PrivateKey") {
+        state.privateKeyPem = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "pem", type: "sec1" }).toString();
+      }
+      if (args.type === "tls:index/certRequest:CertRequest") {
+        state.certRequestPem = `csr for ${(args.inputs.subject as { commonName: string }).commonName}`;
+      }
+      if (args.type === "tls:index/locallySignedCert:LocallySignedCert") {
+        state.certPem = await fakeCert(String(args.inputs.certRequestPem).replace("csr for ", ""));
+      }
+      if (args.type === "tls:index/selfSignedCert:SelfSignedCert") state.certPem = await fakeCert("ca");
+      return { id: `${args.name}-id`, state };
     },
-    "fleet",
-    "test",
+    call: (args) => args.inputs,
+  },
+  "fleet",
+  "test",
 );
 
 const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
@@ -177,7 +177,11 @@ describe("VpnGateway", () => {
     const fps = await value(gw.fingerprints);
     const files = decodeBundle(stdinOf("vpn-configure"));
     expect(files["allow-list"]).toBe(`alice ${fps.alice.toLowerCase()}\nbob ${fps.bob.toLowerCase()}\n`);
-    expect(Object.keys(files).filter((f) => f.startsWith("ccd.")).sort()).toEqual(["ccd.alice", "ccd.bob"]);
+    expect(
+      Object.keys(files)
+        .filter((f) => f.startsWith("ccd."))
+        .sort(),
+    ).toEqual(["ccd.alice", "ccd.bob"]);
     expect(files["main.sh"]).toBe(remoteScript("vpn-configure"));
     expect(files["vpn-verify.sh"]).toContain("tls_digest_sha256_0");
   });

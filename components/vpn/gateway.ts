@@ -62,7 +62,10 @@ export class VpnGateway extends pulumi.ComponentResource {
     const engineerNames = Object.keys(pki.engineers);
     const creds = pulumi.all(
       Object.fromEntries(
-        engineerNames.map((e) => [e, pulumi.all({ certPem: pki.engineers[e].certPem, keyPem: pki.engineers[e].keyPem, fingerprint: pki.engineers[e].fingerprint })]),
+        engineerNames.map((e) => [
+          e,
+          pulumi.all({ certPem: pki.engineers[e].certPem, keyPem: pki.engineers[e].keyPem, fingerprint: pki.engineers[e].fingerprint }),
+        ]),
       ),
     );
     this.fingerprints = pulumi.all(Object.fromEntries(engineerNames.map((e) => [e, pki.engineers[e].fingerprint])));

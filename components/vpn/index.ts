@@ -4,7 +4,17 @@ export type { VpnGatewayArgs } from "./gateway";
 export { VpnPki, PKI_DEFAULTS, certFingerprint } from "./pki";
 export type { VpnPkiArgs, PkiOptions, EngineerCredentials } from "./pki";
 export {
-  renderServerConfig, renderClientProfile, renderAllowList, renderCcd, renderGatewayBundle, tlsCryptKeyFrom, vpnPaths,
-  checkEngineerName, VpnConfigError, AEAD_CIPHERS, DEFAULT_CIPHERS, DEFAULT_TUNING,
+  renderServerConfig,
+  renderClientProfile,
+  renderAllowList,
+  renderCcd,
+  renderGatewayBundle,
+  tlsCryptKeyFrom,
+  vpnPaths,
+  checkEngineerName,
+  VpnConfigError,
+  AEAD_CIPHERS,
+  DEFAULT_CIPHERS,
+  DEFAULT_TUNING,
 } from "./render";
 export type { DataCipher, VpnTuning, VpnPaths, ServerConfigInput, ClientProfileInput, AllowEntry, GatewayBundleInput } from "./render";

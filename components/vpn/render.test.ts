@@ -1,7 +1,18 @@
 import fc from "fast-check";
 import {
-  AEAD_CIPHERS, AllowEntry, CCD_PREFIX, ClientProfileInput, renderAllowList, renderCcd, renderClientProfile,
-  renderGatewayBundle, renderServerConfig, ServerConfigInput, tlsCryptKeyFrom, VpnConfigError, vpnPaths,
+  AEAD_CIPHERS,
+  AllowEntry,
+  CCD_PREFIX,
+  ClientProfileInput,
+  renderAllowList,
+  renderCcd,
+  renderClientProfile,
+  renderGatewayBundle,
+  renderServerConfig,
+  ServerConfigInput,
+  tlsCryptKeyFrom,
+  VpnConfigError,
+  vpnPaths,
 } from "./render";
 
 const pem = (tag: string, body: string) => `-----BEGIN ${tag}-----\n${body}\n-----END ${tag}-----\n`;
@@ -21,7 +32,10 @@ const client: ClientProfileInput = {
 };
 const fp = (byte: number) => Array.from({ length: 32 }, () => byte.toString(16).padStart(2, "0").toUpperCase()).join(":");
 const lines = (text: string) => text.split("\n");
-const optionNames = (text: string) => lines(text).filter((l) => l && !l.startsWith("#") && !l.startsWith("<") && !l.startsWith("-----")).map((l) => l.split(" ")[0]);
+const optionNames = (text: string) =>
+  lines(text)
+    .filter((l) => l && !l.startsWith("#") && !l.startsWith("<") && !l.startsWith("-----"))
+    .map((l) => l.split(" ")[0]);
 
 describe("renderServerConfig", () => {
   it("matches the snapshot for a typical gateway", () => {
@@ -29,9 +43,22 @@ describe("renderServerConfig", () => {
   });
 
   const secureDefaults = [
-    "dev tun", "topology subnet", "dh none", "tls-version-min 1.2", "tls-cert-profile preferred", "remote-cert-tls client",
-    "ccd-exclusive", "script-security 2", "allow-compression no", "user nobody", "group nogroup", "persist-key", "persist-tun",
-    "keepalive 10 60", "status-version 2", "server 10.8.0.0 255.255.255.0",
+    "dev tun",
+    "topology subnet",
+    "dh none",
+    "tls-version-min 1.2",
+    "tls-cert-profile preferred",
+    "remote-cert-tls client",
+    "ccd-exclusive",
+    "script-security 2",
+    "allow-compression no",
+    "user nobody",
+    "group nogroup",
+    "persist-key",
+    "persist-tun",
+    "keepalive 10 60",
+    "status-version 2",
+    "server 10.8.0.0 255.255.255.0",
   ];
   it.each(secureDefaults)("has the secure default `%s`", (line) => {
     expect(lines(renderServerConfig(server))).toContain(line);
@@ -51,7 +78,17 @@ describe("renderServerConfig", () => {
     expect(ciphers.length).toBeGreaterThan(0);
     for (const c of ciphers) expect(AEAD_CIPHERS).toContain(c);
     const names = optionNames(text);
-    for (const banned of ["compress", "comp-lzo", "cipher", "ncp-ciphers", "data-ciphers-fallback", "crl-verify", "redirect-gateway", "duplicate-cn", "client-to-client"]) {
+    for (const banned of [
+      "compress",
+      "comp-lzo",
+      "cipher",
+      "ncp-ciphers",
+      "data-ciphers-fallback",
+      "crl-verify",
+      "redirect-gateway",
+      "duplicate-cn",
+      "client-to-client",
+    ]) {
       expect(names).not.toContain(banned);
     }
   });
@@ -136,7 +173,15 @@ describe("renderClientProfile", () => {
 
   it("verifies the server's certificate use and name, and matches the server's crypto", () => {
     const text = renderClientProfile(client);
-    for (const line of ["client", "nobind", "remote 203.0.113.7 1194", "remote-cert-tls server", "verify-x509-name fleet-vpn name", "auth-nocache", "allow-compression no"]) {
+    for (const line of [
+      "client",
+      "nobind",
+      "remote 203.0.113.7 1194",
+      "remote-cert-tls server",
+      "verify-x509-name fleet-vpn name",
+      "auth-nocache",
+      "allow-compression no",
+    ]) {
       expect(lines(text)).toContain(line);
     }
     const serverText = renderServerConfig(server);
@@ -185,9 +230,11 @@ describe("renderAllowList and ccd", () => {
   });
 
   it("does not depend on input order", () => {
-    fc.assert(fc.property(fc.shuffledSubarray(entries, { minLength: entries.length }), (shuffled) => {
-      expect(renderAllowList(shuffled)).toBe(renderAllowList(entries));
-    }));
+    fc.assert(
+      fc.property(fc.shuffledSubarray(entries, { minLength: entries.length }), (shuffled) => {
+        expect(renderAllowList(shuffled)).toBe(renderAllowList(entries));
+      }),
+    );
   });
 
   it("renders an empty list for no engineers (everyone refused)", () => {
@@ -197,7 +244,13 @@ describe("renderAllowList and ccd", () => {
   it.each([
     [[{ cn: "alice", fingerprint: "AB:CD" }], /fingerprint of alice "AB:CD"/],
     [[{ cn: "a b", fingerprint: fp(1) }], /engineer name "a b"/],
-    [[{ cn: "x", fingerprint: fp(1) }, { cn: "x", fingerprint: fp(2) }], /x is listed twice/],
+    [
+      [
+        { cn: "x", fingerprint: fp(1) },
+        { cn: "x", fingerprint: fp(2) },
+      ],
+      /x is listed twice/,
+    ],
   ] as [AllowEntry[], RegExp][])("rejects %j", (bad, message) => {
     expect(() => renderAllowList(bad)).toThrow(message);
   });
@@ -212,7 +265,11 @@ describe("renderAllowList and ccd", () => {
       engineers: entries,
       rootPrefix: "/tmp/lab",
     });
-    expect(Object.keys(files).filter((f) => f.startsWith(CCD_PREFIX)).sort()).toEqual(["ccd.alice", "ccd.bob", "ccd.carol"]);
+    expect(
+      Object.keys(files)
+        .filter((f) => f.startsWith(CCD_PREFIX))
+        .sort(),
+    ).toEqual(["ccd.alice", "ccd.bob", "ccd.carol"]);
     expect(files["ccd.bob"]).toBe(renderCcd("bob"));
     expect(files["server.conf"]).toContain("ca /tmp/lab/etc/openvpn/server/ca.crt");
     expect(files.root_prefix).toBe("/tmp/lab");

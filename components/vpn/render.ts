@@ -110,9 +110,7 @@ const HOST = /^[A-Za-z0-9.:-]+$/;
 export function checkEngineerName(name: string): string {
   // DEFAULT is the ccd file OpenVPN applies to everyone; it must never be an engineer.
   if (!ENGINEER.test(name) || name === "DEFAULT") {
-    throw new VpnConfigError(
-      `vpn engineer name ${JSON.stringify(name)} is invalid: use letters, digits, '.', '_' or '-' (max 64), not DEFAULT`,
-    );
+    throw new VpnConfigError(`vpn engineer name ${JSON.stringify(name)} is invalid: use letters, digits, '.', '_' or '-' (max 64), not DEFAULT`);
   }
   return name;
 }
@@ -175,13 +173,7 @@ function tuningLines(t: VpnTuning, proto: Proto, push: boolean): string[] {
 
 /** Options both ends must agree on; rendered identically into server config and profile. */
 function cryptoLines(ciphers: readonly DataCipher[]): string[] {
-  return [
-    "tls-version-min 1.2",
-    "tls-cert-profile preferred",
-    `tls-groups ${TLS_GROUPS}`,
-    `data-ciphers ${checkCiphers(ciphers)}`,
-    "allow-compression no",
-  ];
+  return ["tls-version-min 1.2", "tls-cert-profile preferred", `tls-groups ${TLS_GROUPS}`, `data-ciphers ${checkCiphers(ciphers)}`, "allow-compression no"];
 }
 
 const HEADER = "# Rendered by openstack-fleet (components/vpn/render.ts); changes here are overwritten.";

@@ -26,13 +26,5 @@ export function formatStaticKeyV1(key: Buffer): string {
   const hex = key.toString("hex");
   const lines: string[] = [];
   for (let i = 0; i < hex.length; i += 32) lines.push(hex.slice(i, i + 32));
-  return [
-    "#",
-    "# 2048 bit OpenVPN static key",
-    "#",
-    "-----BEGIN OpenVPN Static key V1-----",
-    ...lines,
-    "-----END OpenVPN Static key V1-----",
-    "",
-  ].join("\n");
+  return ["#", "# 2048 bit OpenVPN static key", "#", "-----BEGIN OpenVPN Static key V1-----", ...lines, "-----END OpenVPN Static key V1-----", ""].join("\n");
 }

@@ -62,7 +62,7 @@ describeLab(
       await t.up(config(undefined), { program: PROGRAM });
       // Each app host gets its own copy of "the company's git server".
       for (const h of APP_HOSTS) {
-        const r = await t.exec(h, ["sh", "-c", 'base64 -d >/root/shop.bundle && git clone -q --mirror /root/shop.bundle /root/shop.git'], b64);
+        const r = await t.exec(h, ["sh", "-c", "base64 -d >/root/shop.bundle && git clone -q --mirror /root/shop.bundle /root/shop.git"], b64);
         expect(r.code).toBe(0);
       }
     });

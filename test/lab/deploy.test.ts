@@ -5,7 +5,20 @@
  */
 import { execFileSync, spawn, spawnSync, ChildProcess } from "child_process";
 import { createHash } from "crypto";
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from "fs";
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describeLab } from "./guard";
@@ -63,8 +76,7 @@ describeLab(
       }
     }
     const prepare = (h: DeployHost, s: DeploySpec, env = dotenv(s.port)) => runScript(h, "deploy-prepare", prepareFiles(s, env)).then(keep);
-    const activate = (h: DeployHost, s: DeploySpec, env = dotenv(s.port)) =>
-      runScript(h, "deploy-activate", activateFiles(s, sha256Hex(env))).then(keep);
+    const activate = (h: DeployHost, s: DeploySpec, env = dotenv(s.port)) => runScript(h, "deploy-activate", activateFiles(s, sha256Hex(env))).then(keep);
     const keep = (r: ScriptResult) => (outputs.push(r), r);
 
     const served = (h: DeployHost, port = PORT) => httpGet(h, port, "/").body;
@@ -72,7 +84,10 @@ describeLab(
     const currentIno = (h: DeployHost) => lstatSync(hostPath(h, `/srv/${APP}/current`)).ino;
     const auditLog = (h: DeployHost) => readFileSync(hostPath(h, `/srv/${APP}/revisions.log`), "utf8");
     const appPid = (h: DeployHost) => readFileSync(hostPath(h, `/run/${APP}/${APP}.pid`), "utf8").trim();
-    const releases = (h: DeployHost) => readdirSync(hostPath(h, `/srv/${APP}/releases`)).filter((n) => !n.startsWith(".")).sort();
+    const releases = (h: DeployHost) =>
+      readdirSync(hostPath(h, `/srv/${APP}/releases`))
+        .filter((n) => !n.startsWith("."))
+        .sort();
     const lockDir = (h: DeployHost) => hostPath(h, `/srv/${APP}/deploy.lock`);
     function plantLock(h: DeployHost, pid: number, since: number, who: string) {
       mkdirSync(lockDir(h));
@@ -130,7 +145,10 @@ describeLab(
         expect(existsSync(hostPath(h, `/srv/${APP}/releases/v2/server.py`))).toBe(true);
       }
       const r = await deploy("v2", 2);
-      expect(r.activates.map((b) => b.map((x) => x.host))).toEqual([["dp1", "dp2"], ["dp3", "dp4"]]);
+      expect(r.activates.map((b) => b.map((x) => x.host))).toEqual([
+        ["dp1", "dp2"],
+        ["dp3", "dp4"],
+      ]);
       expect(r.prepares.every((p) => /reusing/.test(p.stdout))).toBe(true);
       for (const h of hosts) {
         expect(served(h)).toBe(sha.v2);
@@ -263,7 +281,9 @@ describeLab(
         plantLock(h, dead, Math.floor(Date.now() / 1000), "bob@ci");
         const a = await activate(h, spec("v1"));
         expect(a.code).toBe(0);
-        expect(a.stderr).toMatch(new RegExp(`breaking stale deploy lock of shop on dp4 \\(its owner pid ${dead} is not running\\): pid=${dead} host=dp4 who=bob@ci`));
+        expect(a.stderr).toMatch(
+          new RegExp(`breaking stale deploy lock of shop on dp4 \\(its owner pid ${dead} is not running\\): pid=${dead} host=dp4 who=bob@ci`),
+        );
         expect(served(h)).toBe(sha.v1);
       });
 
@@ -338,7 +358,10 @@ describeLab(
       expect(r.activates[0][0].code).toBe(0);
       expect(served(h, 8083)).toBe(sha.v2);
       const leader = readFileSync(hostPath(h, "/run/usr/usr.pid"), "utf8").trim();
-      const procs = execFileSync("ps", ["-o", "uid=,comm=", "-g", leader], { encoding: "utf8" }).trim().split("\n").map((l) => l.trim().split(/\s+/));
+      const procs = execFileSync("ps", ["-o", "uid=,comm=", "-g", leader], { encoding: "utf8" })
+        .trim()
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/));
       expect(procs).toContainEqual(["65534", "python3"]);
       expect(statSync(hostPath(h, "/srv/usr/shared/tmp")).uid).toBe(65534);
       expect(statSync(hostPath(h, "/srv/usr/releases/v2")).uid).toBe(0);

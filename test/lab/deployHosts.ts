@@ -29,14 +29,7 @@ export interface ScriptResult {
 }
 
 // Constant script; the paths and the loader command arrive as arguments, never spliced.
-const ENTER = [
-  "set -e",
-  'mount --bind "$1" /srv',
-  'mount --bind "$2" /var/log',
-  'mount --bind "$3" /run',
-  'hostname "$4"',
-  'exec bash -c "$5"',
-].join("; ");
+const ENTER = ["set -e", 'mount --bind "$1" /srv', 'mount --bind "$2" /var/log', 'mount --bind "$3" /run', 'hostname "$4"', 'exec bash -c "$5"'].join("; ");
 
 export function createHosts(tag: string, count: number): DeployHost[] {
   const hosts: DeployHost[] = [];
@@ -94,9 +87,20 @@ export function fullBundle(script: string, files: BundleFiles): string {
 
 export function runScript(host: DeployHost, script: string, files: BundleFiles, op: ScriptOp = "create"): Promise<ScriptResult> {
   const argv = inNs(host.ns, [
-    "unshare", "-m", "-u", "--propagation", "private",
-    "sh", "-c", ENTER, "fleet-enter",
-    path.join(host.dir, "srv"), path.join(host.dir, "log"), path.join(host.dir, "run"), host.name, loader(op),
+    "unshare",
+    "-m",
+    "-u",
+    "--propagation",
+    "private",
+    "sh",
+    "-c",
+    ENTER,
+    "fleet-enter",
+    path.join(host.dir, "srv"),
+    path.join(host.dir, "log"),
+    path.join(host.dir, "run"),
+    host.name,
+    loader(op),
   ]);
   const started = Date.now();
   return new Promise((resolve, reject) => {
@@ -132,7 +136,10 @@ export async function rollout(
   if (badPrep.length > 0) throw new RolloutError(badPrep);
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const activates: ScriptResult[][] = [];
-  for (const batch of planBatches(hosts.map((h) => h.name), batchSize)) {
+  for (const batch of planBatches(
+    hosts.map((h) => h.name),
+    batchSize,
+  )) {
     const results = await Promise.all(batch.map((n) => runScript(byName.get(n)!, "deploy-activate", activate)));
     activates.push(results);
     const bad = results.filter((r) => r.code !== 0);
@@ -150,7 +157,11 @@ export function httpGet(host: DeployHost, port: number, urlPath: string): { code
 
 /** Path on the test machine of a path the host sees under /srv, /var/log or /run. */
 export function hostPath(host: DeployHost, p: string): string {
-  for (const [inside, outside] of [["/srv/", "srv"], ["/var/log/", "log"], ["/run/", "run"]] as const) {
+  for (const [inside, outside] of [
+    ["/srv/", "srv"],
+    ["/var/log/", "log"],
+    ["/run/", "run"],
+  ] as const) {
     if (p.startsWith(inside)) return path.join(host.dir, outside, p.slice(inside.length));
   }
   throw new Error(`${p} is not under a per-host dir`);

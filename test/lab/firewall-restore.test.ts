@@ -14,10 +14,7 @@ describeLab(
   "firewall files load in the real iptables-restore / ip6tables-restore / ipset",
   () => {
     // NAT on and off, and admin CIDRs both open and narrowed, so every renderer branch is loaded.
-    const variants = [
-      sampleInput(13, { adminCidrs: ["0.0.0.0/0", "::/0"] }),
-      sampleInput(13, { nat: true, adminCidrs: ["203.0.113.2/32", "2001:db8::/48"] }),
-    ];
+    const variants = [sampleInput(13, { adminCidrs: ["0.0.0.0/0", "::/0"] }), sampleInput(13, { nat: true, adminCidrs: ["203.0.113.2/32", "2001:db8::/48"] })];
     const cases = variants.flatMap((input, v) => Object.entries(renderFleetFirewalls(input)).map(([host, fw]) => ({ v, host, fw })));
 
     describe.each(cases)("variant $v host $host", ({ host, fw }) => {
@@ -41,7 +38,9 @@ describeLab(
         const saved = must(inNs(ns, ["iptables-save"]));
         expect(saved).toContain("-A DOCKER-USER -j RETURN");
         expect(saved).toMatch(/^:INPUT DROP/m);
-        const loaded = saved.split("\n").filter((l) => l.startsWith("-A FLEET-") || l.startsWith("-A INPUT") || l.startsWith("-A FORWARD") || l.startsWith("-A POSTROUTING"));
+        const loaded = saved
+          .split("\n")
+          .filter((l) => l.startsWith("-A FLEET-") || l.startsWith("-A INPUT") || l.startsWith("-A FORWARD") || l.startsWith("-A POSTROUTING"));
         expect(loaded.length).toBe(ruleCount(fw.rulesV4));
       });
 
@@ -53,7 +52,9 @@ describeLab(
         const saved = must(inNs(ns, ["iptables-save"]));
         expect(saved.match(/^-A INPUT -j FLEET-INPUT$/gm)).toHaveLength(1);
         expect(saved.match(/^-A FORWARD -j FLEET-FWD$/gm)).toHaveLength(1);
-        expect(saved.split("\n").filter((l) => l.startsWith("-A FLEET-INPUT")).length).toBe(fw.rulesV4.split("\n").filter((l) => l.startsWith("-A FLEET-INPUT")).length);
+        expect(saved.split("\n").filter((l) => l.startsWith("-A FLEET-INPUT")).length).toBe(
+          fw.rulesV4.split("\n").filter((l) => l.startsWith("-A FLEET-INPUT")).length,
+        );
       });
     });
   },

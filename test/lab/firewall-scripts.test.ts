@@ -122,7 +122,10 @@ describeLab(
 
     it("a confirmed apply is not reverted, and is what boot loads", async () => {
       const db = lab.node("db-4");
-      const roles = { ...SAMPLE_ROLES, db: { ...SAMPLE_ROLES.db, allow: [...SAMPLE_ROLES.db.allow, { proto: "tcp" as const, ports: [{ from: 6379, to: 6379 }], from: ["app"] }] } };
+      const roles = {
+        ...SAMPLE_ROLES,
+        db: { ...SAMPLE_ROLES.db, allow: [...SAMPLE_ROLES.db.allow, { proto: "tcp" as const, ports: [{ from: 6379, to: 6379 }], from: ["app"] }] },
+      };
       const next = renderFleetFirewalls(fleetInput(hosts, { roles }))["db-4"];
       lab.applyAndConfirm(db, next, TIMEOUT);
       const after = lab.ownedState(db);
@@ -151,7 +154,11 @@ describeLab(
       const web = lab.node("web-1");
       const before = lab.ownedState(web);
       // Loads fine in a fresh namespace, but the live hash:ip set cannot be swapped with a hash:net one.
-      const clash = { ...rendered["web-1"], hash: "00000000000000aa", ipsets: rendered["web-1"].ipsets.replace("fleet-r-gateway hash:ip", "fleet-r-gateway hash:net") };
+      const clash = {
+        ...rendered["web-1"],
+        hash: "00000000000000aa",
+        ipsets: rendered["web-1"].ipsets.replace("fleet-r-gateway hash:ip", "fleet-r-gateway hash:net"),
+      };
       const r = lab.apply(web, clash, TIMEOUT);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain(`fleet: ${hostname}: applying rules ${clash.hash} failed, previous rules restored`);
@@ -183,7 +190,11 @@ describeLab(
       expect(await lab.probe(newcomer, [probeDb])).toEqual([true]);
       const setList = must(inNs(db.ns, ["ipset", "list", "fleet-r-app"]));
       expect(setList).toContain("10.0.0.19");
-      expect(must(inNs(db.ns, ["ipset", "list", "-n"])).split("\n").filter((n) => n.endsWith("-n"))).toEqual([]);
+      expect(
+        must(inNs(db.ns, ["ipset", "list", "-n"]))
+          .split("\n")
+          .filter((n) => n.endsWith("-n")),
+      ).toEqual([]);
     });
 
     it("a simulated reboot (flush rules, destroy sets, run the boot script) brings rules and sets back", async () => {

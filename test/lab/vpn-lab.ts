@@ -54,10 +54,26 @@ function openssl(args: string[], cwd: string): void {
 export function makeCa(dir: string, cn: string): TestCa {
   openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key"], dir);
   openssl(
-    ["req", "-x509", "-new", "-key", "ca.key", "-subj", `/CN=${cn}`, "-days", "2", "-sha256",
-      "-addext", "basicConstraints=critical,CA:TRUE",
-      "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
-      "-addext", "subjectKeyIdentifier=hash", "-out", "ca.crt"],
+    [
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      "ca.key",
+      "-subj",
+      `/CN=${cn}`,
+      "-days",
+      "2",
+      "-sha256",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+      "-addext",
+      "subjectKeyIdentifier=hash",
+      "-out",
+      "ca.crt",
+    ],
     dir,
   );
   let serial = 1;
@@ -71,8 +87,25 @@ export function makeCa(dir: string, cn: string): TestCa {
       openssl(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${base}.key`], dir);
       openssl(["req", "-new", "-key", `${base}.key`, "-subj", `/CN=${leafCn}`, "-out", `${base}.csr`], dir);
       openssl(
-        ["x509", "-req", "-in", `${base}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", String(serial++),
-          "-days", "2", "-sha256", "-extfile", `${base}.ext`, "-out", `${base}.crt`],
+        [
+          "x509",
+          "-req",
+          "-in",
+          `${base}.csr`,
+          "-CA",
+          "ca.crt",
+          "-CAkey",
+          "ca.key",
+          "-set_serial",
+          String(serial++),
+          "-days",
+          "2",
+          "-sha256",
+          "-extfile",
+          `${base}.ext`,
+          "-out",
+          `${base}.crt`,
+        ],
         dir,
       );
       const certPem = readFileSync(path.join(dir, `${base}.crt`), "utf8");
@@ -157,7 +190,9 @@ export function destroyLab(lab: Lab): void {
 }
 
 function listPidFiles(lab: Lab): string[] {
-  const out = run(["find", lab.dir, "-name", "*.pid", "-type", "f"]).stdout.split("\n").filter((l) => l !== "");
+  const out = run(["find", lab.dir, "-name", "*.pid", "-type", "f"])
+    .stdout.split("\n")
+    .filter((l) => l !== "");
   return out;
 }
 

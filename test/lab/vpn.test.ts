@@ -9,9 +9,31 @@ import { inNs, must, run } from "../../lab/sh";
 import { main as vpnProfileCli } from "../../scripts/vpn-profile";
 import { describeLab } from "./guard";
 import {
-  clientConnected, clientLog, configureGateway, connectedClients, createLab, destroyLab, gatewayLog, gatewayPid,
-  gatewaySetup, GatewaySetup, gwPaths, Issued, Lab, makeCa, PRIVATE, PUBLIC, SERVER_NAME, sleep, spawnIn,
-  startClient, stopClient, tcpBanner, VpnClient, waitConnected, waitFor,
+  clientConnected,
+  clientLog,
+  configureGateway,
+  connectedClients,
+  createLab,
+  destroyLab,
+  gatewayLog,
+  gatewayPid,
+  gatewaySetup,
+  GatewaySetup,
+  gwPaths,
+  Issued,
+  Lab,
+  makeCa,
+  PRIVATE,
+  PUBLIC,
+  SERVER_NAME,
+  sleep,
+  spawnIn,
+  startClient,
+  stopClient,
+  tcpBanner,
+  VpnClient,
+  waitConnected,
+  waitFor,
 } from "./vpn-lab";
 
 const APP_PORT = 8080;
@@ -69,8 +91,19 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
     must(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
     must(["mkdir", "-p", "/run/sshd"]);
     spawnIn(lab, lab.app, [
-      "/usr/sbin/sshd", "-D", "-e", "-f", "/dev/null", "-o", `HostKey=${hostKey}`, "-o", `ListenAddress=${PRIVATE.app}`,
-      "-o", "PidFile=none", "-o", "UsePAM=no",
+      "/usr/sbin/sshd",
+      "-D",
+      "-e",
+      "-f",
+      "/dev/null",
+      "-o",
+      `HostKey=${hostKey}`,
+      "-o",
+      `ListenAddress=${PRIVATE.app}`,
+      "-o",
+      "PidFile=none",
+      "-o",
+      "UsePAM=no",
     ]);
     configure(allow("alice", "bob"));
   });
@@ -137,9 +170,13 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
     // One TCP connection from alice, echoing a line every 200 ms across the whole change.
     const rounds = 40;
     const session = spawnIn(lab, lab.laptops.alice.ns, [
-      "bash", "-c",
+      "bash",
+      "-c",
       'exec 3<>"/dev/tcp/$1/$2"; for i in $(seq 1 "$3"); do echo "ping $i" >&3; read -r -t 3 l <&3; [ "$l" = "ping $i" ] || exit 1; sleep 0.2; done',
-      "session", PRIVATE.app, String(ECHO_PORT), String(rounds),
+      "session",
+      PRIVATE.app,
+      String(ECHO_PORT),
+      String(rounds),
     ]);
     const sessionDone = new Promise<number | null>((resolve) => session.on("exit", (code) => resolve(code)));
     await sleep(1500);

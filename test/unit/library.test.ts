@@ -11,7 +11,18 @@ describe("the library entry point", () => {
       api = require("../../components");
     });
     await new Promise((r) => setTimeout(r, 100));
-    for (const name of ["Fleet", "Server", "Network", "Firewall", "RoleSecurityGroups", "VpnGateway", "VpnPki", "AppDeploy", "loadFleetConfig", "parseFleetConfig"]) {
+    for (const name of [
+      "Fleet",
+      "Server",
+      "Network",
+      "Firewall",
+      "RoleSecurityGroups",
+      "VpnGateway",
+      "VpnPki",
+      "AppDeploy",
+      "loadFleetConfig",
+      "parseFleetConfig",
+    ]) {
       expect({ name, type: typeof api[name] }).toEqual({ name, type: "function" });
     }
     expect(registered).toEqual([]);

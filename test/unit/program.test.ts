@@ -99,7 +99,11 @@ describe("the program with Pulumi.dev.yaml", () => {
   });
 
   it("private keys appear only inside secrets", () => {
-    const leaks = registered.flatMap((r) => strings(r.inputs).filter((x) => /PRIVATE KEY/.test(x.s) && !x.secret).map(() => `${r.type} ${r.name}`));
+    const leaks = registered.flatMap((r) =>
+      strings(r.inputs)
+        .filter((x) => /PRIVATE KEY/.test(x.s) && !x.secret)
+        .map(() => `${r.type} ${r.name}`),
+    );
     expect(leaks).toEqual([]);
   });
 
@@ -114,9 +118,7 @@ describe("the program with Pulumi.dev.yaml", () => {
   it("is deterministic: the same config gives byte-identical inputs", async () => {
     // Registration order depends on when outputs resolve; compare per resource. Mock addresses carry a counter.
     const snapshot = () =>
-      Object.fromEntries(
-        registered.map((r) => [`${r.type} ${r.name}`, JSON.stringify(r.inputs).replace(/(203\.0\.113|198\.51\.100)\.\d+/g, "X")]),
-      );
+      Object.fromEntries(registered.map((r) => [`${r.type} ${r.name}`, JSON.stringify(r.inputs).replace(/(203\.0\.113|198\.51\.100)\.\d+/g, "X")]));
     const first = snapshot();
     await runProgram(dev);
     const second = snapshot();
