@@ -27,7 +27,7 @@ export interface Target {
   port: number;
 }
 
-const LISTENER = `
+export const LISTENER = `
 import socket, sys, threading
 def tcp(p):
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", p)); s.listen(64)
@@ -55,7 +55,7 @@ print("ready", flush=True)
 threading.Event().wait()
 `;
 
-const PROBER = `
+export const PROBER = `
 import json, socket, sys, threading
 targets = json.load(sys.stdin); out = [False] * len(targets); T = float(sys.argv[1])
 def probe(i, t):
@@ -73,7 +73,7 @@ print(json.dumps(out))
 `;
 
 /** Long-lived TCP client: each stdin line is sent and its echo printed, to watch one connection live on. */
-const CLIENT = `
+export const CLIENT = `
 import socket, sys
 c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
 print("connected", flush=True)
