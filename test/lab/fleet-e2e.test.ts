@@ -48,7 +48,13 @@ const WITH_APP3 = [...BASE_SERVERS, { name: "app-3", role: "app" }];
 
 const cellKey = (e: { from: string; to: string; proto: string; port: number }) => `${e.from}>${e.to}>${e.proto}/${e.port}`;
 const firewallHostsIn = (up: LabUp) =>
-  [...new Set(up.steps.filter((s) => s.type === "command:remote:Command" && /-firewall(-confirm)?$/.test(s.name) && s.op !== "same").map((s) => s.name.replace(/-firewall(-confirm)?$/, "")))].sort();
+  [
+    ...new Set(
+      up.steps
+        .filter((s) => s.type === "command:remote:Command" && /-firewall(-confirm)?$/.test(s.name) && s.op !== "same")
+        .map((s) => s.name.replace(/-firewall(-confirm)?$/, "")),
+    ),
+  ].sort();
 
 describeLab(
   "fleet end to end through the program (index.ts in the lab)",
@@ -116,10 +122,14 @@ describeLab(
       type Probe = { as: string; from: string; to: string; ip: string; proto: PortSpec["proto"]; port: number };
       const plan: Probe[] = [];
       for (const src of servers)
-        for (const dst of servers) if (src.name !== dst.name) for (const p of ports) plan.push({ as: src.role!, from: src.name, to: dst.name, ip: dst.privateIp!, ...p });
+        for (const dst of servers)
+          if (src.name !== dst.name) for (const p of ports) plan.push({ as: src.role!, from: src.name, to: dst.name, ip: dst.privateIp!, ...p });
       for (const dst of servers) for (const p of ports) plan.push({ as: "vpn", from: "eng1", to: dst.name, ip: dst.privateIp!, ...p });
       // Public side: only hosts with a public address are reachable from the public bridge at all.
-      for (const [vantage, as] of [["eng1", "public"], ["operator", "admin"]] as const)
+      for (const [vantage, as] of [
+        ["eng1", "public"],
+        ["operator", "admin"],
+      ] as const)
         for (const dst of servers.filter((h) => h.publicIp)) for (const p of ports) plan.push({ as, from: vantage, to: dst.name, ip: dst.publicIp!, ...p });
       // openvpn owns udp/1194 on the gateway: a UDP echo probe cannot tell "dropped" from "not echoed" there.
       const probes = plan.filter((p) => !(p.to === "gw-1" && p.proto === "udp" && p.port === 1194));
@@ -129,7 +139,11 @@ describeLab(
       const cells = new Map<string, boolean[]>();
       await Promise.all(
         [...byVantage.entries()].map(async ([from, list]) => {
-          const got = await probeFrom(t, from, list.map(({ ip: i, proto, port }) => ({ ip: i, proto, port })));
+          const got = await probeFrom(
+            t,
+            from,
+            list.map(({ ip: i, proto, port }) => ({ ip: i, proto, port })),
+          );
           list.forEach((p, i) => {
             const k = cellKey({ from: p.as, to: role(p.to), proto: p.proto, port: p.port });
             cells.set(k, [...(cells.get(k) ?? []), got[i]]);
@@ -145,7 +159,13 @@ describeLab(
       expect(probed.map((e) => ({ ...e, allowed: cells.get(cellKey(e))![0] }))).toEqual(probed);
       // Exactly these cells are not probed: one host per role cannot probe its own role; app/db have no public
       // address for the public/admin side; openvpn answers udp/1194 on the gateway (the VPN connect proves public->gateway there).
-      const unprobed = [...new Set(matrix.filter((e) => !cells.has(cellKey(e))).map((e) => `${e.from}>${e.to}${e.to === "gateway" && e.from !== "gateway" && e.port === 1194 ? ">udp/1194" : ""}`))].sort();
+      const unprobed = [
+        ...new Set(
+          matrix
+            .filter((e) => !cells.has(cellKey(e)))
+            .map((e) => `${e.from}>${e.to}${e.to === "gateway" && e.from !== "gateway" && e.port === 1194 ? ">udp/1194" : ""}`),
+        ),
+      ].sort();
       const singles = ["db>db", "gateway>gateway", "web>web"];
       const offPublic = ["admin>app", "admin>db", "public>app", "public>db"];
       const vpnPort = ["admin", "app", "db", "public", "vpn", "web"].map((r) => `${r}>gateway>udp/1194`);
@@ -178,8 +198,14 @@ describeLab(
       expect(sets.stdout).toContain(` ${ip("app-3")}`);
       await procs.listen("app-3", [{ proto: "tcp", port: 9999 }]);
       const [toDb, toDbOutside, webToApp3, webToApp3Outside] = [
-        ...(await probeFrom(t, "app-3", [{ ip: ip("db-1"), proto: "tcp", port: 5432 }, { ip: ip("db-1"), proto: "tcp", port: 9999 }])),
-        ...(await probeFrom(t, "web-1", [{ ip: ip("app-3"), proto: "tcp", port: 8080 }, { ip: ip("app-3"), proto: "tcp", port: 9999 }])),
+        ...(await probeFrom(t, "app-3", [
+          { ip: ip("db-1"), proto: "tcp", port: 5432 },
+          { ip: ip("db-1"), proto: "tcp", port: 9999 },
+        ])),
+        ...(await probeFrom(t, "web-1", [
+          { ip: ip("app-3"), proto: "tcp", port: 8080 },
+          { ip: ip("app-3"), proto: "tcp", port: 9999 },
+        ])),
       ];
       expect({ toDb, toDbOutside, webToApp3, webToApp3Outside }).toEqual({ toDb: true, toDbOutside: false, webToApp3: true, webToApp3Outside: false });
     }, 150_000);
