@@ -8,7 +8,7 @@
  * removing an engineer drops his live session and refuses his profile while another's session lives on;
  * the VPN comes back after a gateway reboot.
  */
-import { mkdtempSync, readFileSync, statSync } from "fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "fs";
 import * as path from "path";
 import { MatrixEntry } from "../../components/firewall/matrix";
 import { writeProfile } from "../../scripts/vpn-profile";
@@ -88,6 +88,8 @@ describeLab(
       for (const c of clients) stopClient(c);
       procs.killAll();
       t.down();
+      // The profiles hold private keys.
+      rmSync(dir, { recursive: true, force: true });
     });
 
     it("without the VPN, an engineer laptop cannot reach a private server, even routed at the gateway", async () => {
