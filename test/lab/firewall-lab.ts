@@ -173,30 +173,7 @@ export class FirewallLab {
   async connect(from: FwNode, ip: string, port: number): Promise<(line: string) => Promise<string>> {
     const child = spawn("ip", ["netns", "exec", from.ns, "python3", "-u", "-c", CLIENT, ip, String(port)], { stdio: ["pipe", "pipe", "pipe"] });
     this.children.push(child);
-    const lines: string[] = [];
-    const waiters: ((l: string) => void)[] = [];
-    let buf = "";
-    child.stdout.on("data", (b: Buffer) => {
-      buf += b.toString();
-      let i;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const l = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        const w = waiters.shift();
-        if (w) w(l);
-        else lines.push(l);
-      }
-    });
-    const next = (ms: number) =>
-      new Promise<string>((resolve) => {
-        const l = lines.shift();
-        if (l !== undefined) return resolve(l);
-        const t = setTimeout(() => resolve("(timeout)"), ms);
-        waiters.push((x) => {
-          clearTimeout(t);
-          resolve(x);
-        });
-      });
+    const next = lineReader(child.stdout);
     const first = await next(6000);
     if (first !== "connected") throw new Error(`client ${from.name} -> ${ip}:${port} did not connect: ${first}`);
     return async (line: string) => {
@@ -297,4 +274,32 @@ export async function observeMatrix(lab: FirewallLab, input: FirewallInput, extr
     mixed: probed.filter((e) => new Set(cells.get(key(e))).size > 1).map(key),
     outsideOpen: [...cells.entries()].filter(([k, v]) => OUTSIDE_PORTS.some((o) => k.endsWith(`>${o.proto}/${o.port}`)) && v.some((x) => x)).map(([k]) => k),
   };
+}
+
+/** Reads a child's stdout line by line: `next(ms)` resolves with the next line, or "(timeout)". */
+export function lineReader(stream: NodeJS.ReadableStream): (ms: number) => Promise<string> {
+  const lines: string[] = [];
+  const waiters: ((l: string) => void)[] = [];
+  let buf = "";
+  stream.on("data", (b: Buffer) => {
+    buf += b.toString();
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      const l = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      const w = waiters.shift();
+      if (w) w(l);
+      else lines.push(l);
+    }
+  });
+  return (ms: number) =>
+    new Promise<string>((resolve) => {
+      const l = lines.shift();
+      if (l !== undefined) return resolve(l);
+      const timer = setTimeout(() => resolve("(timeout)"), ms);
+      waiters.push((x) => {
+        clearTimeout(timer);
+        resolve(x);
+      });
+    });
 }

@@ -8,7 +8,7 @@ import { writeFileSync } from "fs";
 import * as path from "path";
 import { Proto } from "../../../components/model";
 import { labExecArgv } from "../../../lab/cli";
-import { CLIENT, LISTENER, PROBER } from "../firewall-lab";
+import { CLIENT, LISTENER, PROBER, lineReader } from "../firewall-lab";
 import { VpnClient } from "../vpn-lab";
 import { Lab } from "./index";
 
@@ -58,30 +58,7 @@ export class HostProcesses {
   /** One TCP connection from `host`, kept open; the returned function round-trips a line over it ("(timeout)" if no echo). */
   async connect(host: string, ip: string, port: number): Promise<(line: string) => Promise<string>> {
     const child = this.spawn(host, ["python3", "-u", "-c", CLIENT, ip, String(port)], "pipe");
-    const lines: string[] = [];
-    const waiters: ((l: string) => void)[] = [];
-    let buf = "";
-    child.stdout!.on("data", (b: Buffer) => {
-      buf += b.toString();
-      let i;
-      while ((i = buf.indexOf("\n")) >= 0) {
-        const l = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        const w = waiters.shift();
-        if (w) w(l);
-        else lines.push(l);
-      }
-    });
-    const next = (ms: number) =>
-      new Promise<string>((resolve) => {
-        const l = lines.shift();
-        if (l !== undefined) return resolve(l);
-        const timer = setTimeout(() => resolve("(timeout)"), ms);
-        waiters.push((x) => {
-          clearTimeout(timer);
-          resolve(x);
-        });
-      });
+    const next = lineReader(child.stdout!);
     const first = await next(6000);
     if (first !== "connected") throw new Error(`client ${host} -> ${ip}:${port} did not connect: ${first}`);
     return async (line: string) => {
