@@ -50,7 +50,9 @@ describe("topology diagram, parsed by mermaid", () => {
     expect(edgeLines(p).sort()).toEqual(expectedEdges(m).sort());
     expect(edgeLines(p)).toContain("internet -> role_web tcp 80, tcp 443");
     expect(p.edges.find((e) => e.from === "role_gateway" && e.to === "role_db" && e.text.startsWith("vpn:"))!.stroke).toBe("dotted");
-    expect(p.edges.filter((e) => e.from === "engineers")).toEqual([{ from: "engineers", to: "role_gateway", text: "tunnel udp 1194; then tcp 22", stroke: "normal" }]);
+    expect(p.edges.filter((e) => e.from === "engineers")).toEqual([
+      { from: "engineers", to: "role_gateway", text: "tunnel udp 1194; then tcp 22", stroke: "normal" },
+    ]);
   });
 
   it("the parser is a real check: a broken diagram is rejected", () => {
