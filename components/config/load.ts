@@ -5,16 +5,23 @@ import { parseFleetConfig } from "./validate";
 
 export const CONFIG_KEYS = ["cloud", "network", "roles", "servers", "vpn", "firewall", "deploy", "appEnv"] as const;
 
-/** Reads the `fleet:*` keys as one object; a value that is not JSON is kept as the string it is. */
+/**
+ * Reads the `fleet:*` keys as one object through pulumi.Config (structured values come back parsed).
+ * Keys the schema does not know are listed too, so a typo is an error rather than silently ignored.
+ */
 export function readRawConfig(namespace = "fleet"): Record<string, unknown> {
+  const config = new pulumi.Config(namespace);
   const raw: Record<string, unknown> = {};
-  for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
-    const [ns, key] = fullKey.split(":");
-    if (ns !== namespace) continue;
+  const present = Object.keys(pulumi.runtime.allConfig())
+    .filter((k) => k.startsWith(`${namespace}:`))
+    .map((k) => k.slice(namespace.length + 1));
+  for (const key of present) {
+    if (key === "appEnv") continue; // a secret, read on its own with getSecretObject
+    const text = config.get(key);
     try {
-      raw[key] = JSON.parse(value);
+      raw[key] = text === undefined ? undefined : JSON.parse(text);
     } catch {
-      raw[key] = value;
+      raw[key] = text;
     }
   }
   return raw;
@@ -31,10 +38,7 @@ export function loadFleetConfig(namespace = "fleet"): FleetConfig {
     if (unknown.length > 0) {
       throw new FleetConfigError(unknown.map((k) => `${namespace}:${k}: unknown config key (known: ${CONFIG_KEYS.join(", ")})`));
     }
-    // appEnv is a secret read on its own (getSecretObject), not part of the structural config.
-    const { appEnv: _secret, ...structural } = raw;
-    void _secret;
-    return parseFleetConfig(structural);
+    return parseFleetConfig(raw);
   } catch (e) {
     if (e instanceof FleetConfigError) throw new pulumi.RunError(e.message);
     throw e;

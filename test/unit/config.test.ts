@@ -112,6 +112,21 @@ describe("config validation", () => {
     expect(problems.join("\n")).toMatch(/fleet:vpn\.port/);
   });
 
+  it("through the program: an unknown top-level key is named", () => {
+    resetRegistered();
+    setConfig({ ...dev, "fleet:sever": [{ name: "x", role: "web" }] });
+    let error: unknown;
+    jest.isolateModules(() => {
+      try {
+        require("../../index");
+      } catch (e) {
+        error = e;
+      }
+    });
+    expect((error as Error).message).toMatch(/fleet:sever: unknown config key \(known: cloud, network, roles, servers/);
+    expect(registered).toEqual([]);
+  });
+
   describe.each(cases)("through the program: %s", (_title, mutate, expected) => {
     it("fails before registering any resource, without a stack trace", () => {
       const c = devRaw();
