@@ -28,6 +28,21 @@ function problemsOf(mutate: (c: Record<string, any>) => void): string[] {
   return [];
 }
 
+/** Runs index.ts with this config; returns what it threw (registrations are reset first). */
+function programError(config: Record<string, unknown>): unknown {
+  resetRegistered();
+  setConfig(config);
+  let error: unknown;
+  jest.isolateModules(() => {
+    try {
+      require("../../index");
+    } catch (e) {
+      error = e;
+    }
+  });
+  return error;
+}
+
 const cases: [string, (c: Record<string, any>) => void, RegExp][] = [
   ["duplicate server names", (c) => (c.servers[2].name = "web-1"), /^fleet:servers\[2\]\.name: "web-1" is already the name of fleet:servers\[1\]/],
   ["a name that is not a hostname", (c) => (c.servers[1].name = "Web_1"), /^fleet:servers\[1\]\.name: "Web_1" is not a valid hostname/],
@@ -113,16 +128,7 @@ describe("config validation", () => {
   });
 
   it("through the program: an unknown top-level key is named", () => {
-    resetRegistered();
-    setConfig({ ...dev, "fleet:sever": [{ name: "x", role: "web" }] });
-    let error: unknown;
-    jest.isolateModules(() => {
-      try {
-        require("../../index");
-      } catch (e) {
-        error = e;
-      }
-    });
+    const error = programError({ ...dev, "fleet:sever": [{ name: "x", role: "web" }] });
     expect((error as Error).message).toMatch(/fleet:sever: unknown config key \(known: cloud, network, roles, servers/);
     expect(registered).toEqual([]);
   });
@@ -133,16 +139,7 @@ describe("config validation", () => {
       mutate(c);
       const config: Record<string, unknown> = { "openstack:region": "DFW3" };
       for (const [k, v] of Object.entries(c)) config[`fleet:${k}`] = v;
-      resetRegistered();
-      setConfig(config);
-      let error: unknown;
-      jest.isolateModules(() => {
-        try {
-          require("../../index");
-        } catch (e) {
-          error = e;
-        }
-      });
+      const error = programError(config);
       expect(error).toBeDefined();
       // A RunError is what the Pulumi language host prints as a plain message (no stack trace).
       expect((error as Error).constructor.name).toBe("RunError");
