@@ -13,6 +13,9 @@ import { ensureFabric, hostAlive, loadFabric, processAlive } from "./hosts";
 import { layout, REPO_ROOT, StackLayout } from "./layout";
 import { LAB_CORE, labUnavailable } from "./preflight";
 import { projectName, readStackConfig, stackFilePath } from "./stackfile";
+import { parseFleetConfig } from "../components/config/validate";
+import { FleetConfigError } from "../components/config/errors";
+import { rawConfigFrom, strayNamespaceWarnings } from "../components/config/load";
 
 export class LabError extends Error {}
 
@@ -130,12 +133,26 @@ export async function up(opts: UpOptions): Promise<UpResult> {
   const L = layout(opts.stack);
   const project = projectName();
   const config = readStackConfig(stackFilePath(opts.stack, opts.configFile), project);
+  // Validate before the lab makes anything: a bad stack must leave no state dir, namespace or bridge.
+  if (!(opts.program ?? process.env.FLEET_LAB_PROGRAM)) checkStackConfig(config, project, log);
   mkdirSync(L.dir, { recursive: true, mode: 0o700 });
   const unlock = lockStack(L);
   try {
     return await upLocked(opts, L, project, config, log, started);
   } finally {
     unlock();
+  }
+}
+
+/** The program's own validation (components/config), run on the stack file before anything exists. */
+function checkStackConfig(config: Record<string, string>, project: string, log: (line: string) => void): void {
+  const raw = rawConfigFrom(config, project);
+  for (const w of strayNamespaceWarnings(Object.keys(config), project)) log(`warning: ${w}\n`);
+  try {
+    parseFleetConfig(raw);
+  } catch (e) {
+    if (e instanceof FleetConfigError) throw new LabError(e.message);
+    throw e;
   }
 }
 

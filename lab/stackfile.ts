@@ -5,9 +5,10 @@
 import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
+import { parseStackYaml, StackFileError } from "../components/config/stack-yaml";
 import { REPO_ROOT } from "./layout";
 
-export class StackFileError extends Error {}
+export { StackFileError };
 
 export function projectName(root = REPO_ROOT): string {
   const file = path.join(root, "Pulumi.yaml");
@@ -22,14 +23,7 @@ export function stackFilePath(stack: string, override?: string): string {
 
 export function readStackConfig(file: string, project: string): Record<string, string> {
   if (!existsSync(file)) throw new StackFileError(`stack file ${file} not found (create it, or pass --config-file FILE)`);
-  let doc: unknown;
-  try {
-    doc = parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new StackFileError(`${file}: not valid YAML: ${(e as Error).message}`);
-  }
-  const config = ((doc as { config?: Record<string, unknown> } | null)?.config ?? {}) as Record<string, unknown>;
-  return flattenConfig(config, project, file);
+  return flattenConfig(parseStackYaml(readFileSync(file, "utf8"), file), project, file);
 }
 
 export function flattenConfig(config: Record<string, unknown>, project: string, where = "config"): Record<string, string> {

@@ -24,6 +24,8 @@ export interface DeploySpec {
 }
 
 const APP = /^[a-z][a-z0-9_-]{0,31}$/;
+/** What curl may be given as the path of the health URL: no spaces, quotes or shell specials. */
+export const HEALTH_PATH = /^\/[A-Za-z0-9_./?=&-]*$/;
 const REL_PATH = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
 
 export function appRoot(app: string): string {
@@ -44,7 +46,7 @@ export function validateSpec(spec: DeploySpec): void {
   if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) {
     throw new DeployConfigError(`deploy ${app}: port must be 1-65535, got ${JSON.stringify(spec.port)}`);
   }
-  if (!/^\/[A-Za-z0-9_./?=&-]*$/.test(spec.healthPath)) {
+  if (!HEALTH_PATH.test(spec.healthPath)) {
     throw new DeployConfigError(`deploy ${app}: healthPath must be a URL path starting with /, got ${JSON.stringify(spec.healthPath)}`);
   }
   if (!Number.isInteger(spec.healthTimeoutSeconds) || spec.healthTimeoutSeconds < 1) {

@@ -58,10 +58,12 @@ export function resolveSource(app: string, source: DeploySource, revision?: stri
     return { kind: "git", url, revision: rev, release: rev };
   }
   if ("artifact" in source) {
-    const { url, sha256 } = source.artifact;
+    const { url } = source.artifact;
+    // Digests are compared as lowercase hex; sha256sum prints lowercase, some tools print uppercase.
+    const sha256 = source.artifact.sha256.toLowerCase();
     if (!ARTIFACT_URL.test(url)) throw new DeployConfigError(`deploy ${app}: source.artifact.url is not an https/http/file URL: ${JSON.stringify(url)}`);
     if (!/^[0-9a-f]{64}$/.test(sha256))
-      throw new DeployConfigError(`deploy ${app}: source.artifact.sha256 must be 64 lowercase hex digits, got ${JSON.stringify(sha256)}`);
+      throw new DeployConfigError(`deploy ${app}: source.artifact.sha256 must be 64 hex digits, got ${JSON.stringify(sha256)}`);
     if (revision !== undefined && !isValidRevision(revision)) {
       throw new DeployConfigError(`deploy ${app}: revision label must be a SHA or tag-like name, got ${JSON.stringify(revision)}`);
     }

@@ -1,5 +1,4 @@
-import { parse } from "yaml";
-import { CONFIG_KEYS } from "../config/load";
+import { parseStackYaml, StackFileError } from "../config/stack-yaml";
 import { FleetConfig } from "../config/types";
 import { parseFleetConfig } from "../config/validate";
 
@@ -12,24 +11,12 @@ export interface StackConfig {
   fleet: FleetConfig;
 }
 
-export class StackFileError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "StackFileError";
-  }
-}
+export { StackFileError };
 
 const isSecure = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v) && "secure" in v;
 
 export function readStackText(text: string, where: string, project = "fleet"): StackConfig {
-  let doc: unknown;
-  try {
-    doc = parse(text);
-  } catch (e) {
-    throw new StackFileError(`${where}: not valid YAML: ${(e as Error).message}`);
-  }
-  const raw = ((doc as { config?: unknown } | null)?.config ?? {}) as Record<string, unknown>;
-  if (typeof raw !== "object" || Array.isArray(raw)) throw new StackFileError(`${where}: config: must be a map of keys to values`);
+  const raw = parseStackYaml(text, where);
   const config: Record<string, unknown> = {};
   const secretKeys: string[] = [];
   const fleetRaw: Record<string, unknown> = {};
@@ -41,9 +28,7 @@ export function readStackText(text: string, where: string, project = "fleet"): S
     }
     config[full] = value;
     const [ns, name] = full.split(":");
-    if (ns === project && name !== "appEnv") fleetRaw[name] = value;
+    if (ns === project) fleetRaw[name] = value;
   }
-  const unknown = Object.keys(fleetRaw).filter((k) => !(CONFIG_KEYS as readonly string[]).includes(k));
-  if (unknown.length > 0) throw new StackFileError(`${where}: unknown config keys ${unknown.map((k) => `${project}:${k}`).join(", ")}`);
   return { config, secretKeys: secretKeys.sort(), fleet: parseFleetConfig(fleetRaw) };
 }

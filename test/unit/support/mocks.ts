@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "fs";
 import * as path from "path";
-import { parse } from "yaml";
+import { parseStackYaml } from "../../../components/config/stack-yaml";
 import * as tlsEmu from "../../../lab/emulator/tls";
 
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -87,8 +87,7 @@ export function resetRegistered(): void {
 
 /** The `config:` map of a stack file, as `pulumi.runtime.setAllConfig` wants it. */
 export function stackConfig(file = "Pulumi.dev.yaml"): Record<string, unknown> {
-  const doc = parse(readFileSync(path.join(__dirname, "..", "..", "..", file), "utf8"));
-  return doc.config;
+  return parseStackYaml(readFileSync(path.join(__dirname, "..", "..", "..", file), "utf8"), file);
 }
 
 export function setConfig(config: Record<string, unknown>): void {
