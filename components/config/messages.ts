@@ -43,9 +43,10 @@ function knownKeys(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[
     else if (def.type === "pipe") s = def.in;
     else if (i === path.length) return def.shape ? Object.keys(def.shape) : [];
     else if (def.type === "object") s = def.shape?.[String(path[i++])];
-    else if (def.type === "array") ((s = def.element), i++);
-    else if (def.type === "record") ((s = def.valueType), i++);
-    else return [];
+    else if (def.type === "array" || def.type === "record") {
+      s = def.type === "array" ? def.element : def.valueType;
+      i++;
+    } else return [];
   }
   return [];
 }

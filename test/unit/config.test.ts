@@ -180,7 +180,7 @@ const cases: Case[] = [
   ],
   [
     "a VPN subnet smaller than the team",
-    (c) => (c.vpn.engineers = ["a1", "a2", "a3", "a4", "a5", "a6"]) && (c.vpn.subnet = "10.8.0.0/29"),
+    (c) => Object.assign(c.vpn, { engineers: ["a1", "a2", "a3", "a4", "a5", "a6"], subnet: "10.8.0.0/29" }),
     [["fleet:vpn.subnet", "10.8.0.0/29 is too small for 6 engineers (it has room for 5 clients"]],
   ],
   [
@@ -246,7 +246,10 @@ const cases: Case[] = [
   ["a deploy role that is not defined", (c) => (c.deploy.roles = ["api"]), [["fleet:deploy.roles[0]", 'role "api" is not defined in fleet:roles']]],
   [
     "a deploy role no server has",
-    (c) => (c.roles.worker = { allow: [] }) && (c.deploy.roles = ["worker"]),
+    (c) => {
+      c.roles.worker = { allow: [] };
+      c.deploy.roles = ["worker"];
+    },
     [["fleet:deploy.roles[0]", 'no server has role "worker"']],
   ],
   ["no deploy roles", (c) => (c.deploy.roles = []), [["fleet:deploy.roles", "must list at least one role (got [])"]]],
