@@ -9,6 +9,7 @@ import { Firewall } from "./firewall";
 import { connectivityMatrix } from "./matrix";
 import { renderFleetFirewalls } from "./render";
 import { SAMPLE_ROLES, sampleInput } from "./sample-fleet";
+import { registrationsSettled } from "../../test/unit/support/settled";
 import { RoleSecurityGroups, ruleResourceName, securityGroupRules } from "./security-groups";
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -30,7 +31,7 @@ void pulumi.runtime.setMocks(
 );
 
 const value = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply(resolve));
-const settle = () => new Promise((r) => setTimeout(r, 200));
+const settle = registrationsSettled;
 
 class Ready extends pulumi.ComponentResource {
   constructor(name: string) {

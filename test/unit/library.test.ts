@@ -1,5 +1,5 @@
 /** The package's public API: importable from another stack, and importing it registers nothing. */
-import { installMocks, registered, resetRegistered } from "./support/mocks";
+import { installMocks, registered, registrationsSettled, resetRegistered } from "./support/mocks";
 
 installMocks();
 
@@ -10,7 +10,7 @@ describe("the library entry point", () => {
     jest.isolateModules(() => {
       api = require("../../components");
     });
-    await new Promise((r) => setTimeout(r, 100));
+    await registrationsSettled();
     for (const name of [
       "Fleet",
       "Server",

@@ -2,7 +2,7 @@
  * The plan report: sections for the dev stack, and the diff a reviewer sees for one
  * config change at a time (exactly that change, nothing else), riskiest first.
  */
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import fc from "fast-check";
 import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
@@ -101,7 +101,9 @@ describe("npm run plan on the dev stack", () => {
     expect(text.indexOf("## Changes against")).toBeLessThan(text.indexOf("## Topology"));
   });
 
-  it("with --base GIT-REF, reads Pulumi.<stack>.yaml at that revision", async () => {
+  it("with --base GIT-REF, reads Pulumi.<stack>.yaml at that revision (needs a git checkout of the project)", async () => {
+    const inside = spawnSync("git", ["rev-parse", "--verify", "HEAD"], { cwd: path.dirname(DEV_FILE) });
+    if (inside.status !== 0) throw new Error("this test reads Pulumi.dev.yaml at HEAD: run it in a git checkout of the project, not an export");
     const { report } = await plan(["--out", mkdtempSync(path.join(tmpdir(), "plan-")), "--base", "HEAD"], { loadProgram });
     const atHead = execFileSync("git", ["show", "HEAD:Pulumi.dev.yaml"], { cwd: path.dirname(DEV_FILE), encoding: "utf8" });
     expect(report.base!.label).toBe("`HEAD` (Pulumi.dev.yaml)");

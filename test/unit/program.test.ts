@@ -3,7 +3,7 @@
  * every remote connection pins a host key and private keys only ever travel as secrets.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, registered, resetRegistered, resolve, setConfig, stackConfig, strings, unwrap } from "./support/mocks";
+import { installMocks, registered, registrationsSettled, resetRegistered, resolve, setConfig, stackConfig, strings, unwrap } from "./support/mocks";
 
 installMocks();
 
@@ -14,9 +14,9 @@ async function runProgram(config: Record<string, unknown>): Promise<Record<strin
   jest.isolateModules(() => {
     mod = require("../../index");
   });
-  // Let every apply and registration settle.
+  // Every output resolved, and every registration (also those no output depends on) reached the monitor.
   await resolve(pulumi.all(Object.values(mod)));
-  await new Promise((r) => setTimeout(r, 50));
+  await registrationsSettled();
   return mod;
 }
 

@@ -131,3 +131,5 @@ export function unwrap(value: unknown): unknown {
   }
   return value;
 }
+
+export { registrationsSettled } from "./settled";
