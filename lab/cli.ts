@@ -125,7 +125,15 @@ async function main(argv: string[]): Promise<number> {
   switch (a.cmd) {
     case "up": {
       const log = (l: string) => (json ? process.stderr : process.stdout).write(l);
-      const r = await up({ stack, configFile: str(a.flags["--config-file"]), program: str(a.flags["--program"]), log });
+      let r: Awaited<ReturnType<typeof up>>;
+      try {
+        r = await up({ stack, configFile: str(a.flags["--config-file"]), program: str(a.flags["--program"]), log });
+      } catch (e) {
+        // A script reading --json gets a summary even when up stops before it starts (a bad config).
+        if (json && e instanceof LabError)
+          process.stdout.write(`${JSON.stringify({ ok: false, error: e.message, steps: [], remoteRuns: 0, durationMs: 0 })}\n`);
+        throw e;
+      }
       log(`${formatUp(r, stack)}\n`);
       if (json) {
         process.stdout.write(

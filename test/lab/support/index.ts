@@ -42,7 +42,8 @@
 import { execFileSync } from "child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
+import { parseStackYaml } from "../../../components/config/stack-yaml";
 import { labExecArgv, status, StatusEntry } from "../../../lab/cli";
 import { runRemote, SshConnection } from "../../../lab/emulator/ssh";
 import { isSecretWrapper, Json, loadState } from "../../../lab/emulator/state";
@@ -93,8 +94,7 @@ export function unsecret(v: Json): Json {
 /** A stack file's config map with some keys replaced (`undefined` removes a key): the usual way to make a small test stack. */
 export function fromStackFile(file: string, patch: Record<string, unknown> = {}): Record<string, unknown> {
   const full = path.isAbsolute(file) ? file : path.join(REPO_ROOT, file);
-  const doc = (parse(readFileSync(full, "utf8")) as { config?: Record<string, unknown> } | null) ?? {};
-  const out: Record<string, unknown> = { ...(doc.config ?? {}), ...patch };
+  const out: Record<string, unknown> = { ...parseStackYaml(readFileSync(full, "utf8"), full), ...patch };
   for (const [k, v] of Object.entries(patch)) if (v === undefined) delete out[k];
   return out;
 }
