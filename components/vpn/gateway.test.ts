@@ -101,18 +101,18 @@ describe("VpnPki", () => {
   it("issues one client certificate per engineer with CN = name and clientAuth", async () => {
     const certs = registered.filter((r) => r.type === "tls:index/locallySignedCert:LocallySignedCert" && r.name.startsWith("pkitest-client-"));
     expect(certs.map((c) => c.name).sort()).toEqual(["pkitest-client-alice", "pkitest-client-bob"]);
-    for (const c of certs) expect(c.inputs.allowedUses).toEqual(expect.arrayContaining(["clientAuth"]));
+    for (const c of certs) expect(c.inputs.allowedUses).toEqual(expect.arrayContaining(["client_auth"]));
     expect(new X509Certificate(await value(pki.engineers.alice.certPem)).subject).toBe("CN=alice");
   });
 
   it("makes an ECDSA P-256 CA with signing uses and a serverAuth server certificate", () => {
     const ca = registered.find((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert" && r.name === "pkitest-ca")!;
     expect(ca.inputs).toMatchObject({ isCaCertificate: true, setSubjectKeyId: true, earlyRenewalHours: 24 * 365 });
-    expect(ca.inputs.allowedUses).toEqual(expect.arrayContaining(["certSigning", "crlSigning", "digitalSignature"]));
+    expect(ca.inputs.allowedUses).toEqual(expect.arrayContaining(["cert_signing", "crl_signing", "digital_signature"]));
     const keys = registered.filter((r) => r.type === "tls:index/privateKey:PrivateKey" && r.name.startsWith("pkitest"));
     for (const k of keys) expect(k.inputs).toMatchObject({ algorithm: "ECDSA", ecdsaCurve: "P256" });
     const server = registered.find((r) => r.name === "pkitest-server" && r.type.includes("LocallySignedCert"))!;
-    expect(server.inputs.allowedUses).toEqual(expect.arrayContaining(["serverAuth", "digitalSignature", "keyAgreement"]));
+    expect(server.inputs.allowedUses).toEqual(expect.arrayContaining(["server_auth", "digital_signature", "key_agreement"]));
     expect(server.inputs).toMatchObject({ validityPeriodHours: 24 * 365, earlyRenewalHours: 24 * 30 });
   });
 

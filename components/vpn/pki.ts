@@ -87,7 +87,7 @@ export class VpnPki extends pulumi.ComponentResource {
       {
         privateKeyPem: caKey.privateKeyPem,
         isCaCertificate: true,
-        allowedUses: ["certSigning", "crlSigning", "digitalSignature"],
+        allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
         subject: { commonName: `${o.serverName} CA` },
         validityPeriodHours: hours("caValidityHours", o.caValidityHours),
         earlyRenewalHours: hours("caEarlyRenewalHours", o.caEarlyRenewalHours),
@@ -118,14 +118,14 @@ export class VpnPki extends pulumi.ComponentResource {
       return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
     };
 
-    const server = issue(`${name}-server`, o.serverName, ["serverAuth", "digitalSignature", "keyAgreement"]);
+    const server = issue(`${name}-server`, o.serverName, ["server_auth", "digital_signature", "key_agreement"]);
     this.serverCertPem = server.certPem;
     this.serverKeyPem = server.keyPem;
     this.tlsCryptKey = pulumi.secret(caKey.privateKeyPem.apply(tlsCryptKeyFrom));
 
     this.engineers = {};
     for (const e of [...args.engineers].sort()) {
-      const c = issue(`${name}-client-${e}`, e, ["clientAuth", "digitalSignature"]);
+      const c = issue(`${name}-client-${e}`, e, ["client_auth", "digital_signature"]);
       this.engineers[e] = { ...c, fingerprint: c.certPem.apply(certFingerprint) };
     }
 

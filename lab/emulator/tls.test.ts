@@ -44,7 +44,7 @@ describe("tls certificates", () => {
       privateKeyPem: ca.privateKeyPem,
       subject: { commonName: "fleet CA", organization: "acme" },
       isCaCertificate: true,
-      allowedUses: ["certSigning", "crlSigning"],
+      allowedUses: ["cert_signing", "crl_signing"],
       validityPeriodHours: 24,
     });
     const issue = async (cn: string, use: string) => {
@@ -54,13 +54,13 @@ describe("tls certificates", () => {
         certRequestPem: csr.certRequestPem,
         caCertPem: caCert.certPem,
         caPrivateKeyPem: ca.privateKeyPem,
-        allowedUses: ["digitalSignature", use],
+        allowedUses: ["digital_signature", use],
         validityPeriodHours: 2,
       });
     };
     writeFileSync(path.join(dir, "ca.pem"), String(caCert.certPem));
-    writeFileSync(path.join(dir, "srv.pem"), String((await issue("vpn", "serverAuth")).certPem));
-    writeFileSync(path.join(dir, "cli.pem"), String((await issue("alice", "clientAuth")).certPem));
+    writeFileSync(path.join(dir, "srv.pem"), String((await issue("vpn", "server_auth")).certPem));
+    writeFileSync(path.join(dir, "cli.pem"), String((await issue("alice", "client_auth")).certPem));
     expect(openssl("verify", "-purpose", "sslserver", "-CAfile", "ca.pem", "srv.pem").status).toBe(0);
     expect(openssl("verify", "-purpose", "sslclient", "-CAfile", "ca.pem", "cli.pem").status).toBe(0);
     expect(openssl("verify", "-purpose", "sslserver", "-CAfile", "ca.pem", "cli.pem").status).not.toBe(0);
@@ -78,7 +78,7 @@ describe("tls certificates", () => {
       privateKeyPem: ca.privateKeyPem,
       subject: { commonName: "ca" },
       isCaCertificate: true,
-      allowedUses: ["certSigning"],
+      allowedUses: ["cert_signing"],
       validityPeriodHours: 1,
     });
     const csr = await certRequest({ privateKeyPem: other.privateKeyPem, subject: { commonName: "x" } });
@@ -87,7 +87,7 @@ describe("tls certificates", () => {
         certRequestPem: csr.certRequestPem,
         caCertPem: caCert.certPem,
         caPrivateKeyPem: other.privateKeyPem,
-        allowedUses: ["clientAuth"],
+        allowedUses: ["client_auth"],
         validityPeriodHours: 1,
       }),
     ).rejects.toThrow(/does not match caCertPem/);

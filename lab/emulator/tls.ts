@@ -116,29 +116,32 @@ function subjectName(subject: Inputs | undefined): x509.Name {
   return new x509.Name(json);
 }
 
+// The real provider's names, as terraform-provider-tls declares them (internal/provider/common_cert.go,
+// `keyUsages` and `extendedKeyUsages`) and validates them at plan time (supportedKeyUsagesStr): snake_case.
+// The SDK's doc comments show them camelCased, which the provider refuses.
 const KEY_USAGES: Record<string, x509.KeyUsageFlags> = {
-  digitalSignature: x509.KeyUsageFlags.digitalSignature,
-  contentCommitment: x509.KeyUsageFlags.nonRepudiation,
-  keyEncipherment: x509.KeyUsageFlags.keyEncipherment,
-  dataEncipherment: x509.KeyUsageFlags.dataEncipherment,
-  keyAgreement: x509.KeyUsageFlags.keyAgreement,
-  certSigning: x509.KeyUsageFlags.keyCertSign,
-  crlSigning: x509.KeyUsageFlags.cRLSign,
-  encipherOnly: x509.KeyUsageFlags.encipherOnly,
-  decipherOnly: x509.KeyUsageFlags.decipherOnly,
+  digital_signature: x509.KeyUsageFlags.digitalSignature,
+  content_commitment: x509.KeyUsageFlags.nonRepudiation,
+  key_encipherment: x509.KeyUsageFlags.keyEncipherment,
+  data_encipherment: x509.KeyUsageFlags.dataEncipherment,
+  key_agreement: x509.KeyUsageFlags.keyAgreement,
+  cert_signing: x509.KeyUsageFlags.keyCertSign,
+  crl_signing: x509.KeyUsageFlags.cRLSign,
+  encipher_only: x509.KeyUsageFlags.encipherOnly,
+  decipher_only: x509.KeyUsageFlags.decipherOnly,
 };
 
 const EXT_USAGES: Record<string, string> = {
-  anyExtended: "2.5.29.37.0",
-  serverAuth: x509.ExtendedKeyUsage.serverAuth,
-  clientAuth: x509.ExtendedKeyUsage.clientAuth,
-  codeSigning: x509.ExtendedKeyUsage.codeSigning,
-  emailProtection: x509.ExtendedKeyUsage.emailProtection,
+  any_extended: "2.5.29.37.0",
+  server_auth: x509.ExtendedKeyUsage.serverAuth,
+  client_auth: x509.ExtendedKeyUsage.clientAuth,
+  code_signing: x509.ExtendedKeyUsage.codeSigning,
+  email_protection: x509.ExtendedKeyUsage.emailProtection,
   timestamping: x509.ExtendedKeyUsage.timeStamping,
-  ocspSigning: x509.ExtendedKeyUsage.ocspSigning,
-  ipsecEndSystem: "1.3.6.1.5.5.7.3.5",
-  ipsecTunnel: "1.3.6.1.5.5.7.3.6",
-  ipsecUser: "1.3.6.1.5.5.7.3.7",
+  ocsp_signing: x509.ExtendedKeyUsage.ocspSigning,
+  ipsec_end_system: "1.3.6.1.5.5.7.3.5",
+  ipsec_tunnel: "1.3.6.1.5.5.7.3.6",
+  ipsec_user: "1.3.6.1.5.5.7.3.7",
 };
 
 function usageExtensions(uses: string[]): x509.Extension[] {

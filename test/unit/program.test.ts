@@ -98,6 +98,42 @@ describe("the program with Pulumi.dev.yaml", () => {
     }
   });
 
+  it("certificates ask only for key usages the real tls provider accepts (snake_case)", () => {
+    // terraform-provider-tls internal/provider/common_cert.go: keyUsages and extendedKeyUsages, validated at plan.
+    const accepted = [
+      "digital_signature",
+      "content_commitment",
+      "key_encipherment",
+      "data_encipherment",
+      "key_agreement",
+      "cert_signing",
+      "crl_signing",
+      "encipher_only",
+      "decipher_only",
+      "any_extended",
+      "server_auth",
+      "client_auth",
+      "code_signing",
+      "email_protection",
+      "ipsec_end_system",
+      "ipsec_tunnel",
+      "ipsec_user",
+      "timestamping",
+      "ocsp_signing",
+      "microsoft_server_gated_crypto",
+      "netscape_server_gated_crypto",
+      "microsoft_commercial_code_signing",
+      "microsoft_kernel_code_signing",
+    ];
+    const certs = registered.filter((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert" || r.type === "tls:index/locallySignedCert:LocallySignedCert");
+    expect(certs.length).toBe(1 + 1 + (dev["fleet:vpn"] as { engineers: string[] }).engineers.length);
+    for (const c of certs) {
+      const uses = c.inputs.allowedUses as string[];
+      expect(uses.length).toBeGreaterThan(0);
+      expect({ name: c.name, bad: uses.filter((u) => !accepted.includes(u)) }).toEqual({ name: c.name, bad: [] });
+    }
+  });
+
   it("private keys appear only inside secrets", () => {
     const leaks = registered.flatMap((r) =>
       strings(r.inputs)
