@@ -1,7 +1,8 @@
 /**
  * npm run lab -- <command>
  *
- *   up      [--stack NAME] [--config-file FILE] [--program FILE] [--json]
+ *   up      [--stack NAME] [--config-file FILE] [--program FILE] [--json] [--show-outputs]
+ *           streams each change, then a short summary; --show-outputs prints every output (the matrix too)
  *   status  [--stack NAME] [--json]
  *   exec    [--stack NAME] HOST -- CMD...      HOST: a server, `operator`, `eng1` or `eng2`
  *   outputs [--stack NAME] [--json] [--show-secrets]
@@ -19,6 +20,7 @@ import { hostArgv, hostAlive, loadFabric, processAlive, stackLinks, stackNamespa
 import { LAPTOP_IPS, LAPTOPS, layout, OPERATOR_IP, StackLayout } from "./layout";
 import { reboot } from "./reboot";
 import { inNs } from "./sh";
+import { exitAfterFlush, usageOf, wantsHelp } from "../scripts/cli-support";
 
 export interface StatusEntry {
   name: string;
@@ -31,11 +33,20 @@ export interface StatusEntry {
   running: boolean;
 }
 
+function configOrder(L: StackLayout): string[] {
+  if (!existsSync(L.outputsFile)) return [];
+  const servers = (JSON.parse(readFileSync(L.outputsFile, "utf8")) as { servers?: Json }).servers;
+  return servers && typeof servers === "object" && !Array.isArray(servers) ? Object.keys(servers) : [];
+}
+
 export function status(L: StackLayout): StatusEntry[] {
   const fabric = loadFabric(L);
   const present = new Set(stackNamespaces(L));
+  // Config order (the `servers` output lists servers as the config does), then creation order.
+  const order = configOrder(L);
+  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
   const servers: StatusEntry[] = Object.values(fabric.hosts)
-    .sort((a, b) => a.index - b.index)
+    .sort((a, b) => rank(a.name) - rank(b.name) || a.index - b.index)
     .map((h) => ({
       name: h.name,
       kind: "server",
@@ -111,14 +122,13 @@ function parseArgs(argv: string[]): Args {
 
 const str = (v: string | true | undefined) => (typeof v === "string" ? v : undefined);
 
-function usage(): string {
-  return readFileSync(__filename, "utf8")
-    .split("*/")[0]
-    .replace(/^\/\*\*\n/, "")
-    .replace(/^ \* ?/gm, "");
-}
+const usage = () => usageOf(__filename);
 
 async function main(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(usage());
+    return 0;
+  }
   const a = parseArgs(argv);
   const stack = str(a.flags["--stack"]) ?? process.env.FLEET_LAB_STACK ?? "dev";
   const json = a.flags["--json"] === true;
@@ -134,7 +144,7 @@ async function main(argv: string[]): Promise<number> {
           process.stdout.write(`${JSON.stringify({ ok: false, error: e.message, steps: [], remoteRuns: 0, durationMs: 0 })}\n`);
         throw e;
       }
-      log(`${formatUp(r, stack)}\n`);
+      log(`${formatUp(r, stack, { showOutputs: a.flags["--show-outputs"] === true })}\n`);
       if (json) {
         process.stdout.write(
           `${JSON.stringify({ ok: r.ok, error: r.error, steps: r.steps, remoteRuns: r.remoteRuns, durationMs: r.durationMs, outputs: displayOutputs(r.outputs, false) })}\n`,
@@ -197,10 +207,10 @@ async function main(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    (code) => exitAfterFlush(code),
     (e: unknown) => {
       process.stderr.write(`lab: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(1);
+      exitAfterFlush(1);
     },
   );
 }

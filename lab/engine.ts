@@ -186,6 +186,10 @@ async function upLocked(
   const state = loadState(L.stateFile, L.stack);
   const fabric = loadFabric(L);
   const emulator = new Emulator(L, state, fabric);
+  // Progress as it happens, one line per resource that changed (as `pulumi up` streams its steps).
+  emulator.onStep = (st) => {
+    if (st.op !== "same") log(`${stepLine(st)}\n`);
+  };
 
   pulumi.runtime.setAllConfig(config);
   const next: { meta?: Omit<Registration, "inputs" | "custom" | "type" | "name"> } = {};
@@ -257,36 +261,43 @@ export function displayOutputs(v: Json, showSecrets: boolean): Json {
 const MARK: Record<string, string> = { create: "+", update: "~", replace: "+-", delete: "-", same: " " };
 const VERB: Record<string, string> = { create: "created", update: "updated", replace: "replaced", delete: "deleted", same: "unchanged" };
 
-/** The summary `pulumi up` would print. */
-export function formatUp(r: UpResult, stack: string): string {
-  const lines: string[] = [];
-  const changed = r.steps.filter((s) => s.op !== "same");
-  if (changed.length) {
-    const tw = Math.max(4, ...changed.map((s) => s.type.length));
-    const nw = Math.max(4, ...changed.map((s) => s.name.length));
-    lines.push(`     ${"Type".padEnd(tw)}  ${"Name".padEnd(nw)}  Status`);
-    for (const s of changed) {
-      const secs = s.ms >= 100 ? ` (${(s.ms / 1000).toFixed(1)}s)` : "";
-      lines.push(` ${MARK[s.op].padEnd(2)}  ${s.type.padEnd(tw)}  ${s.name.padEnd(nw)}  ${VERB[s.op]}${secs}${s.detail ? `  [${s.detail}]` : ""}`);
-    }
-    lines.push("");
-  }
+export function stepLine(s: Step): string {
+  const secs = s.ms >= 100 ? ` (${(s.ms / 1000).toFixed(1)}s)` : "";
+  return ` ${MARK[s.op].padEnd(2)}  ${s.type}  ${s.name}  ${VERB[s.op]}${secs}${s.detail ? `  [${s.detail}]` : ""}`;
+}
+
+/** Outputs a person reads after every up; the rest (matrix, hashes, fingerprints) with --show-outputs or --json. */
+const BRIEF_OUTPUTS = ["gatewayAddress", "revisions"];
+
+/**
+ * The end of an `up`, for a person: the steps were streamed already, so this is the short summary (what
+ * changed, remote commands, time), the gateway and the servers, what went live, and what to do next.
+ */
+export function formatUp(r: UpResult, stack: string, opts: { showOutputs?: boolean } = {}): string {
+  const lines: string[] = [""];
   if (r.ok) {
-    lines.push("Outputs:");
-    for (const [k, v] of Object.entries(r.outputs)) {
-      lines.push(`    ${k}: ${JSON.stringify(displayOutputs(v, false), null, 2).replace(/\n/g, "\n    ")}`);
+    const shown = opts.showOutputs ? Object.keys(r.outputs) : BRIEF_OUTPUTS.filter((k) => k in r.outputs);
+    if (shown.length) lines.push("Outputs:");
+    for (const k of shown) lines.push(`    ${k}: ${JSON.stringify(displayOutputs(r.outputs[k], false), null, 2).replace(/\n/g, "\n    ")}`);
+    const servers = displayOutputs(r.outputs.servers ?? {}, false) as Record<string, { role?: string; privateIp?: string; publicIp?: string | null }>;
+    if (!opts.showOutputs && Object.keys(servers).length) {
+      lines.push("    servers:");
+      const nw = Math.max(...Object.keys(servers).map((n) => n.length));
+      for (const [n, v] of Object.entries(servers)) {
+        lines.push(`        ${n.padEnd(nw)}  ${String(v.role ?? "").padEnd(8)}  ${String(v.privateIp ?? "").padEnd(15)}  ${v.publicIp ?? ""}`.trimEnd());
+      }
     }
+    const hidden = Object.keys(r.outputs).filter((k) => !shown.includes(k) && k !== "servers");
+    if (!opts.showOutputs && hidden.length) lines.push(`    (${hidden.join(", ")}: npm run lab -- outputs, or up --show-outputs)`);
     lines.push("");
   } else {
-    lines.push(`error: ${r.error}`);
-    lines.push("");
+    lines.push(`error: ${r.error}`, "");
   }
   const count = (op: string) => r.steps.filter((s) => s.op === op).length;
-  lines.push("Resources:");
-  for (const op of ["create", "update", "replace", "delete"]) if (count(op)) lines.push(`    ${MARK[op]} ${count(op)} ${VERB[op]}`);
-  if (count("same")) lines.push(`    ${count("same")} unchanged`);
-  lines.push("");
+  const parts = ["create", "update", "replace", "delete"].filter((op) => count(op)).map((op) => `${count(op)} ${VERB[op]}`);
+  lines.push(`Resources: ${[...parts, `${count("same")} unchanged`].join(", ")}`);
   lines.push(`Remote commands run: ${r.remoteRuns}`);
   lines.push(`Duration: ${(r.durationMs / 1000).toFixed(1)}s (stack ${stack})`);
+  if (r.ok) lines.push("", `Next: npm run lab -- status   |   npm run lab -- exec HOST -- CMD   |   npm run lab -- down`);
   return lines.join("\n");
 }

@@ -1,5 +1,6 @@
 /**
- * npm run plan -- [--stack NAME] [--stack-file FILE] [--base FILE|GIT-REF] [--out DIR] [--policy-config FILE]
+ * npm run plan -- [--stack NAME] [--stack-file FILE] [--base FILE|GIT-REF] [--out DIR] [--policy-config FILE] [--help]
+ *
  * Writes plan.md and plan.json for a stack: servers, topology, connectivity, engineers,
  * deploys, the resources the program registers (run offline under the mock runtime),
  * the policy pack's verdict, and with --base the changes against another config.
@@ -17,6 +18,7 @@ import { PackConfig } from "../policy/run";
 import { PlanReport, renderPlanJson, renderPlanMarkdown } from "../components/plan/report";
 import { readStackText, StackConfig } from "../components/plan/stack";
 import { runPolicies } from "../policy/run";
+import { exitAfterFlush, printHelp } from "./cli-support";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -109,7 +111,8 @@ export async function plan(
   return { report, files, resources };
 }
 
-if (require.main === module) {
+if (require.main === module && printHelp(process.argv.slice(2), __filename)) exitAfterFlush(0);
+else if (require.main === module) {
   plan(process.argv.slice(2))
     .then(({ report, files }) => {
       const changes = report.base ? `, ${report.base.changes.length} changes against ${report.base.label}` : "";
@@ -117,10 +120,10 @@ if (require.main === module) {
       const mandatory = all.filter((v) => v.level === "mandatory").length;
       console.log(`wrote ${files.join(" and ")}${changes}; ${all.length} policy violations (${mandatory} mandatory)`);
       // Like `pulumi preview --policy-pack`: only mandatory violations fail the run.
-      process.exit(mandatory > 0 ? 2 : 0);
+      exitAfterFlush(mandatory > 0 ? 2 : 0);
     })
     .catch((e: unknown) => {
       console.error(`plan: ${(e as Error).message ?? String(e)}`);
-      process.exit(1);
+      exitAfterFlush(1);
     });
 }

@@ -2,22 +2,13 @@
 import { parseFleetConfig } from "../components/config/validate";
 import { FleetConfig } from "../components/config/types";
 import { FleetConfigError } from "../components/config/errors";
+import { rawConfigFrom } from "../components/config/load";
 import { readStackConfig, stackFilePath, projectName } from "../lab/stackfile";
+import { exitAfterFlush, printHelp } from "./cli-support";
 
 export function rawConfigOf(stack: string, file?: string): Record<string, unknown> {
   const project = projectName();
-  const flat = readStackConfig(stackFilePath(stack, file), project);
-  const raw: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(flat)) {
-    const [ns, key] = k.split(":");
-    if (ns !== project || key === "appEnv") continue;
-    try {
-      raw[key] = JSON.parse(v);
-    } catch {
-      raw[key] = v;
-    }
-  }
-  return raw;
+  return rawConfigFrom(readStackConfig(stackFilePath(stack, file), project), project);
 }
 
 export function fleetConfigOf(stack: string, file?: string): FleetConfig {
@@ -30,13 +21,21 @@ export function flag(argv: string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-/** Runs a CLI main; config errors print as one clean message, exit 1. */
-export function runCli(main: () => void | Promise<void>): void {
+/**
+ * Runs a CLI main: `--help` prints the script's doc comment, config errors print as one clean message
+ * (exit 1), and the process exits only once its output is flushed.
+ */
+export function runCli(file: string, main: (argv: string[]) => void | number | Promise<void | number>): void {
+  const argv = process.argv.slice(2);
+  if (printHelp(argv, file)) return exitAfterFlush(0);
   Promise.resolve()
-    .then(main)
-    .catch((e: unknown) => {
-      const msg = e instanceof FleetConfigError || e instanceof Error ? e.message : String(e);
-      console.error(`error: ${msg}`);
-      process.exit(1);
-    });
+    .then(() => main(argv))
+    .then(
+      (code) => exitAfterFlush(typeof code === "number" ? code : 0),
+      (e: unknown) => {
+        const msg = e instanceof FleetConfigError || e instanceof Error ? e.message : String(e);
+        console.error(`error: ${msg}`);
+        exitAfterFlush(1);
+      },
+    );
 }

@@ -1,18 +1,20 @@
 /**
- * Writes one engineer's OpenVPN profile to a file only they can read (mode 0600).
+ * npm run vpn:profile -- ENGINEER [--out FILE] [--stack NAME | --from-json FILE] [--help]
  *
- *   npm run vpn:profile -- alice [--out FILE] [--stack NAME]
- *       reads the `vpnProfiles` stack output with
- *       `pulumi stack output vpnProfiles --show-secrets --json [--stack NAME]`
- *   npm run vpn:profile -- alice --from-json FILE
- *       reads the same map (engineer -> profile) from a JSON file, e.g. the lab's state
+ * Writes one engineer's OpenVPN profile to a file only its owner can read (mode 0600); default
+ * ENGINEER.ovpn. It holds the engineer's private key, so it refuses a path inside a git work tree
+ * that git would not ignore (the project's .gitignore covers *.ovpn).
  *
- * Both paths end in writeProfile(), so what the lab proves is what operators run.
+ *   --stack NAME      read the `vpnProfiles` stack output with
+ *                     `pulumi stack output vpnProfiles --show-secrets --json [--stack NAME]`
+ *   --from-json FILE  read the same map (engineer -> profile) from a JSON file, or - for stdin,
+ *                     e.g. `npm run -s lab -- outputs --json --show-secrets | jq .vpnProfiles`
  */
 import { spawnSync } from "child_process";
 import { closeSync, fchmodSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "fs";
 import * as path from "path";
 import { z } from "zod";
+import { exitAfterFlush, printHelp } from "./cli-support";
 
 export class ProfileError extends Error {
   constructor(message: string) {
@@ -46,6 +48,7 @@ export function writeProfile(profiles: Record<string, string>, name: string, out
     const known = Object.keys(profiles).sort();
     throw new ProfileError(`no VPN profile for engineer ${JSON.stringify(name)}; known engineers: ${known.length ? known.join(", ") : "(none)"}`);
   }
+  refuseTrackedPath(outPath);
   const tmp = path.join(path.dirname(outPath), `.${path.basename(outPath)}.${process.pid}.tmp`);
   const fd = openSync(tmp, "wx", 0o600);
   try {
@@ -58,6 +61,19 @@ export function writeProfile(profiles: Record<string, string>, name: string, out
   }
   closeSync(fd);
   renameSync(tmp, outPath);
+}
+
+/** A private key must not land where `git add .` would pick it up. */
+export function refuseTrackedPath(outPath: string): void {
+  const dir = path.dirname(path.resolve(outPath));
+  const inTree = spawnSync("git", ["-C", dir, "rev-parse", "--is-inside-work-tree"], { encoding: "utf8" });
+  if (inTree.status !== 0 || inTree.stdout.trim() !== "true") return;
+  const ignored = spawnSync("git", ["-C", dir, "check-ignore", "-q", path.resolve(outPath)]);
+  if (ignored.status === 0) return;
+  throw new ProfileError(
+    `refusing to write a private key to ${outPath}: it is inside a git work tree and not ignored; ` +
+      `write it outside (e.g. --out ~/alice.ovpn) or to a path .gitignore covers (*.ovpn)`,
+  );
 }
 
 export interface CliArgs {
@@ -75,7 +91,7 @@ export function parseArgs(argv: string[]): CliArgs {
     const a = rest.shift()!;
     const value = () => {
       const v = rest.shift();
-      if (v === undefined || v.startsWith("--")) throw new ProfileError(`${a} needs a value`);
+      if (v === undefined || (v.startsWith("--") && v !== "-")) throw new ProfileError(`${a} needs a value`);
       return v;
     };
     if (a === "--out") opts.out = value();
@@ -101,16 +117,22 @@ function profilesFromStack(stack: string | undefined): Record<string, string> {
 
 export function main(argv: string[]): string {
   const args = parseArgs(argv);
-  const profiles = args.fromJson ? parseProfiles(readFileSync(args.fromJson, "utf8"), args.fromJson) : profilesFromStack(args.stack);
+  const fromFile = (f: string) => parseProfiles(readFileSync(f === "-" ? 0 : f, "utf8"), f === "-" ? "stdin" : f);
+  const profiles = args.fromJson ? fromFile(args.fromJson) : profilesFromStack(args.stack);
   writeProfile(profiles, args.name, args.out);
   return `wrote ${args.out} (mode 0600) for ${args.name}; hand it over privately, it contains their key`;
 }
 
 if (require.main === module) {
-  try {
-    console.log(main(process.argv.slice(2)));
-  } catch (e) {
-    console.error(`vpn:profile: ${(e as Error).message}`);
-    process.exit(1);
+  const argv = process.argv.slice(2);
+  if (printHelp(argv, __filename)) exitAfterFlush(0);
+  else {
+    try {
+      console.log(main(argv));
+      exitAfterFlush(0);
+    } catch (e) {
+      console.error(`vpn:profile: ${(e as Error).message}`);
+      exitAfterFlush(1);
+    }
   }
 }

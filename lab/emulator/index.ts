@@ -45,6 +45,8 @@ function tlsHandler(make: (i: Inputs) => Promise<Record<string, unknown>> | Reco
 
 export class Emulator {
   readonly steps: Step[] = [];
+  /** Called as each step ends, so `up` can show progress as it happens. */
+  onStep?: (s: Step) => void;
   readonly seen = new Set<string>();
   readonly commandStats: CommandStats = { runs: 0 };
   firstError?: Error;
@@ -52,6 +54,11 @@ export class Emulator {
   private readonly handlers: Record<string, Handler>;
   private readonly replaced: ResourceRecord[] = [];
   readonly cloud: Cloud;
+
+  private record(s: Step): void {
+    this.steps.push(s);
+    this.onStep?.(s);
+  }
 
   constructor(
     readonly L: StackLayout,
@@ -121,14 +128,14 @@ export class Emulator {
         outputs: {},
         seq: prev?.seq ?? ++this.state.seq,
       };
-      this.steps.push({ op: prev ? "same" : "create", urn: reg.urn, type: reg.type, name: reg.name, ms: 0 });
+      this.record({ op: prev ? "same" : "create", urn: reg.urn, type: reg.type, name: reg.name, ms: 0 });
       this.save();
       return { id: undefined, state: {} };
     }
     const handler = this.handlerFor(reg.type);
     if (prev && prev.custom && sameInputs(prev.inputs, plain)) {
       handler.adopt?.(prev);
-      this.steps.push({ op: "same", urn: reg.urn, type: reg.type, name: reg.name, ms: 0 });
+      this.record({ op: "same", urn: reg.urn, type: reg.type, name: reg.name, ms: 0 });
       return { id: prev.id, state: prev.outputs };
     }
     let detail: string | undefined;
@@ -157,7 +164,7 @@ export class Emulator {
     const rec: ResourceRecord = { urn: reg.urn, type: reg.type, name: reg.name, custom: true, id: created.id, inputs: plain, outputs, seq };
     this.state.resources[reg.urn] = rec;
     this.save();
-    this.steps.push({ op, urn: reg.urn, type: reg.type, name: reg.name, ms: Date.now() - started, detail });
+    this.record({ op, urn: reg.urn, type: reg.type, name: reg.name, ms: Date.now() - started, detail });
     return { id: created.id, state: outputs };
   }
 
@@ -190,7 +197,7 @@ export class Emulator {
       }
       if (!replaced) {
         delete this.state.resources[r.urn];
-        this.steps.push({ op: "delete", urn: r.urn, type: r.type, name: r.name, ms: Date.now() - started });
+        this.record({ op: "delete", urn: r.urn, type: r.type, name: r.name, ms: Date.now() - started });
       }
       this.save();
     }
