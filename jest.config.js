@@ -3,6 +3,8 @@ const tsJest = { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] };
 module.exports = {
   // Lab suites drive real daemons; unit tests finish far below this.
   testTimeout: 300000,
+  globalSetup: "<rootDir>/test/support/tmpdir-setup.js",
+  globalTeardown: "<rootDir>/test/support/tmpdir-teardown.js",
   projects: [
     {
       displayName: "unit",

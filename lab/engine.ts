@@ -36,6 +36,8 @@ export interface UpResult {
   /** How many remote commands (create/delete) ran over SSH in this up. */
   remoteRuns: number;
   durationMs: number;
+  /** What the deploys that ran in this up said (`shop on app-1: release … is live`), in step order. */
+  deployed: string[];
 }
 
 export function preflight(): void {
@@ -240,9 +242,22 @@ async function upLocked(
   process.off("unhandledRejection", onRejection);
   saveState(L.stateFile, state);
   if (!emulator.firstError) writeFileSync(L.outputsFile, JSON.stringify(outputs, null, 1), { mode: 0o600 });
+  const ran = new Set(emulator.steps.filter((s) => s.op !== "same" && s.op !== "delete").map((s) => s.urn));
+  const deployed = Object.values(state.resources)
+    .filter((r) => r.type === "command:remote:Command" && r.name.includes("-activate-") && ran.has(r.urn))
+    // stdout is secret because the command's stdin is; only deploy-activate.sh's own status line is shown.
+    .map(
+      (r) =>
+        String(displayOutputs(r.outputs.stdout ?? "", true))
+          .trim()
+          .split("\n")
+          .pop() ?? "",
+    )
+    .filter((l) => /^[a-z][a-z0-9_-]* on [a-z0-9-]+: release [A-Za-z0-9._-]+ is /.test(l));
   return {
     ok: !emulator.firstError,
     error: emulator.firstError ? emulator.firstError.message : undefined,
+    deployed,
     steps: emulator.steps,
     outputs,
     remoteRuns: emulator.commandStats.runs,
@@ -293,6 +308,7 @@ export function formatUp(r: UpResult, stack: string, opts: { showOutputs?: boole
   } else {
     lines.push(`error: ${r.error}`, "");
   }
+  if (r.deployed.length) lines.push("Deployed:", ...r.deployed.map((d) => `    ${d}`), "");
   const count = (op: string) => r.steps.filter((s) => s.op === op).length;
   const parts = ["create", "update", "replace", "delete"].filter((op) => count(op)).map((op) => `${count(op)} ${VERB[op]}`);
   lines.push(`Resources: ${[...parts, `${count("same")} unchanged`].join(", ")}`);

@@ -245,7 +245,11 @@ if wait_healthy "$health_timeout"; then
   touch -- "$root/$target"
   audit deployed "$previous"
   prune "$previous"
-  echo "$app on $host: release $release is live (previous: ${previous##*/})"
+  if [ -n "$previous" ]; then
+    echo "$app on $host: release $release is live (previous: ${previous##*/})"
+  else
+    echo "$app on $host: release $release is live (first release)"
+  fi
   exit 0
 fi
 
