@@ -1,0 +1,48 @@
+/**
+ * Every command-line entry point: the same --help (usage on stdout, exit 0, nothing run), and output that
+ * survives a pipe at any size (a process that exits before stdout drains loses all past 64 KiB).
+ */
+import { spawnSync } from "child_process";
+import { mkdirSync, rmSync, writeFileSync } from "fs";
+import * as path from "path";
+import { layout } from "../../lab/layout";
+
+const ROOT = path.join(__dirname, "..", "..");
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+
+describe.each([
+  ["lab", [TSX, "lab/cli.ts"], /^npm run lab -- <command>/],
+  ["plan", [TSX, "scripts/plan.ts"], /^npm run plan -- /],
+  ["matrix", [TSX, "scripts/matrix.ts"], /^npm run matrix -- /],
+  ["vpn:profile", [TSX, "scripts/vpn-profile.ts"], /^npm run vpn:profile -- ENGINEER/],
+  ["toolchain", ["bash", "scripts/toolchain.sh"], /^Usage: npm run toolchain -- /],
+  ["setup", ["bash", "scripts/setup.sh"], /^Usage: bash scripts\/setup.sh/],
+])("%s --help", (_name, argv, usage) => {
+  it.each(["--help", "-h"])("%s prints the usage and exits 0", (flag) => {
+    const r = spawnSync(argv[0], [...argv.slice(1), flag], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(r.stdout).toMatch(usage);
+  });
+});
+
+describe("piped output", () => {
+  const stack = "pipet";
+  const L = layout(stack);
+  afterAll(() => rmSync(L.dir, { recursive: true, force: true }));
+
+  it("outputs --json through a pipe is as long as written to a file (1 MiB)", () => {
+    const big: Record<string, string> = {};
+    for (let i = 0; i < 2100; i++) big[`k${i}`] = "x".repeat(500);
+    mkdirSync(L.dir, { recursive: true });
+    writeFileSync(L.outputsFile, JSON.stringify({ big }));
+    const expected = `${JSON.stringify({ big }, null, 2)}\n`.length;
+    expect(expected).toBeGreaterThan(1 << 20);
+    const r = spawnSync("bash", ["-o", "pipefail", "-c", `${TSX} lab/cli.ts outputs --stack ${stack} --json | wc -c`], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(0);
+    expect(Number(r.stdout.trim())).toBe(expected);
+  });
+});
