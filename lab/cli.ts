@@ -16,7 +16,7 @@ import { spawnSync } from "child_process";
 import { existsSync, readFileSync } from "fs";
 import { displayOutputs, formatUp, LabError, preflight, up } from "./engine";
 import { Json } from "./emulator/state";
-import { hostArgv, hostAlive, loadFabric, processAlive, stackLinks, stackNamespaces, teardown } from "./hosts";
+import { hostArgv, hostAlive, loadFabric, sshdPid, stackLinks, stackNamespaces, teardown } from "./hosts";
 import { LAPTOP_IPS, LAPTOPS, layout, OPERATOR_IP, StackLayout } from "./layout";
 import { reboot } from "./reboot";
 import { inNs } from "./sh";
@@ -54,7 +54,7 @@ export function status(L: StackLayout): StatusEntry[] {
       netns: h.netns,
       privateIp: h.privateCidrs[0]?.split("/")[0] ?? null,
       publicIp: h.publicIp ?? null,
-      sshdPid: h.sshdPid && processAlive(h.sshdPid) ? h.sshdPid : null,
+      sshdPid: sshdPid(h),
       running: hostAlive(h),
     }));
   const outside: StatusEntry[] = [

@@ -1,24 +1,7 @@
-import { spawnSync } from "child_process";
 import fc from "fast-check";
-import { parseUserData, shQuote } from "./cloudinit";
 import { changedKeys, sameInputs, secret, unwrap } from "./emulator/state";
 import { flattenConfig } from "./stackfile";
 import { checkStackName, stackTag } from "./layout";
-
-describe("shQuote", () => {
-  it("round-trips any string through sh as one word", () => {
-    fc.assert(
-      fc.property(
-        fc.string({ unit: "binary" }).filter((s) => !s.includes("\0")),
-        (s) => {
-          const r = spawnSync("sh", ["-c", `printf %s ${shQuote(s)}`], { encoding: "utf8" });
-          expect(r.stdout).toBe(s);
-        },
-      ),
-      { numRuns: 60 },
-    );
-  });
-});
 
 describe("state comparison", () => {
   it("sees through secret wrappers and key order, and names what changed", () => {
@@ -40,15 +23,6 @@ describe("stack files", () => {
   });
   it("refuses encrypted values, naming the key", () => {
     expect(() => flattenConfig({ "fleet:token": { secure: "AAE=" } }, "fleet", "Pulumi.x.yaml")).toThrow(/Pulumi.x.yaml: fleet:token is an encrypted secret/);
-  });
-});
-
-describe("user-data", () => {
-  it("takes #cloud-config YAML and #! scripts, and names the instance when it is neither", () => {
-    expect(parseUserData("a", "#cloud-config\nruncmd: [ls]\n")).toEqual({ runcmd: ["ls"] });
-    expect(parseUserData("a", "#!/bin/sh\necho hi\n")).toEqual({ runcmd: ["#!/bin/sh\necho hi\n"] });
-    expect(() => parseUserData("web-1", "hello")).toThrow(/instance web-1: user-data is neither/);
-    expect(() => parseUserData("web-1", "#cloud-config\n- a\n")).toThrow(/instance web-1: #cloud-config must be a mapping/);
   });
 });
 

@@ -9,6 +9,7 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "fs";
 import { spawn } from "child_process";
+import { createHash } from "crypto";
 import * as path from "path";
 import { LAPTOP_IPS, LAPTOPS, OPERATOR_IP, PUBLIC_PREFIX_LEN, StackLayout } from "./layout";
 import { inNs, must, netnsList, run, runAsync, RunResult } from "./sh";
@@ -22,7 +23,6 @@ export interface HostRecord {
   privateCidrs: string[];
   publicIp?: string;
   anchorPid: number;
-  sshdPid?: number;
   dir: string;
   /** MACs of eth0/eth1, kept across reboots. */
   macs?: Record<string, string>;
@@ -107,28 +107,6 @@ export interface HostSpec {
   publicIp?: string;
 }
 
-/** The script the anchor runs: private mounts, hostname, then it just holds the namespaces open. */
-const ANCHOR_SCRIPT = `set -eu
-d=$1; h=$2
-exec 3>"$3"
-for x in etc var opt usrlocal; do mkdir -p "$d/upper/$x" "$d/work/$x"; done
-ov() { mount -t overlay overlay -o "lowerdir=$1,upperdir=$d/upper/$2,workdir=$d/work/$2" "$1"; }
-ov /etc etc; ov /var var; ov /opt opt; ov /usr/local usrlocal
-for m in root home srv var/log; do mkdir -p "$d/fs/$m"; mount --bind "$d/fs/$m" "/$m"; done
-chmod 700 /root
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs -o mode=1777 tmpfs /var/tmp
-mount -t tmpfs -o mode=0755 tmpfs /run
-mkdir -p /run/sshd /run/lock /run/cloud-init
-chmod 0755 /run/sshd
-hostname "$h"
-printf '%s\\n' "$h" >/etc/hostname
-grep -q "[[:space:]]$h\\$" /etc/hosts 2>/dev/null || printf '127.0.1.1 %s\\n' "$h" >>/etc/hosts
-echo ready >&3
-exec 3>&-
-exec sleep infinity
-`;
-
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -147,9 +125,53 @@ function spawnDetached(argv: string[], logFile: string): number {
   return child.pid;
 }
 
+/** A MAC that stays the host's across reboots and re-creations, like a Neutron port's (locally administered). */
+function macFor(L: StackLayout, host: string, iface: string): string {
+  const h = createHash("sha256").update(`${L.stack}/${host}/${iface}`).digest();
+  return ["02", ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, "0"))].join(":");
+}
+
+/**
+ * The host's "hardware" as a script: a fresh network namespace (so kernel state, iptables, ipsets, routes and
+ * sysctls are gone) with its NICs, fixed MACs and addresses. The lab runs it before every boot, including a
+ * reboot the host asks for itself (`systemctl reboot`: the supervisor runs it again before nspawn).
+ */
+function wireScript(L: StackLayout, rec: HostRecord): string {
+  const lines = [
+    "set -eu",
+    `ns=${rec.netns}`,
+    'for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done',
+    'ip netns del "$ns" 2>/dev/null || true',
+    'ip netns add "$ns"',
+    'ip -n "$ns" link set lo up',
+  ];
+  const nic = (rootSide: string, inside: string, bridge: string, cidrs: string[]) => {
+    lines.push(
+      `ip link del ${rootSide} 2>/dev/null || true`,
+      `ip link add ${rootSide} type veth peer name ${inside} netns "$ns"`,
+      `ip link set ${rootSide} addrgenmode none`,
+      `ip link set ${rootSide} master ${bridge} up`,
+      `ip -n "$ns" link set ${inside} address ${macFor(L, rec.name, inside)}`,
+      ...cidrs.map((c) => `ip -n "$ns" addr add ${c} dev ${inside}`),
+      `ip -n "$ns" link set ${inside} up`,
+    );
+  };
+  nic(L.veth(rec.index, "p"), "eth0", L.privBridge, rec.privateCidrs);
+  if (rec.publicIp) nic(L.veth(rec.index, "u"), "eth1", L.pubBridge, [`${rec.publicIp}/${PUBLIC_PREFIX_LEN}`]);
+  return `${lines.join("\n")}\n`;
+}
+
+function writeWire(L: StackLayout, rec: HostRecord): string {
+  const file = path.join(rec.dir, "wire.sh");
+  writeFileSync(file, wireScript(L, rec), { mode: 0o700 });
+  return file;
+}
+
+/** Sets up a host: its wired network namespace and its disk, a copy-on-write view (overlayfs) of the lab image. */
 export async function createHost(L: StackLayout, fabric: Fabric, spec: HostSpec): Promise<HostRecord> {
   if (/[,:\s]/.test(L.dir)) throw new LabHostError(`lab directory ${L.dir} must not contain commas, colons or spaces`);
   const dir = L.hostDir(spec.name);
+  unmountHost(dir);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const rec: HostRecord = {
@@ -162,52 +184,129 @@ export async function createHost(L: StackLayout, fabric: Fabric, spec: HostSpec)
     anchorPid: 0,
     dir,
   };
-  wire(L, rec);
-  await startAnchor(rec);
+  must(["bash", writeWire(L, rec)]);
+  for (const d of ["upper", "work", "root"]) mkdirSync(path.join(dir, d), { mode: 0o755 });
+  must(["mount", "-t", "overlay", "overlay", "-o", `lowerdir=${labImage()},upperdir=${dir}/upper,workdir=${dir}/work`, `${dir}/root`]);
   fabric.hosts[spec.name] = rec;
   saveFabric(L, fabric);
   return rec;
 }
 
-/** A fresh network namespace with the host's addresses: what the kernel holds for a host, and loses on reboot. */
-function wire(L: StackLayout, rec: HostRecord): void {
-  freshNetns(rec.netns);
-  rec.privateCidrs.forEach((cidr, i) => {
-    if (i === 0) {
-      rec.macs = { ...rec.macs, eth0: plugInto(rec.netns, L.veth(rec.index, "p"), "eth0", L.privBridge, cidr, rec.macs?.eth0) };
-    } else must(inNs(rec.netns, ["ip", "addr", "add", cidr, "dev", "eth0"]));
-  });
-  if (rec.publicIp) {
-    const ip = rec.publicIp;
-    delete rec.publicIp;
-    attachPublic(L, rec, ip);
-  }
-}
+/** The host's root filesystem, as the host sees it at `/`. */
+export const hostRoot = (rec: HostRecord) => path.join(rec.dir, "root");
 
-/** The process that holds the host's mount and UTS namespaces; its files persist in rec.dir. */
-async function startAnchor(rec: HostRecord): Promise<void> {
-  const ready = path.join(rec.dir, "anchor.ready");
-  rmSync(ready, { force: true });
-  rec.anchorPid = spawnDetached(
-    ["ip", "netns", "exec", rec.netns, "unshare", "-m", "-u", "--propagation", "private", "sh", "-c", ANCHOR_SCRIPT, "anchor", rec.dir, rec.name, ready],
-    path.join(rec.dir, "anchor.log"),
-  );
-  await waitFor(`host ${rec.name} mounts (see ${rec.dir}/anchor.log)`, () => existsSync(ready) && readFileSync(ready, "utf8").includes("ready"));
+/**
+ * The NoCloud seed cloud-init reads at first boot: exactly the user data the program gave the instance, and a
+ * meta-data file with its instance id and hostname (cloud-init's NoCloud datasource: /var/lib/cloud/seed/nocloud).
+ */
+export function writeSeed(rec: HostRecord, userData: string, instanceId: string): void {
+  const seed = path.join(hostRoot(rec), "var/lib/cloud/seed/nocloud");
+  mkdirSync(seed, { recursive: true, mode: 0o700 });
+  writeFileSync(path.join(seed, "user-data"), userData, { mode: 0o600 });
+  writeFileSync(path.join(seed, "meta-data"), `instance-id: ${instanceId}\nlocal-hostname: ${rec.name}\n`, { mode: 0o600 });
 }
 
 /**
- * A reboot as the host sees it: every process gone, kernel state (addresses,
- * routes, iptables, ipsets, sysctls) fresh, /run and /tmp empty, the disk kept.
- * The caller starts what boots (bootcmd, sshd).
+ * Boots the host: systemd-nspawn runs the image's systemd as PID 1 in the host's network namespace
+ * (--keep-unit --register=no: there is no host systemd or machined to ask; ../shared/research/lab-hosts.md).
+ * A supervisor loop re-wires and boots again when the host reboots itself (nspawn exits 133 on reboot).
+ */
+export async function bootHost(L: StackLayout, rec: HostRecord): Promise<void> {
+  ensureNspawnRuntime();
+  const nspawn = [
+    "systemd-nspawn",
+    "--quiet",
+    "--keep-unit",
+    "--register=no",
+    "--boot",
+    `--directory=${hostRoot(rec)}`,
+    `--machine=${rec.name}`,
+    `--network-namespace-path=/run/netns/${rec.netns}`,
+    "--bind=/dev/net/tun",
+    // iptables, ipset and OpenVPN need it; nspawn grants it only for networks it made itself.
+    "--capability=CAP_NET_ADMIN",
+    "--console=pipe",
+  ];
+  // /proc/sys/net writable, as on a VM (the gateway turns on forwarding); nspawn does this by itself only for a
+  // network it creates (systemd-nspawn(1), $SYSTEMD_NSPAWN_API_VFS_WRITABLE).
+  const supervisor = `export SYSTEMD_NSPAWN_API_VFS_WRITABLE=network; while :; do ${nspawn.map((a) => `'${a}'`).join(" ")} </dev/null; rc=$?; [ "$rc" -eq 133 ] || exit "$rc"; bash '${writeWire(L, rec)}'; done`;
+  rec.anchorPid = spawnDetached(["bash", "-c", supervisor], path.join(rec.dir, "console.log"));
+  await waitFor(
+    `host ${rec.name} to boot and listen on SSH (see ${rec.dir}/console.log)`,
+    async () => {
+      if (!processAlive(rec.anchorPid)) throw new LabHostError(`host ${rec.name} stopped while booting: ${tail(path.join(rec.dir, "console.log"))}`);
+      const pid = containerInit(rec);
+      if (!pid) return false;
+      const r = await runAsync(["nsenter", "-t", String(pid), "-n", "ss", "-Htln", "sport = :22"]);
+      return r.stdout.trim() !== "";
+    },
+    120_000,
+  );
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, "utf8").trim().split("\n").slice(-8).join("\n");
+  } catch {
+    return "(no console log)";
+  }
+}
+
+/** nspawn wants a private /run/systemd/nspawn where no host systemd made one (lab-hosts.md). */
+function ensureNspawnRuntime(): void {
+  const dir = "/run/systemd/nspawn";
+  mkdirSync(dir, { recursive: true });
+  if (!readFileSync("/proc/mounts", "utf8").split("\n").some((l) => l.split(" ")[1] === dir)) must(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", dir]);
+}
+
+/** The image's rootfs (lab/image/build.sh builds it once, cached by its package list). */
+export function labImage(): string {
+  const dir = must(["bash", path.join(__dirname, "image", "build.sh"), "--print-dir"]).trim();
+  if (!existsSync(path.join(dir, "..", "ready"))) {
+    throw new LabHostError(`the lab's host image is not built: run bash lab/image/build.sh (it debootstraps Debian 12 once, a few minutes)`);
+  }
+  return dir;
+}
+
+/** PID (in the root namespace) of the container's init, the host's PID 1; 0 when the host is not running. */
+export function containerInit(rec: HostRecord): number {
+  const pids = run(["ip", "netns", "pids", rec.netns])
+    .stdout.split("\n")
+    .filter((p) => /^\d+$/.test(p));
+  for (const p of pids) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, "utf8");
+      const nspid = /^NSpid:\s+(.*)$/m.exec(status)?.[1].trim().split(/\s+/);
+      if (nspid && nspid.length > 1 && nspid[nspid.length - 1] === "1") return Number(p);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return 0;
+}
+
+/** Stops the host as a power-off would after a clean halt: SIGTERM halts systemd; what is left is killed. */
+export async function stopHost(rec: HostRecord): Promise<void> {
+  if (rec.anchorPid && processAlive(rec.anchorPid)) run(["kill", "-KILL", String(rec.anchorPid)]);
+  const init = containerInit(rec);
+  if (init) {
+    // systemd halts on SIGRTMIN+4 (poweroff), as `machinectl poweroff` asks it to.
+    run(["kill", "-s", "SIGRTMIN+4", String(init)]);
+    await waitFor(`host ${rec.name} to power off`, () => !processAlive(init), 20_000).catch(() => undefined);
+  }
+  killNetnsProcesses(rec.netns);
+}
+
+/**
+ * A reboot as the host sees it: every process gone, kernel state (addresses, routes, iptables, ipsets, sysctls)
+ * fresh, the disk kept; then systemd boots again and only what the host's own boot path restores comes back.
  */
 export async function powerCycle(L: StackLayout, fabric: Fabric, name: string): Promise<HostRecord> {
   const rec = fabric.hosts[name];
   if (!rec) throw new LabHostError(`no lab host ${name}`);
-  killNetnsProcesses(rec.netns);
-  run(["ip", "netns", "del", rec.netns]);
-  delete rec.sshdPid;
-  wire(L, rec);
-  await startAnchor(rec);
+  await stopHost(rec);
+  must(["bash", writeWire(L, rec)]);
+  await bootHost(L, rec);
   saveFabric(L, fabric);
   return rec;
 }
@@ -216,37 +315,49 @@ export async function powerCycle(L: StackLayout, fabric: Fabric, name: string): 
 export function attachPublic(L: StackLayout, rec: HostRecord, ip: string): void {
   if (rec.publicIp === ip) return;
   if (rec.publicIp) detachPublic(L, rec);
-  rec.macs = { ...rec.macs, eth1: plugInto(rec.netns, L.veth(rec.index, "u"), "eth1", L.pubBridge, `${ip}/${PUBLIC_PREFIX_LEN}`, rec.macs?.eth1) };
   rec.publicIp = ip;
+  const veth = L.veth(rec.index, "u");
+  if (linkExists(veth)) run(["ip", "link", "del", veth]);
+  must(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth1", "netns", rec.netns]);
+  must(["ip", "link", "set", veth, "addrgenmode", "none"]);
+  must(["ip", "link", "set", veth, "master", L.pubBridge, "up"]);
+  must(inNs(rec.netns, ["ip", "link", "set", "eth1", "address", macFor(L, rec.name, "eth1")]));
+  must(inNs(rec.netns, ["ip", "addr", "add", `${ip}/${PUBLIC_PREFIX_LEN}`, "dev", "eth1"]));
+  must(inNs(rec.netns, ["ip", "link", "set", "eth1", "up"]));
+  writeWire(L, rec);
 }
 
 export function detachPublic(L: StackLayout, rec: HostRecord): void {
   run(["ip", "link", "del", L.veth(rec.index, "u")]);
   delete rec.publicIp;
+  writeWire(L, rec);
 }
 
-/** argv that runs inside the host: its network, mount and UTS namespaces, as root, with a clean environment. */
+/** argv that runs inside the host (all its namespaces, as root, with a clean environment), like `machinectl shell`. */
 export function hostArgv(rec: HostRecord, argv: string[]): string[] {
-  return ["nsenter", "-t", String(rec.anchorPid), "-m", "-u", "-n", "--wd=/", "env", "-i", ...Object.entries(CLEAN_ENV).map(([k, v]) => `${k}=${v}`), ...argv];
+  const init = containerInit(rec);
+  if (!init) throw new LabHostError(`lab host ${rec.name} is not running`);
+  return ["nsenter", "-t", String(init), "-m", "-u", "-i", "-n", "-p", "-r", "-w", "env", "-i", ...Object.entries(CLEAN_ENV).map(([k, v]) => `${k}=${v}`), ...argv];
 }
 
 export function hostExec(rec: HostRecord, argv: string[], input?: string, timeoutMs?: number): Promise<RunResult> {
   return runAsync(hostArgv(rec, argv), { input, timeoutMs });
 }
 
-export async function startSshd(rec: HostRecord): Promise<void> {
-  const check = await hostExec(rec, ["/usr/sbin/sshd", "-t"]);
-  if (check.code !== 0) throw new LabHostError(`host ${rec.name}: sshd rejects its configuration: ${check.stderr.trim()}`);
-  if (rec.sshdPid && processAlive(rec.sshdPid)) run(["kill", String(rec.sshdPid)]);
-  rec.sshdPid = spawnDetached(
-    ["nsenter", "-t", String(rec.anchorPid), "-m", "-u", "-n", "--wd=/", "/usr/sbin/sshd", "-D", "-e", "-o", "PidFile=/run/sshd.pid"],
-    path.join(rec.dir, "sshd.log"),
-  );
-  await waitFor(`sshd on ${rec.name} (see ${rec.dir}/sshd.log)`, async () => {
-    if (!processAlive(rec.sshdPid!)) throw new LabHostError(`sshd on ${rec.name} exited: ${readFileSync(path.join(rec.dir, "sshd.log"), "utf8").trim()}`);
-    const r = await runAsync(["nsenter", "-t", String(rec.anchorPid), "-n", "ss", "-Htln", "sport = :22"]);
-    return r.stdout.trim() !== "";
-  });
+/** PID of the host's listening sshd (in the root namespace), if it runs. */
+export function sshdPid(rec: HostRecord): number | null {
+  const r = run(["ip", "netns", "exec", rec.netns, "ss", "-Htlnp", "sport = :22"]);
+  const m = /pid=(\d+)/.exec(r.stdout);
+  return m ? Number(m[1]) : null;
+}
+
+function unmountHost(dir: string): void {
+  const mounts = readFileSync("/proc/mounts", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[1])
+    .filter((m) => m !== undefined && (m === `${dir}/root` || m.startsWith(`${dir}/root/`)))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) run(["umount", "-l", m]);
 }
 
 /** Running (a zombie waiting for init to reap it counts as gone). */
@@ -260,11 +371,9 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** True when the host's anchor still holds its namespaces (false after a reboot or a manual kill). */
+/** True when the host's systemd runs (false after a power-off or a manual kill). */
 export function hostAlive(rec: HostRecord): boolean {
-  if (!processAlive(rec.anchorPid)) return false;
-  const r = run(["ip", "netns", "identify", String(rec.anchorPid)]);
-  return r.stdout.trim() === rec.netns;
+  return containerInit(rec) !== 0;
 }
 
 function killNetnsProcesses(ns: string): void {
@@ -285,10 +394,12 @@ function spawnSyncSleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-export function destroyHost(L: StackLayout, fabric: Fabric, name: string): void {
+export async function destroyHost(L: StackLayout, fabric: Fabric, name: string): Promise<void> {
   const rec = fabric.hosts[name];
   const ns = rec?.netns ?? L.hostNs(name);
+  if (rec) await stopHost(rec);
   killNetnsProcesses(ns);
+  unmountHost(L.hostDir(name));
   run(["ip", "netns", "del", ns]);
   if (rec) {
     run(["ip", "link", "del", L.veth(rec.index, "p")]);
@@ -314,6 +425,8 @@ export function stackNamespaces(L: StackLayout): string[] {
 
 /** Removes every namespace, process, link and file of the stack; safe to run twice and without state. */
 export function teardown(L: StackLayout): { namespaces: string[]; links: string[] } {
+  // Supervisors first (so nothing boots again), then the hosts' processes, then their disks.
+  for (const rec of Object.values(loadFabric(L).hosts)) if (rec.anchorPid && processAlive(rec.anchorPid)) run(["kill", "-KILL", String(rec.anchorPid)]);
   const namespaces = stackNamespaces(L);
   for (const ns of namespaces) {
     killNetnsProcesses(ns);
@@ -324,6 +437,7 @@ export function teardown(L: StackLayout): { namespaces: string[]; links: string[
   for (const l of links.sort((a, b) => Number(a.endsWith("priv") || a.endsWith("pub")) - Number(b.endsWith("priv") || b.endsWith("pub")))) {
     run(["ip", "link", "del", l]);
   }
+  for (const name of Object.keys(loadFabric(L).hosts)) unmountHost(L.hostDir(name));
   rmSync(L.dir, { recursive: true, force: true });
   return { namespaces, links };
 }

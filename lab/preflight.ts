@@ -17,10 +17,12 @@ export const NEEDED: Record<string, string> = {
   ipset: "ipset",
   openvpn: "openvpn",
   iperf3: "iperf3",
+  "systemd-nspawn": "systemd-container",
+  debootstrap: "debootstrap",
 };
 
 /** What `lab up` itself needs; suites ask for more (iptables, openvpn...). */
-export const LAB_CORE = ["ip", "nsenter", "unshare", "sshd", "ssh", "ssh-keygen", "useradd"];
+export const LAB_CORE = ["ip", "nsenter", "ssh", "ssh-keygen", "systemd-nspawn", "debootstrap"];
 
 function which(cmd: string): boolean {
   for (const dir of ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin", "/usr/local/sbin"]) {

@@ -10,8 +10,9 @@ case "${1:-}" in
     cat <<'USAGE'
 Usage: bash scripts/setup.sh [--no-up] [--help]
 
-Installs the Debian packages in scripts/setup/debian-packages.txt and the npm dependencies, then brings the
-dev stack (Pulumi.dev.yaml) up in the lab. Needs root and Node.js >= 20.
+Installs the Debian packages in scripts/setup/debian-packages.txt and the npm dependencies, builds the lab's
+host image (lab/image/build.sh, once), then brings the dev stack (Pulumi.dev.yaml) up in the lab. Needs root and
+Node.js >= 20.
   --no-up   install only; do not start the lab
 USAGE
     exit 0
@@ -45,6 +46,10 @@ step "npm dependencies"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund >/tmp/fleet-setup-npm.log 2>&1 || { echo "failed; see /tmp/fleet-setup-npm.log"; exit 1; }
 fi
+done_step
+
+step "lab host image (Debian 12 with systemd and cloud-init; built once, then cached)"
+bash lab/image/build.sh >/dev/null
 done_step
 
 [ "${1:-}" = "--no-up" ] && exit 0

@@ -1,16 +1,32 @@
 /**
  * The openstack provider, as the lab needs it: networks, subnets and ports are
  * bookkeeping (ids and addresses), floating IPs are addresses on the lab's
- * public bridge, and an instance becomes a lab host booted from its user-data.
+ * public bridge, and an instance becomes a lab host: a systemd Debian container whose real cloud-init reads the
+ * instance's user data from a NoCloud seed.
  */
 import { createHash, randomUUID } from "crypto";
 import { Address4 } from "ip-address";
-import { bootHost } from "../cloudinit";
-import { attachPublic, createHost, destroyHost, detachPublic, HostRecord, saveFabric } from "../hosts";
+import { parse } from "yaml";
+import { attachPublic, bootHost, createHost, destroyHost, detachPublic, HostRecord, labImage, saveFabric, writeSeed } from "../hosts";
 import { FIRST_PUBLIC_HOST, PUBLIC_CIDR, RESERVED_HOST_NAMES } from "../layout";
 import { runAsync } from "../sh";
 import { CreateArgs, EmulationError, EmulatorContext, Handler, Inputs } from "./handler";
 import { Json, ResourceRecord } from "./state";
+
+/**
+ * The lab has no network at boot, so every package the user data asks for must be in the image; say which are
+ * missing before booting (cloud-init itself would only log apt's failure).
+ */
+async function checkPackages(host: string, userData: string, installed: (pkg: string) => Promise<boolean>): Promise<void> {
+  if (!userData.startsWith("#cloud-config")) return;
+  const doc = parse(userData) as { packages?: unknown[] } | null;
+  const names = (doc?.packages ?? []).map((p) => (Array.isArray(p) ? String(p[0]) : String(p)));
+  const missing: string[] = [];
+  for (const p of names) if (!(await installed(p))) missing.push(p);
+  if (missing.length > 0) {
+    throw new EmulationError(`instance ${host}: the lab image lacks packages the user data asks for: ${missing.join(", ")}: add them to lab/image/packages.txt`);
+  }
+}
 
 /** Rackspace classic's well-known networks. */
 export const PUBLICNET = "00000000-0000-0000-0000-000000000000";
@@ -90,7 +106,10 @@ export class Cloud {
     if (!this.dpkg.has(pkg)) {
       this.dpkg.set(
         pkg,
-        runAsync(["dpkg-query", "-W", "-f=${Status}", pkg]).then((r) => r.code === 0 && r.stdout.includes("install ok installed")),
+        // The packages of the lab's image (a Nova image has what its builder baked in).
+        runAsync(["dpkg-query", `--admindir=${labImage()}/var/lib/dpkg`, "-W", "-f=${Status}", pkg]).then(
+          (r) => r.code === 0 && r.stdout.includes("install ok installed"),
+        ),
       );
     }
     return this.dpkg.get(pkg)!;
@@ -314,16 +333,18 @@ function instanceHandler(cloud: Cloud): Handler {
       }
       const metadata = (a.inputs.metadata as Record<string, string> | undefined) ?? {};
       const role = String(metadata.role ?? metadata["fleet-role"] ?? "");
+      const userData = (a.inputs.userData as string | undefined) ?? "";
+      await checkPackages(name, userData, (p) => cloud.installed(p));
+      const iid = id();
       const host = await createHost(cloud.ctx.L, cloud.ctx.fabric, { name, role, privateCidrs, publicIp });
       try {
-        const boot = await bootHost(host, a.inputs.userData as string | undefined, (p) => cloud.installed(p));
-        if (boot.errors.length) process.stderr.write(`lab: cloud-init on ${name} reported errors:\n  ${boot.errors.join("\n  ")}\n`);
+        writeSeed(host, userData, iid);
+        await bootHost(cloud.ctx.L, host);
       } catch (e) {
-        destroyHost(cloud.ctx.L, cloud.ctx.fabric, name);
+        await destroyHost(cloud.ctx.L, cloud.ctx.fabric, name);
         throw e;
       }
       saveFabric(cloud.ctx.L, cloud.ctx.fabric);
-      const iid = id();
       cloud.instanceHosts.set(iid, name);
       ports.forEach((p) => cloud.portHosts.set(p, name));
       const privateIp = privateCidrs[0]?.split("/")[0] ?? "";
@@ -341,7 +362,7 @@ function instanceHandler(cloud: Cloud): Handler {
     },
     adopt: adoptInstance,
     delete: async (r) => {
-      destroyHost(cloud.ctx.L, cloud.ctx.fabric, String(r.outputs.name ?? r.name));
+      await destroyHost(cloud.ctx.L, cloud.ctx.fabric, String(r.outputs.name ?? r.name));
     },
   };
 }
