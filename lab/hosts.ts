@@ -229,7 +229,10 @@ export async function bootHost(L: StackLayout, rec: HostRecord): Promise<void> {
   ];
   // /proc/sys/net writable, as on a VM (the gateway turns on forwarding); nspawn does this by itself only for a
   // network it creates (systemd-nspawn(1), $SYSTEMD_NSPAWN_API_VFS_WRITABLE).
-  const supervisor = `export SYSTEMD_NSPAWN_API_VFS_WRITABLE=network; while :; do ${nspawn.map((a) => `'${a}'`).join(" ")} </dev/null; rc=$?; [ "$rc" -eq 133 ] || exit "$rc"; bash '${writeWire(L, rec)}'; done`;
+  // Its own cgroup per host: with --keep-unit the container's systemd takes the caller's cgroup for its root, and
+  // six of them sharing one tree undo each other's units (status 219/CGROUP).
+  const cg = CGROUP_ROOTS.map((r) => `d=${r}/${rec.netns}; mkdir -p "$d" && echo $$ >"$d/cgroup.procs";`).join(" ");
+  const supervisor = `${cg} export SYSTEMD_NSPAWN_API_VFS_WRITABLE=network; while :; do ${nspawn.map((a) => `'${a}'`).join(" ")} </dev/null; rc=$?; [ "$rc" -eq 133 ] || exit "$rc"; bash '${writeWire(L, rec)}'; done`;
   rec.anchorPid = spawnDetached(["bash", "-c", supervisor], path.join(rec.dir, "console.log"));
   await waitFor(
     `host ${rec.name} to boot and listen on SSH (see ${rec.dir}/console.log)`,
@@ -249,6 +252,19 @@ function tail(file: string): string {
     return readFileSync(file, "utf8").trim().split("\n").slice(-8).join("\n");
   } catch {
     return "(no console log)";
+  }
+}
+
+/** Where each host's cgroup lives, in the hierarchies systemd uses here (hybrid: name=systemd and unified). */
+const CGROUP_ROOTS = ["/sys/fs/cgroup/systemd/fleet-lab", "/sys/fs/cgroup/unified/fleet-lab"].filter((d) => existsSync(path.dirname(d)));
+
+function removeCgroups(rec: HostRecord): void {
+  for (const r of CGROUP_ROOTS) {
+    const d = `${r}/${rec.netns}`;
+    if (!existsSync(d)) continue;
+    // Children first (the container's own slices and scopes), deepest first; a busy one stays.
+    const dirs = must(["find", d, "-depth", "-type", "d"]).split("\n").filter(Boolean);
+    for (const x of dirs) run(["rmdir", x]);
   }
 }
 
@@ -295,6 +311,7 @@ export async function stopHost(rec: HostRecord): Promise<void> {
     await waitFor(`host ${rec.name} to power off`, () => !processAlive(init), 20_000).catch(() => undefined);
   }
   killNetnsProcesses(rec.netns);
+  removeCgroups(rec);
 }
 
 /**
@@ -437,7 +454,10 @@ export function teardown(L: StackLayout): { namespaces: string[]; links: string[
   for (const l of links.sort((a, b) => Number(a.endsWith("priv") || a.endsWith("pub")) - Number(b.endsWith("priv") || b.endsWith("pub")))) {
     run(["ip", "link", "del", l]);
   }
-  for (const name of Object.keys(loadFabric(L).hosts)) unmountHost(L.hostDir(name));
+  for (const rec of Object.values(loadFabric(L).hosts)) {
+    unmountHost(rec.dir);
+    removeCgroups(rec);
+  }
   rmSync(L.dir, { recursive: true, force: true });
   return { namespaces, links };
 }
