@@ -272,7 +272,12 @@ function removeCgroups(rec: HostRecord): void {
 function ensureNspawnRuntime(): void {
   const dir = "/run/systemd/nspawn";
   mkdirSync(dir, { recursive: true });
-  if (!readFileSync("/proc/mounts", "utf8").split("\n").some((l) => l.split(" ")[1] === dir)) must(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", dir]);
+  if (
+    !readFileSync("/proc/mounts", "utf8")
+      .split("\n")
+      .some((l) => l.split(" ")[1] === dir)
+  )
+    must(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", dir]);
 }
 
 /** The image's rootfs (lab/image/build.sh builds it once, cached by its package list). */
@@ -354,7 +359,22 @@ export function detachPublic(L: StackLayout, rec: HostRecord): void {
 export function hostArgv(rec: HostRecord, argv: string[]): string[] {
   const init = containerInit(rec);
   if (!init) throw new LabHostError(`lab host ${rec.name} is not running`);
-  return ["nsenter", "-t", String(init), "-m", "-u", "-i", "-n", "-p", "-r", "-w", "env", "-i", ...Object.entries(CLEAN_ENV).map(([k, v]) => `${k}=${v}`), ...argv];
+  return [
+    "nsenter",
+    "-t",
+    String(init),
+    "-m",
+    "-u",
+    "-i",
+    "-n",
+    "-p",
+    "-r",
+    "-w",
+    "env",
+    "-i",
+    ...Object.entries(CLEAN_ENV).map(([k, v]) => `${k}=${v}`),
+    ...argv,
+  ];
 }
 
 export function hostExec(rec: HostRecord, argv: string[], input?: string, timeoutMs?: number): Promise<RunResult> {

@@ -47,11 +47,13 @@ export function renderSshdConfig(allowTcpForwarding: boolean): string {
   ].join("\n");
 }
 
+// Appended, not inserted: at the first boot it lands before any firewall (which then inserts its jump at the
+// top), and after a reboot the fleet-firewall unit has already restored that jump, so both give the same order.
 const CONNTRACK_FROM_BOOT = [
   "for t in iptables ip6tables; do",
   "command -v $t >/dev/null || continue;",
   "$t -w -C INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT 2>/dev/null ||",
-  "$t -w -I INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT;",
+  "$t -w -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT;",
   "done",
 ].join(" ");
 

@@ -24,7 +24,9 @@ async function checkPackages(host: string, userData: string, installed: (pkg: st
   const missing: string[] = [];
   for (const p of names) if (!(await installed(p))) missing.push(p);
   if (missing.length > 0) {
-    throw new EmulationError(`instance ${host}: the lab image lacks packages the user data asks for: ${missing.join(", ")}: add them to lab/image/packages.txt`);
+    throw new EmulationError(
+      `instance ${host}: the lab image lacks packages the user data asks for: ${missing.join(", ")}: add them to lab/image/packages.txt`,
+    );
   }
 }
 

@@ -68,7 +68,8 @@ describeLab(
     let hashesBefore: Record<string, string>;
 
     const ip = (host: string) => up.host(host).privateIp!;
-    const gatewayLog = async () => (await t.exec("gw-1", ["cat", "/var/log/openvpn/fleet.log"])).stdout;
+    // The gateway runs OpenVPN as systemd's openvpn-server@fleet unit, which logs to the journal.
+    const gatewayLog = async () => (await t.exec("gw-1", ["journalctl", "-u", "openvpn-server@fleet", "-o", "cat", "--no-pager"])).stdout;
     const connectVpn = async (laptop: "eng1" | "eng2", engineer: string, profiles: Record<string, string>, tag: string) => {
       const file = path.join(dir, `${tag}.ovpn`);
       writeProfile(profiles, engineer, file);
@@ -249,6 +250,9 @@ describeLab(
       expect(cut.error).toMatch(/gw-1/);
       expect(cut.error).toMatch(/reverted/);
       expect(cut.error).toMatch(new RegExp(`${CONFIRM_TIMEOUT}s`));
+      // The host reverted by itself through systemd: the armed transient timer's service ran the revert.
+      const revert = await t.exec("gw-1", ["journalctl", "-u", "fleet-firewall-revert.service", "-o", "cat", "--no-pager"]);
+      expect(revert.stdout).toMatch(/revert/i);
       const alive = await t.ssh(t.connection("gw-1"), "echo reachable");
       expect(alive.stdout.trim()).toBe("reachable");
 
@@ -276,8 +280,9 @@ describeLab(
       stopClient(alice);
       await t.reboot("gw-1");
       expect(await firewallState(t, "gw-1")).toEqual(fwBefore);
-      const pid = (await t.exec("gw-1", ["cat", "/run/openvpn-server/fleet.pid"])).stdout.trim();
-      expect(pid).toMatch(/^\d+$/);
+      // systemd brought the daemon back at boot (the openvpn-server@fleet unit is enabled).
+      const pid = (await t.exec("gw-1", ["systemctl", "show", "-p", "MainPID", "--value", "openvpn-server@fleet"])).stdout.trim();
+      expect(pid).toMatch(/^[1-9]\d*$/);
       const back = await connectVpn("eng1", "alice", up.outputs.vpnProfiles, "alice-after-reboot");
       await waitConnected(back, 30_000);
       expect(tcpBanner(up.host("eng1").netns, ip("db-1"), 22)).toMatch(/^SSH-2\.0-/);

@@ -1,0 +1,99 @@
+/**
+ * Lab hosts are systemd Debian containers configured by the real cloud-init, so the production boot paths run:
+ * checked from outside each host (its SSH, its app port, the VPN from a laptop) and with systemctl inside.
+ */
+import { mkdtempSync, rmSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+import { writeProfile } from "../../scripts/vpn-profile";
+import { describeLab } from "./guard";
+import { fromStackFile, lab, LabUp } from "./support";
+import { firewallState, startVpnClient } from "./support/e2e";
+import { stopClient, VpnClient, waitConnected } from "./vpn-lab";
+
+const SERVERS = ["gw-1", "web-1", "web-2", "app-1", "app-2", "db-1"];
+
+describeLab("lab: hosts boot systemd and the real cloud-init", () => {
+  const t = lab("sys");
+  let up: LabUp;
+  const dir = mkdtempSync(path.join(tmpdir(), "fl-sys-"));
+  const clients: VpnClient[] = [];
+  const sh = async (host: string, script: string) => (await t.exec(host, ["sh", "-c", script], undefined, 120_000)).stdout.trim();
+  const health = (host: string) => sh(host, "for i in $(seq 60); do curl -s -m 1 127.0.0.1:8080/health && exit 0; sleep 0.5; done; exit 1");
+  const aliceConnects = async (tag: string) => {
+    const file = path.join(dir, `${tag}.ovpn`);
+    writeProfile(up.outputs.vpnProfiles, "alice", file);
+    const c = await startVpnClient(t, "eng1", file, tag);
+    clients.push(c);
+    await waitConnected(c, 30_000);
+    stopClient(c);
+  };
+
+  beforeAll(async () => {
+    t.down();
+    up = await t.up(fromStackFile("Pulumi.dev.yaml"));
+  }, 300_000);
+  afterAll(() => {
+    for (const c of clients) stopClient(c);
+    t.down();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("every host's systemd is running, with no failed unit", async () => {
+    for (const h of SERVERS) {
+      expect({ h, state: await sh(h, "systemctl is-system-running --wait"), failed: await sh(h, "systemctl --failed --no-legend --plain") }).toEqual({
+        h,
+        state: "running",
+        failed: "",
+      });
+    }
+  });
+
+  it("cloud-init is done on every host and its schema check accepts what the host received", async () => {
+    for (const h of SERVERS) {
+      expect({ h, status: await sh(h, "cloud-init status --wait >/dev/null; cloud-init status") }).toEqual({ h, status: "status: done" });
+      const schema = await t.exec(h, ["cloud-init", "schema", "--system"]);
+      expect({ h, code: schema.code, out: schema.stdout.trim() }).toEqual({ h, code: 0, out: expect.stringMatching(/Valid cloud-config/) });
+      // The seed holds exactly the user data the program gave the instance.
+      expect(await sh(h, "head -n1 /var/lib/cloud/seed/nocloud/user-data")).toBe("#cloud-config");
+      expect(await sh(h, "cloud-init query local_hostname")).toBe(h);
+    }
+  });
+
+  it("the fleet's units are active: firewall restore enabled everywhere, openvpn on the gateway, the app on deploy roles", async () => {
+    for (const h of SERVERS) expect({ h, fw: await sh(h, "systemctl is-enabled fleet-firewall.service") }).toEqual({ h, fw: "enabled" });
+    expect(await sh("gw-1", "systemctl is-active openvpn-server@fleet.service")).toBe("active");
+    for (const h of ["app-1", "app-2"]) expect({ h, app: await sh(h, "systemctl is-active shop.service") }).toEqual({ h, app: "active" });
+  });
+
+  it.each([["gw-1"], ["web-1"], ["app-1"], ["db-1"]])(
+    "npm run lab -- reboot %s: kernel state is rebuilt by the host's own boot path, identical, with no up",
+    async (h) => {
+      const before = await firewallState(t, h);
+      const bootBefore = await sh(h, "cat /proc/sys/kernel/random/boot_id; systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target");
+      await t.reboot(h);
+      expect(await sh(h, "systemctl is-system-running --wait")).toBe("running");
+      expect(await sh(h, "systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target")).not.toBe(bootBefore.split("\n")[1]);
+      expect(await sh(h, "systemctl is-active fleet-firewall.service")).toBe("active");
+      expect(await firewallState(t, h)).toBe(before);
+      if (h === "gw-1") await aliceConnects(`after-reboot-${h}`);
+      if (h === "app-1") expect(await health(h)).toBe("ok");
+    },
+    180_000,
+  );
+
+  it("a reboot from inside (systemctl reboot) comes back by itself: firewall identical, the app answers", async () => {
+    const before = await firewallState(t, "app-2");
+    const pid1 = await sh("app-2", "cat /proc/1/stat | cut -d' ' -f22");
+    await t.exec("app-2", ["systemctl", "reboot"]);
+    let after = pid1;
+    for (let i = 0; i < 120 && after === pid1; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      after = await sh("app-2", "cat /proc/1/stat | cut -d' ' -f22").catch(() => pid1);
+    }
+    expect(after).not.toBe(pid1);
+    expect(await sh("app-2", "systemctl is-system-running --wait")).toBe("running");
+    expect(await firewallState(t, "app-2")).toBe(before);
+    expect(await health("app-2")).toBe("ok");
+  }, 180_000);
+});
