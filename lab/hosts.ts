@@ -306,16 +306,27 @@ export function containerInit(rec: HostRecord): number {
   return 0;
 }
 
-/** Stops the host as a power-off would after a clean halt: SIGTERM halts systemd; what is left is killed. */
+/** The systemd-nspawn processes (in the root namespace) that run this host. */
+function nspawnPids(rec: HostRecord): number[] {
+  return run(["pgrep", "-f", "--", `--network-namespace-path=/run/netns/${rec.netns}`])
+    .stdout.split("\n")
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number);
+}
+
+/** Stops the host as a power-off would after a clean halt: SIGRTMIN+4 halts systemd; what is left is killed. */
 export async function stopHost(rec: HostRecord): Promise<void> {
+  // The supervisor first, so the halt is not taken for a reboot.
   if (rec.anchorPid && processAlive(rec.anchorPid)) run(["kill", "-KILL", String(rec.anchorPid)]);
   const init = containerInit(rec);
-  if (init) {
-    // systemd halts on SIGRTMIN+4 (poweroff), as `machinectl poweroff` asks it to.
-    run(["kill", "-s", "SIGRTMIN+4", String(init)]);
-    await waitFor(`host ${rec.name} to power off`, () => !processAlive(init), 20_000).catch(() => undefined);
-  }
+  // systemd powers off on SIGRTMIN+4, as `machinectl poweroff` asks it to; nspawn exits when it has.
+  if (init) run(["kill", "-s", "SIGRTMIN+4", String(init)]);
+  const gone = () => nspawnPids(rec).length === 0 && !processAlive(init);
+  await waitFor(`host ${rec.name} to power off`, gone, 20_000).catch(() => undefined);
+  for (const p of nspawnPids(rec)) run(["kill", "-KILL", String(p)]);
   killNetnsProcesses(rec.netns);
+  // nspawn holds a lock on the directory until it has exited; the next boot needs it free.
+  await waitFor(`systemd-nspawn of ${rec.name} to exit`, () => nspawnPids(rec).length === 0, 10_000);
   removeCgroups(rec);
 }
 
