@@ -71,6 +71,15 @@ describeLab(
       if (repo) rmSync(repo, { recursive: true, force: true });
     });
 
+    // The app runs as systemd's shop.service: its main process and the release it runs from.
+    const unit = async (h: string) => {
+      const pid = (await t.exec(h, ["systemctl", "show", "-p", "MainPID", "--value", "shop.service"])).stdout.trim();
+      const cwd = (await t.exec(h, ["readlink", `/proc/${pid}/cwd`])).stdout.trim();
+      const active = (await t.exec(h, ["systemctl", "is-active", "shop.service"])).stdout.trim();
+      return { pid, release: cwd.split("/").pop(), active };
+    };
+    const unitsBefore: Record<string, { pid: string; release?: string; active: string }> = {};
+
     it("deploys v1 to every app host and exports the revision per host", async () => {
       const u = await t.up(config("v1"), { program: PROGRAM });
       expect(u.outputs.revisions).toEqual({ "app-1": "v1", "app-2": "v1", "app-3": "v1" });
@@ -99,6 +108,11 @@ describeLab(
       expect(done.indexOf("shop-activate-app-3")).toBeGreaterThan(Math.max(done.indexOf("shop-activate-app-1"), done.indexOf("shop-activate-app-2")));
       expect(u.outputs.revisions).toEqual({ "app-1": "v2", "app-2": "v2", "app-3": "v2" });
       for (const h of APP_HOSTS) expect(await get(h, "/")).toBe(sha.v2);
+      // systemd restarted the unit on the new release.
+      for (const h of APP_HOSTS) {
+        unitsBefore[h] = await unit(h);
+        expect({ h, ...unitsBefore[h], pid: undefined }).toEqual({ h, active: "active", release: "v2", pid: undefined });
+      }
     });
 
     it("stops at a broken v3: the first batch rolls back, the last batch is never touched", async () => {
@@ -112,6 +126,17 @@ describeLab(
       expect(u.steps.map((s) => s.name)).not.toContain("shop-activate-app-3");
       for (const h of ["app-1", "app-2"]) expect(await cat(h, "/srv/shop/revisions.log")).toMatch(/\tfailed\tv3\t/);
       expect((await t.exec("app-3", ["readlink", "/srv/shop/current"])).stdout.trim()).toBe("releases/v2");
+      // Under systemd the rollback restarted the old release (a new main process, on v2); app-3 was not touched.
+      for (const h of ["app-1", "app-2"]) {
+        const now = await unit(h);
+        expect({ h, active: now.active, release: now.release, restarted: now.pid !== unitsBefore[h].pid }).toEqual({
+          h,
+          active: "active",
+          release: "v2",
+          restarted: true,
+        });
+      }
+      expect(await unit("app-3")).toEqual(unitsBefore["app-3"]);
     });
   },
   ["ip", "sshd", "ssh", "git", "python3", "curl"],
