@@ -255,8 +255,10 @@ function tail(file: string): string {
   }
 }
 
-/** Where each host's cgroup lives, in the hierarchies systemd uses here (hybrid: name=systemd and unified). */
-const CGROUP_ROOTS = ["/sys/fs/cgroup/systemd/fleet-lab", "/sys/fs/cgroup/unified/fleet-lab"].filter((d) => existsSync(path.dirname(d)));
+/** Where each host's cgroup lives, in the hierarchies systemd uses (this machine is hybrid: name=systemd and unified). */
+const CGROUP_ROOTS = existsSync("/sys/fs/cgroup/cgroup.controllers")
+  ? ["/sys/fs/cgroup/fleet-lab"] // cgroup v2 only (e.g. a CI runner with systemd): one hierarchy
+  : ["/sys/fs/cgroup/systemd/fleet-lab", "/sys/fs/cgroup/unified/fleet-lab"].filter((d) => existsSync(path.dirname(d)));
 
 function removeCgroups(rec: HostRecord): void {
   for (const r of CGROUP_ROOTS) {
