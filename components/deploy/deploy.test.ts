@@ -55,6 +55,7 @@ function handle(name: string): ServerHandle {
   return {
     name,
     role: "app",
+    machineId: pulumi.output(`${name}-machine`),
     privateIp: pulumi.output("10.0.0.10"),
     publicIp: pulumi.output(undefined),
     connection: pulumi.secret({ host: "10.0.0.10", user: "root", privateKey: "KEY" }),

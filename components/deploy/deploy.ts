@@ -122,7 +122,7 @@ export class AppDeploy extends pulumi.ComponentResource {
       const t = byName.get(host)!;
       this.prepares[host] = scriptCommand(
         `${name}-prepare-${host}`,
-        { connection: t.connection, script: "deploy-prepare", files: prepareBundle, secret: true },
+        { connection: t.connection, script: "deploy-prepare", files: prepareBundle, secret: true, machine: t.machineId },
         { parent: this, dependsOn: [t.ready, ...extra] },
       );
     }
@@ -134,7 +134,7 @@ export class AppDeploy extends pulumi.ComponentResource {
         const t = byName.get(host)!;
         const activate = scriptCommand(
           `${name}-activate-${host}`,
-          { connection: t.connection, script: "deploy-activate", files: activateBundle, secret: true },
+          { connection: t.connection, script: "deploy-activate", files: activateBundle, secret: true, machine: t.machineId },
           { parent: this, dependsOn: [t.ready, ...extra, ...allPrepares, ...previousBatch] },
         );
         this.activates[host] = activate;

@@ -45,6 +45,7 @@ const handles: ServerHandle[] = base.hosts.map((h) => ({
   name: h.name,
   role: h.role,
   // Addresses arrive as outputs, as from real servers.
+  machineId: pulumi.output(`${h.name}-machine`),
   privateIp: pulumi.output(Promise.resolve(h.privateIp)),
   publicIp: pulumi.output(h.publicIp),
   connection: pulumi.secret({

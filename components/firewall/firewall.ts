@@ -77,13 +77,23 @@ export class Firewall extends pulumi.ComponentResource {
       const connection = pulumi.all([server.connection, timeout]).apply(([c, t]) => confirmConnection(c, t));
       const apply = scriptCommand(
         `${server.name}-firewall`,
-        { connection: server.connection, script: "firewall-apply", files: pulumi.all([fw, timeout]).apply(([f, t]) => applyFiles(f, t, args.dirs)) },
+        {
+          connection: server.connection,
+          script: "firewall-apply",
+          files: pulumi.all([fw, timeout]).apply(([f, t]) => applyFiles(f, t, args.dirs)),
+          machine: server.machineId,
+        },
         { parent: this, dependsOn: [server.ready] },
       );
       // apply's stdout is its arm id: a new apply run changes this bundle, so confirm always follows it.
       const confirm = scriptCommand(
         `${server.name}-firewall-confirm`,
-        { connection, script: "firewall-confirm", files: pulumi.all([fw, apply.stdout]).apply(([f, out]) => confirmFiles(f.hash, out, args.dirs)) },
+        {
+          connection,
+          script: "firewall-confirm",
+          files: pulumi.all([fw, apply.stdout]).apply(([f, out]) => confirmFiles(f.hash, out, args.dirs)),
+          machine: server.machineId,
+        },
         { parent: this, dependsOn: [apply] },
       );
       this.applies[server.name] = apply;

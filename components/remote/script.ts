@@ -14,6 +14,11 @@ export interface ScriptCommandArgs {
   runOnDelete?: boolean;
   /** Treat the bundle as secret: stdin, trigger and output are kept as secrets and not logged. */
   secret?: boolean;
+  /**
+   * The id of the machine the command runs on (ServerHandle.machineId). It rides in the bundle as `machine-id`, so
+   * a replaced instance changes the trigger and the step runs again there; an unchanged machine changes nothing.
+   */
+  machine?: pulumi.Input<string>;
 }
 
 /** scripts/remote/lib.sh rides along in every bundle, so scripts can source "$1/lib.sh". */
@@ -25,8 +30,9 @@ const LIB = "lib.sh";
  * re-runs exactly when what it would do changes, and never on a no-op up.
  */
 export function scriptCommand(name: string, args: ScriptCommandArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
-  const files = pulumi.output(args.files ?? {}).apply((f) => {
+  const files = pulumi.all([args.files ?? {}, args.machine]).apply(([f, machine]) => {
     const all: BundleFiles = { ...f, "main.sh": remoteScript(args.script), [LIB]: remoteScript("lib") };
+    if (machine !== undefined) all["machine-id"] = machine;
     return all;
   });
   const stdin = files.apply(encodeBundle);

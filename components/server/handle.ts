@@ -12,4 +12,9 @@ export interface ServerHandle {
   connection: pulumi.Output<Connection>;
   /** The readiness step; every remote command on this server depends on it. */
   ready: pulumi.Resource;
+  /**
+   * The cloud's id of the machine behind this name (the instance id). A replaced instance has a new one, so every
+   * per-host step that carries it (scriptCommand's `machine`) runs again, in order, on the new machine.
+   */
+  machineId: pulumi.Output<string>;
 }

@@ -60,6 +60,8 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
   readonly connection: pulumi.Output<Connection>;
   readonly instance: openstack.compute.Instance;
   readonly ready: command.remote.Command;
+  /** The instance id (see ServerHandle.machineId). */
+  readonly machineId: pulumi.Output<string>;
 
   constructor(name: string, args: ServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:server:Server", name, {}, opts);
@@ -139,6 +141,7 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
       }),
     );
 
+    this.machineId = this.instance.id;
     this.ready = scriptCommand(
       `${name}-ready`,
       { connection: this.connection, script: "wait-ready", files: { instance: this.instance.id } },

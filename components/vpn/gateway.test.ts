@@ -68,6 +68,7 @@ class Ready extends pulumi.ComponentResource {
 function gatewayHandle(name: string, publicIp: string | undefined): ServerHandle {
   return {
     name,
+    machineId: pulumi.output(`${name}-machine`),
     role: "gateway",
     privateIp: pulumi.output("10.0.0.10"),
     publicIp: pulumi.output(publicIp),

@@ -88,7 +88,7 @@ export class VpnGateway extends pulumi.ComponentResource {
 
     this.configure = scriptCommand(
       `${name}-configure`,
-      { connection: args.gateway.connection, script: "vpn-configure", files: pulumi.secret(files), secret: true },
+      { connection: args.gateway.connection, script: "vpn-configure", files: pulumi.secret(files), secret: true, machine: args.gateway.machineId },
       { parent: this, dependsOn: [args.gateway.ready] },
     );
 

@@ -3,7 +3,18 @@
  * every remote connection pins a host key and private keys only ever travel as secrets.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, registered, registrationsSettled, resetRegistered, resolve, setConfig, stackConfig, strings, unwrap } from "./support/mocks";
+import {
+  installMocks,
+  instanceIds,
+  registered,
+  registrationsSettled,
+  resetRegistered,
+  resolve,
+  setConfig,
+  stackConfig,
+  strings,
+  unwrap,
+} from "./support/mocks";
 
 installMocks();
 
@@ -149,6 +160,36 @@ describe("the program with Pulumi.dev.yaml", () => {
     expect(s["gw-1"]).toMatchObject({ role: "gateway", privateIp: "10.20.0.10" });
     expect(s["db-1"].publicIp).toBeUndefined();
     expect(await resolve(outputs.gatewayAddress)).toMatch(/^203\.0\.113\./);
+  });
+
+  it("a replaced instance (a new id) re-runs exactly its own host's steps, in their order, and nothing else", async () => {
+    const triggers = () =>
+      Object.fromEntries(registered.filter((r) => r.type === "command:remote:Command").map((r) => [r.name, JSON.stringify(unwrap(r.inputs.triggers))]));
+    await runProgram(dev);
+    const before = triggers();
+    instanceIds["app-2"] = "app-2-replacement-id";
+    try {
+      await runProgram(dev);
+    } finally {
+      delete instanceIds["app-2"];
+    }
+    const after = triggers();
+    const changed = Object.keys(after).filter((k) => after[k] !== before[k]);
+    expect(changed.sort()).toEqual(["app-2-firewall", "app-2-firewall-confirm", "app-2-ready", "shop-activate-app-2", "shop-prepare-app-2"]);
+    // The same for the gateway: its VPN too, and still no other host's step.
+    instanceIds["gw-1"] = "gw-1-replacement-id";
+    try {
+      await runProgram(dev);
+    } finally {
+      delete instanceIds["gw-1"];
+    }
+    const gw = triggers();
+    expect(
+      Object.keys(gw)
+        .filter((k) => gw[k] !== before[k])
+        .sort(),
+    ).toEqual(["fleet-vpn-configure", "gw-1-firewall", "gw-1-firewall-confirm", "gw-1-ready"]);
+    await runProgram(dev);
   });
 
   it("is deterministic: the same config gives byte-identical inputs", async () => {

@@ -21,6 +21,8 @@ export interface Registered {
 }
 
 export const registered: Registered[] = [];
+/** Instance ids to hand out instead of `<name>-id`: a new id is what a replaced instance looks like. */
+export const instanceIds: Record<string, string> = {};
 let counter = 0;
 
 const TLS: Record<string, (inputs: Record<string, any>) => Record<string, unknown> | Promise<Record<string, unknown>>> = {
@@ -68,7 +70,8 @@ export function installMocks(): void {
     {
       async newResource(args: pulumi.runtime.MockResourceArgs) {
         registered.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: await outputsFor(args.type, args.name, args.inputs) };
+        const id = args.type === "openstack:compute/instance:Instance" && instanceIds[args.name] ? instanceIds[args.name] : `${args.name}-id`;
+        return { id, state: await outputsFor(args.type, args.name, args.inputs) };
       },
       call(args: pulumi.runtime.MockCallArgs) {
         if (args.token === "openstack:networking/getNetwork:getNetwork") return { id: "ext-net-id", name: args.inputs.name };
