@@ -167,28 +167,22 @@ describe("the program with Pulumi.dev.yaml", () => {
       Object.fromEntries(registered.filter((r) => r.type === "command:remote:Command").map((r) => [r.name, JSON.stringify(unwrap(r.inputs.triggers))]));
     await runProgram(dev);
     const before = triggers();
-    instanceIds["app-2"] = "app-2-replacement-id";
-    try {
-      await runProgram(dev);
-    } finally {
-      delete instanceIds["app-2"];
-    }
-    const after = triggers();
-    const changed = Object.keys(after).filter((k) => after[k] !== before[k]);
-    expect(changed.sort()).toEqual(["app-2-firewall", "app-2-firewall-confirm", "app-2-ready", "shop-activate-app-2", "shop-prepare-app-2"]);
-    // The same for the gateway: its VPN too, and still no other host's step.
-    instanceIds["gw-1"] = "gw-1-replacement-id";
-    try {
-      await runProgram(dev);
-    } finally {
-      delete instanceIds["gw-1"];
-    }
-    const gw = triggers();
-    expect(
-      Object.keys(gw)
-        .filter((k) => gw[k] !== before[k])
-        .sort(),
-    ).toEqual(["fleet-vpn-configure", "gw-1-firewall", "gw-1-firewall-confirm", "gw-1-ready"]);
+    /** The commands whose trigger changes when `server`'s instance comes back with a new id. */
+    const changedByReplacing = async (server: string) => {
+      instanceIds[server] = `${server}-replacement-id`;
+      try {
+        await runProgram(dev);
+      } finally {
+        delete instanceIds[server];
+      }
+      const after = triggers();
+      return Object.keys(after)
+        .filter((k) => after[k] !== before[k])
+        .sort();
+    };
+    expect(await changedByReplacing("app-2")).toEqual(["app-2-firewall", "app-2-firewall-confirm", "app-2-ready", "shop-activate-app-2", "shop-prepare-app-2"]);
+    // The gateway: its VPN too, and still no other host's step.
+    expect(await changedByReplacing("gw-1")).toEqual(["fleet-vpn-configure", "gw-1-firewall", "gw-1-firewall-confirm", "gw-1-ready"]);
     await runProgram(dev);
   });
 
