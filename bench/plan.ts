@@ -18,7 +18,7 @@ function config(roles: number, extraPort: number) {
       { name: "gw-1", role: "gateway" },
       { name: "web-1", role: "web" },
     ],
-    vpn: { engineers: ["alice"] },
+    vpn: { engineers: ["alice"], adminCidrs: ["198.51.100.7/32"] },
   };
   for (let i = 0; i < roles; i++) {
     const prev = i === 0 ? "web" : `svc-${i - 1}`;

@@ -4,6 +4,7 @@
  * registration, deletes what the program no longer declares, and records the
  * stack outputs.
  */
+import { reboot } from "./reboot";
 import * as pulumi from "@pulumi/pulumi";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
@@ -128,6 +129,25 @@ async function untilSettled(exportsP: Promise<Json>, emulator: Emulator, quietLi
   }
 }
 
+/**
+ * FLEET_LAB_FAULT=reboot:HOST:before:RESOURCE power-cycles lab host HOST once, just before the engine changes
+ * RESOURCE (e.g. `reboot:app-1:before:app-1-firewall-confirm`: a host that restarts between apply and confirm).
+ * Lab tests use it to put a failure exactly where the real world can; the program never sees it.
+ */
+export function faultInjector(L: StackLayout, spec: string | undefined, log: (line: string) => void): ((name: string) => Promise<void>) | undefined {
+  if (!spec) return undefined;
+  const m = /^reboot:([a-z0-9-]+):before:([A-Za-z0-9-]+)$/.exec(spec);
+  if (!m) throw new LabError(`FLEET_LAB_FAULT must be reboot:HOST:before:RESOURCE, got ${JSON.stringify(spec)}`);
+  const [, host, resource] = m;
+  let fired = false;
+  return async (name) => {
+    if (fired || name !== resource) return;
+    fired = true;
+    log(`  (lab fault) rebooting ${host} before ${resource}\n`);
+    await reboot(L, host);
+  };
+}
+
 export async function up(opts: UpOptions): Promise<UpResult> {
   const started = Date.now();
   const log = opts.log ?? (() => undefined);
@@ -192,6 +212,7 @@ async function upLocked(
   emulator.onStep = (st) => {
     if (st.op !== "same") log(`${stepLine(st)}\n`);
   };
+  emulator.beforeChange = faultInjector(L, process.env.FLEET_LAB_FAULT, log);
 
   pulumi.runtime.setAllConfig(config);
   const next: { meta?: Omit<Registration, "inputs" | "custom" | "type" | "name"> } = {};

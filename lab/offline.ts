@@ -52,6 +52,9 @@ const TLS: Record<string, (inputs: Record<string, unknown>) => Record<string, un
 };
 
 /** Stand-ins for what providers compute; documentation address ranges only. */
+/** The runtime's wire value for "not known until the update runs" (the SDK's runtime/rpc.ts unknownValue). */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
 async function fabricate(type: string, n: number, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
   const tls = TLS[type];
   if (tls) {
@@ -65,6 +68,9 @@ async function fabricate(type: string, n: number, inputs: Record<string, unknown
       return { ...inputs, address: `203.0.113.${10 + (n % 240)}` };
     case "openstack:compute/instance:Instance":
       return { ...inputs, accessIpV4: `198.51.100.${10 + (n % 240)}` };
+    case "command:remote:Command":
+      // Nothing runs offline: what a command prints is unknown, as in a preview of a command that has not run yet.
+      return { ...inputs, stdout: UNKNOWN, stderr: UNKNOWN };
     default:
       return { ...inputs };
   }
@@ -86,9 +92,15 @@ function freshRequire(program: string): Record<string, unknown> {
 
 const waitForRPCs = () => (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
 
+/** What an output that depends on something a command prints shows offline (the CLI's preview says the same). */
+export const KNOWN_AFTER_UP = "(known after up)";
+
+// An apply never runs on an unknown value, so the Output's own promise and known-ness (SDK internals, present on
+// every Output since 3.x) are read instead.
 async function settle(value: unknown): Promise<unknown> {
-  if (pulumi.Output.isInstance(value)) return new Promise((ok) => (value as pulumi.Output<unknown>).apply((v) => ok(v)));
-  return value;
+  if (!pulumi.Output.isInstance(value)) return value;
+  const o = value as unknown as { isKnown: Promise<boolean>; promise(): Promise<unknown> };
+  return (await o.isKnown) ? o.promise() : KNOWN_AFTER_UP;
 }
 
 export interface OfflineOptions {

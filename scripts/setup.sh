@@ -48,6 +48,17 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 done_step
 
+# Debian's ssh-audit (2.5.0) predates OpenSSH 9.2's strict KEX and calls sntrup761 experimental; the lab audits
+# with a current release, kept in a venv keyed by its version outside the repo.
+SSH_AUDIT_VERSION=3.3.0
+SSH_AUDIT_VENV=${FLEET_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/openstack-fleet}/ssh-audit-$SSH_AUDIT_VERSION
+step "ssh-audit $SSH_AUDIT_VERSION (PyPI, cached in $SSH_AUDIT_VENV)"
+if [ ! -x "$SSH_AUDIT_VENV/bin/ssh-audit" ]; then
+  { python3 -m venv "$SSH_AUDIT_VENV" && "$SSH_AUDIT_VENV/bin/pip" install -q "ssh-audit==$SSH_AUDIT_VERSION"; } >/tmp/fleet-setup-pip.log 2>&1 ||
+    { rm -rf "$SSH_AUDIT_VENV"; echo "failed; see /tmp/fleet-setup-pip.log"; exit 1; }
+fi
+done_step
+
 step "lab host image (Debian 12 with systemd and cloud-init; built once, then cached)"
 bash lab/image/build.sh >/dev/null
 done_step

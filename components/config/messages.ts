@@ -17,12 +17,22 @@ export function describeIssue(issue: z.core.$ZodIssue, root: unknown, prefix: Re
         const near = nearest(k, known);
         return `${keyPath([...path, k])}: unknown key${near ? `; did you mean ${near}?` : ""} (known: ${known.join(", ")})`;
       });
-    case "invalid_type":
-      return [`${keyPath(path)}: ${typeMessage(issue.expected, value)}`];
+    case "invalid_type": {
+      const hint = value === undefined ? REQUIRED_HINTS[keyPath(path)] : undefined;
+      return [`${keyPath(path)}: ${hint ?? typeMessage(issue.expected, value)}`];
+    }
     default:
       return [`${keyPath(path)}: ${issue.message} (got ${show(value)})`];
   }
 }
+
+/** Required keys whose absence needs more than "is required": what to put there. */
+const REQUIRED_HINTS: Record<string, string> = {
+  "fleet:vpn.adminCidrs":
+    "is required: list the networks that may SSH to the gateway's public address, i.e. where `pulumi up` runs from " +
+    "(your office or CI runner's public address, e.g. [198.51.100.7/32]; `curl -s https://ifconfig.me` shows it). " +
+    "There is no default: [0.0.0.0/0] would open SSH to the world, so write it yourself if you mean it",
+};
 
 interface Def {
   type: string;

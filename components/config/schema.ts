@@ -69,17 +69,20 @@ export const vpnSchema = z
     port: port.default(1194),
     proto: z.enum(["udp", "tcp"], { error: "must be udp or tcp" }).default("udp"),
     engineers: z.array(z.string()).default([]),
-    /** Who may reach the gateway's SSH (the machine running `pulumi up`). */
+    /**
+     * Who may reach the gateway's SSH (the machine running `pulumi up`). Required: a default would either open SSH
+     * to the world or lock the stack out of its own gateway; only the user knows where `up` runs from.
+     */
     adminCidrs: z
       .array(z.string())
-      .min(1, "must list at least one CIDR: the machine running `pulumi up` reaches the gateway's SSH from there (e.g. [203.0.113.7/32])")
-      .default(["0.0.0.0/0"]),
+      .min(1, "must list at least one CIDR: the machine running `pulumi up` reaches the gateway's SSH from there (e.g. [203.0.113.7/32])"),
     /** DNS servers pushed to clients; none by default (split tunnel). */
     dns: z.array(z.string()).default([]),
     certValidityHours: hours.min(24, "must be at least 24 hours").default(24 * 365),
     earlyRenewalHours: hours.min(0, "must be 0 or more hours").default(24 * 30),
   })
-  .prefault({});
+  // A stack without fleet:vpn still gets the defaults, and the one required key (adminCidrs) is reported missing.
+  .prefault({} as { adminCidrs: string[] });
 
 export const firewallSchema = z
   .strictObject({

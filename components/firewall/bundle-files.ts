@@ -37,3 +37,14 @@ export function applyFiles(fw: HostFirewall, timeoutSeconds: number, dirs: Firew
 export function confirmFiles(hash: string, armId: string, dirs: FirewallDirs = {}): Record<string, string> {
   return { hash, arm_id: armId.trim(), "firewall-lib.sh": remoteScript("firewall-lib"), ...dirFiles(dirs) };
 }
+
+/**
+ * The ruleset hash firewall-confirm vouches for: it prints `rules <hash> confirmed …` (or `already confirmed`) only
+ * after checking that the kernel runs those rules. The stack's `firewallHashes` come from here, not from the
+ * renderer, so they never claim a ruleset the host was not seen running.
+ */
+export function confirmedHash(host: string, stdout: string): string {
+  const m = /^rules ([0-9a-f]{16}) (?:already )?confirmed\b/m.exec(stdout);
+  if (!m) throw new Error(`firewall-confirm on ${host} did not report a confirmed ruleset; it printed: ${JSON.stringify(stdout.slice(0, 200))}`);
+  return m[1];
+}

@@ -22,6 +22,10 @@ void pulumi.runtime.setMocks(
       registered.push({ type: args.type, name: args.name, inputs: args.inputs });
       const state: Record<string, unknown> = { ...args.inputs };
       if (args.type === "command:remote:Command" && args.name.endsWith("-firewall")) state.stdout = `arm-of-${args.name}\n`;
+      // What firewall-confirm prints once it has seen the kernel run the bundle's rules.
+      if (args.type === "command:remote:Command" && args.name.endsWith("-firewall-confirm")) {
+        state.stdout = `rules ${decodeBundle(String(args.inputs.stdin)).hash} confirmed and saved to /etc/iptables; the kernel runs them (digest 0123456789abcdef)\n`;
+      }
       return { id: `${args.name}-id`, state };
     },
     call: (args) => args.inputs,
@@ -74,7 +78,7 @@ describe("Firewall component", () => {
     confirmTimeoutSeconds: 60,
   });
 
-  it("renders each host from all servers' outputs: hashes match the pure renderer", async () => {
+  it("renders each host from all servers' outputs; the hashes are what each confirm reports, which match the pure renderer", async () => {
     const expected = renderFleetFirewalls(input);
     expect(await value(fw.hashes)).toEqual(Object.fromEntries(Object.entries(expected).map(([h, f]) => [h, f.hash])));
     expect(await value(fw.matrix)).toEqual(connectivityMatrix(input));

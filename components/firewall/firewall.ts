@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import { HostFacts, RolePolicy, VpnSettings } from "../model";
 import { scriptCommand, Connection } from "../remote/script";
 import { ServerHandle } from "../server/handle";
-import { applyFiles, confirmFiles, FirewallDirs } from "./bundle-files";
+import { applyFiles, confirmedHash, confirmFiles, FirewallDirs } from "./bundle-files";
 import { connectivityMatrix, MatrixEntry } from "./matrix";
 import { FirewallInput, renderFleetFirewalls } from "./render";
 
@@ -47,7 +47,7 @@ export function confirmConnection(c: Connection, timeoutSeconds: number): Connec
  * hence a new SSH connection — cancels the revert and persists the rules.
  */
 export class Firewall extends pulumi.ComponentResource {
-  /** Applied-rules hash per host (the drift-detection handle). */
+  /** Per host, the hash of the ruleset its confirm step saw the kernel run (the drift-detection handle). */
   readonly hashes: pulumi.Output<Record<string, string>>;
   readonly matrix: pulumi.Output<MatrixEntry[]>;
   readonly applies: Record<string, command.remote.Command> = {};
@@ -100,7 +100,10 @@ export class Firewall extends pulumi.ComponentResource {
       this.confirms[server.name] = confirm;
     }
 
-    this.hashes = rendered.apply((all) => Object.fromEntries(Object.entries(all).map(([h, f]) => [h, f.hash])));
+    const names = args.servers.map((s) => s.name);
+    this.hashes = pulumi
+      .all(names.map((n) => this.confirms[n].stdout))
+      .apply((outs) => Object.fromEntries(names.map((n, i) => [n, confirmedHash(n, outs[i])])));
     this.matrix = input.apply(connectivityMatrix);
     this.registerOutputs({ hashes: this.hashes, matrix: this.matrix });
   }

@@ -33,6 +33,10 @@ export function renderSshdConfig(allowTcpForwarding: boolean): string {
     "PermitEmptyPasswords no",
     "X11Forwarding no",
     "AllowAgentForwarding no",
+    // Unix-socket forwarding would reach local control sockets (OpenVPN's management socket) past the firewall.
+    "AllowStreamLocalForwarding no",
+    // Compression before encryption leaks through sizes, and gains nothing on a LAN.
+    "Compression no",
     "PermitTunnel no",
     "GatewayPorts no",
     `AllowTcpForwarding ${allowTcpForwarding ? "local" : "no"}`,

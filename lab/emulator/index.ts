@@ -47,6 +47,8 @@ export class Emulator {
   readonly steps: Step[] = [];
   /** Called as each step ends, so `up` can show progress as it happens. */
   onStep?: (s: Step) => void;
+  /** Called before a resource is created, updated or replaced: the lab's fault injection (engine.ts, FLEET_LAB_FAULT). */
+  beforeChange?: (name: string) => Promise<void>;
   readonly seen = new Set<string>();
   readonly commandStats: CommandStats = { runs: 0 };
   firstError?: Error;
@@ -155,6 +157,7 @@ export class Emulator {
         this.replaced.push(prev);
       }
     }
+    await this.beforeChange?.(reg.name);
     const created: Created = await work({ urn: reg.urn, type: reg.type, name: reg.name, inputs: plain as Inputs });
     const secretNames = new Set([...(created.secretOutputs ?? []), ...reg.additionalSecretOutputs]);
     const outputs: Record<string, Json> = { ...(reg.inputs as Record<string, Json>) };

@@ -63,6 +63,9 @@ if ! err=$(
   fw_revert_now "$arm_id" 0
   fw_die "applying rules $hash failed, previous rules restored: $err"
 fi
+# The kernel's own account of the rules just loaded: confirm's fallback where no throwaway namespace can be made.
+fw_live_digest "$FW_STATE/new" >"$FW_STATE/new/applied-digest"
+rm -f "$FW_STATE/rearmed"
 printf '%s\n' "$hash" >"$FW_STATE/active"
 fw_log "applied rules $hash; reverting in ${timeout}s unless confirmed (arm $arm_id)"
 printf '%s\n' "$arm_id"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run from a NEW ssh connection after firewall-apply: reaching this host at all proves the new
-# rules let the engine in. Cancels the pending revert and persists the rules for boot; fails,
-# naming the host and the reason, if the revert already fired or another ruleset is armed.
+# rules let the engine in. Checks that the kernel runs them, cancels the pending revert and persists
+# the rules for boot; fails, naming the host and the reason, if the revert already fired, another
+# ruleset is armed, or the kernel runs other rules (then it loads them again, armed, for the next up).
 # Bundle: hash, arm_id (firewall-apply's output), firewall-lib.sh; optional etc_dir, state_dir.
 set -euo pipefail
 FLEET_BUNDLE=$1; OP=${2:-create}; export FLEET_BUNDLE
@@ -20,25 +21,55 @@ fw_dirs "$(param_or etc_dir /etc/iptables)" "$(param_or state_dir /var/lib/fleet
 exec 9>"$FW_STATE/lock"
 flock -w 60 9 || fw_die "another firewall apply/confirm holds $FW_STATE/lock"
 
-if [ -f "$FW_STATE/reverted-$arm_id" ]; then
-  read -r _ when waited <"$FW_STATE/reverted-$arm_id"
+# An earlier confirm that found the kernel running other rules re-armed them under a new arm id (below).
+armed=$arm_id
+if [ -f "$FW_STATE/rearmed" ]; then
+  read -r from to <"$FW_STATE/rearmed" || true
+  if [ "${from:-}" = "$arm_id" ]; then armed=$to; fi
+fi
+if [ -f "$FW_STATE/reverted-$armed" ]; then
+  read -r _ when waited <"$FW_STATE/reverted-$armed"
   fw_die "rules $hash were reverted at $when: the confirmation did not arrive within ${waited}s — the new rules cut this connection"
 fi
-if [ -f "$FW_STATE/confirmed" ] && [ "$(awk '{ print $1 }' "$FW_STATE/confirmed")" = "$arm_id" ]; then
-  echo "rules $hash already confirmed"
+wanted=$(fw_wanted_digest "$FW_STATE/new") || fw_die "cannot tell what rules $hash look like in the kernel (no network namespace and no record from apply)"
+live=$(fw_live_digest "$FW_STATE/new")
+if [ -f "$FW_STATE/confirmed" ] && [ "$(awk '{ print $1 }' "$FW_STATE/confirmed")" = "$armed" ]; then
+  [ "$live" = "$wanted" ] || fw_die "rules $hash were confirmed, but the kernel now runs other rules (live $live, wanted $wanted): \`npm run audit -- --repair\` puts them back"
+  echo "rules $hash already confirmed; the kernel runs them (digest $live)"
   exit 0
 fi
 pending=$(cat "$FW_STATE/pending" 2>/dev/null || true)
-if [ "${pending%% *}" != "$arm_id" ]; then
+if [ "${pending%% *}" != "$armed" ]; then
   active=$(cat "$FW_STATE/active" 2>/dev/null || echo none)
   fw_die "rules $hash are not the armed ruleset (armed: ${pending:-nothing}; active: $active) — another apply ran in between"
 fi
 new_hash=$(cat "$FW_STATE/new/hash")
 [ "$new_hash" = "$hash" ] || fw_die "rules $hash are not the applied ruleset (applied: $new_hash)"
 
+# The pending file says what was applied; only the kernel says what runs. A host that restarted between apply and
+# confirm booted its saved (old) rules: saving the new ones now would claim a ruleset the host does not run. Load
+# them again under a fresh revert timer and fail; the next `up` confirms them from a new connection.
+if [ "$live" != "$wanted" ]; then
+  timeout=$(cat "$FW_STATE/pending-timeout" 2>/dev/null || echo 60)
+  rearm="$hash-$(date -u +%Y%m%dT%H%M%SZ)-$$"
+  printf '%s %s\n' "$rearm" "$hash" >"$FW_STATE/pending"
+  fw_arm "$rearm" "$timeout"
+  if ! err=$(
+    { fw_load_sets "$FW_STATE/new/ipsets" &&
+      fw_restore_rules "$FW_STATE/new/rules.v4" iptables &&
+      fw_restore_rules "$FW_STATE/new/rules.v6" ip6tables; } 2>&1
+  ); then
+    fw_disarm
+    fw_revert_now "$rearm" 0
+    fw_die "the kernel does not run rules $hash, and loading them again failed (previous rules restored): $err"
+  fi
+  printf '%s %s\n' "$arm_id" "$rearm" >"$FW_STATE/rearmed"
+  fw_die "the kernel does not run rules $hash (live $live, wanted $wanted): the host restarted, or its firewall was changed, between apply and confirm. Loaded them again; they revert in ${timeout}s unless confirmed: run \`pulumi up\` again"
+fi
+
 fw_disarm
 fw_persist "$FW_STATE/new"
-printf '%s %s\n' "$arm_id" "$hash" >"$FW_STATE/confirmed"
-rm -f "$FW_STATE/pending" "$FW_STATE/pending-timeout"
+printf '%s %s\n' "$armed" "$hash" >"$FW_STATE/confirmed"
+rm -f "$FW_STATE/pending" "$FW_STATE/pending-timeout" "$FW_STATE/rearmed"
 fw_destroy_stale_sets "$FW_ETC/ipsets"
-echo "rules $hash confirmed and saved to $FW_ETC"
+echo "rules $hash confirmed and saved to $FW_ETC; the kernel runs them (digest $live)"

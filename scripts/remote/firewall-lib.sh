@@ -238,3 +238,68 @@ fw_persist() {
     systemctl enable --quiet "$FW_UNIT.service"
   fi
 }
+
+# What the kernel of the current network namespace runs of ours, in the tools' own words: per table of the scope
+# rules file, the policies of the built-in chains it sets, the FLEET-* chains' rules in order and where our jumps
+# sit; then the sets the scope ipsets file creates, members sorted, without the random hash seed. Live and wanted
+# state both go through this one function (the wanted one in a throwaway namespace), so `iptables-save`'s rewriting
+# (`--dport` -> `-m tcp --dport`, icmp names -> numbers) cannot make equal rules look different.
+# $1 rules.v4, $2 rules.v6, $3 ipsets: the scope (what we own), not what is compared.
+fw_canonical() {
+  local v4=$1 v6=$2 sets=$3 cmd file
+  for cmd in iptables ip6tables; do
+    if [ "$cmd" = iptables ]; then file=$v4; else file=$v6; fi
+    echo "== $cmd"
+    awk '
+      FNR == NR {
+        if ($0 ~ /^\*/) { t = substr($0, 2); tables[t] = 1 }
+        else if ($0 ~ /^:/ && $2 != "-") builtin[t, substr($1, 2)] = 1
+        next
+      }
+      /^\*/ { t = substr($0, 2); next }
+      !(t in tables) { next }
+      /^:/ { c = substr($1, 2); if ((t, c) in builtin) print t ": policy " c " " $2; else if (c ~ /^FLEET-/) print t ": chain " c; next }
+      /^-A / {
+        c = $2; pos[t, c]++
+        if (c ~ /^FLEET-/) print t ": " $0
+        else if ($3 == "-j" && $4 ~ /^FLEET-/ && NF == 4) print t ": jump " c " -> " $4 " at " pos[t, c]
+      }' "$file" <("$cmd-save")
+  done
+  echo "== ipset"
+  ipset save 2>/dev/null | awk -v names="$(fw_set_names "$sets" | tr '\n' ' ')" '
+    BEGIN { n = split(names, a, " "); for (i = 1; i <= n; i++) own[a[i]] = 1 }
+    ($1 == "create" || $1 == "add") && ($2 in own) { sub(/ initval 0x[0-9a-f]+/, ""); print }' | LC_ALL=C sort
+}
+
+fw_digest_of() {
+  sha256sum | cut -c1-16
+}
+
+# The canonical form of a rules directory (ipsets, rules.v4, rules.v6) as the kernel would run it: loaded into an
+# empty network namespace. Prints nothing and fails where namespaces cannot be made (the caller falls back).
+fw_wanted_canonical() {
+  local dir=$1 lib
+  lib=$(dirname "${BASH_SOURCE[0]}")/firewall-lib.sh
+  command -v unshare >/dev/null && unshare -n true 2>/dev/null || return 1
+  # shellcheck disable=SC2016 # the inner shell expands its own positional parameters
+  unshare -n bash -c 'set -euo pipefail; . "$1"; ipset restore <"$2/ipsets"; iptables-restore -w --noflush "$2/rules.v4"
+    ip6tables-restore -w --noflush "$2/rules.v6"; fw_canonical "$2/rules.v4" "$2/rules.v6" "$2/ipsets"' fw-wanted "$lib" "$dir"
+}
+
+# Prints the wanted digest of a rules directory: from a throwaway namespace, or else the one recorded when the same
+# files were applied (fw_record_applied), so confirm and audit never take a file's word for what the kernel runs.
+fw_wanted_digest() {
+  local dir=$1 canon
+  if canon=$(fw_wanted_canonical "$dir"); then
+    printf '%s\n' "$canon" | fw_digest_of
+  elif [ -f "$dir/applied-digest" ]; then
+    cat "$dir/applied-digest"
+  else
+    return 1
+  fi
+}
+
+fw_live_digest() {
+  local dir=$1
+  fw_canonical "$dir/rules.v4" "$dir/rules.v6" "$dir/ipsets" | fw_digest_of
+}

@@ -32,4 +32,15 @@ describeLab("lab: a bad stack config creates nothing", () => {
     expect(existsSync(t.L.dir)).toBe(false);
     expect(t.leftovers()).toEqual({ namespaces: [], links: [], processes: [] });
   });
+
+  it("refuses a stack that does not say who may SSH to the gateway, naming fleet:vpn.adminCidrs and what to put there", async () => {
+    const config = fromStackFile("Pulumi.dev.yaml");
+    const { adminCidrs: _open, ...vpn } = config["fleet:vpn"] as Record<string, unknown>;
+    const r = await t.up({ ...config, "fleet:vpn": vpn }, { expectFailure: true });
+    expect(r.ok).toBe(false);
+    expect(r.error).toContain("fleet:vpn.adminCidrs: is required");
+    expect(r.error).toContain("where `pulumi up` runs from");
+    expect(existsSync(t.L.dir)).toBe(false);
+    expect(t.leftovers()).toEqual({ namespaces: [], links: [], processes: [] });
+  });
 });

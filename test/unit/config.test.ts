@@ -166,6 +166,12 @@ const cases: Case[] = [
   ["an engineer name with a space", (c) => (c.vpn.engineers = ["eve smith"]), [["fleet:vpn.engineers[0]", '"eve smith" is not safe']]],
   ["an engineer listed twice", (c) => (c.vpn.engineers = ["alice", "alice"]), [["fleet:vpn.engineers[1]", '"alice" is listed twice']]],
   ["engineers as text", (c) => (c.vpn.engineers = "alice, bob"), [["fleet:vpn.engineers", 'must be a list, e.g. [a, b] (got "alice, bob")']]],
+  [
+    "no adminCidrs (SSH to the gateway is never open to the world by default)",
+    (c) => delete c.vpn.adminCidrs,
+    [["fleet:vpn.adminCidrs", "is required: list the networks that may SSH to the gateway's public address, i.e. where `pulumi up` runs from"]],
+  ],
+  ["no fleet:vpn at all", (c) => delete c.vpn, [["fleet:vpn.adminCidrs", "There is no default: [0.0.0.0/0] would open SSH to the world"]]],
   ["an empty adminCidrs", (c) => (c.vpn.adminCidrs = []), [["fleet:vpn.adminCidrs", "must list at least one CIDR"]]],
   ["an adminCidr without a prefix", (c) => (c.vpn.adminCidrs = ["203.0.113.7"]), [["fleet:vpn.adminCidrs[0]", 'e.g. 203.0.113.7/32 (got "203.0.113.7")']]],
   [
@@ -331,11 +337,11 @@ describe("config validation", () => {
 const valid: [title: string, config: (c: Raw) => Raw, check: (f: ReturnType<typeof parseFleetConfig>) => void][] = [
   [
     "only a gateway",
-    () => ({ servers: [{ name: "gw-1", role: "gateway" }] }),
+    () => ({ vpn: { adminCidrs: ["198.51.100.7/32"] }, servers: [{ name: "gw-1", role: "gateway" }] }),
     (f) => {
       expect(f.servers.map((s) => [s.name, s.privateIp, s.public])).toEqual([["gw-1", "10.20.0.10", true]]);
       expect(f.cloud).toEqual({ flavour: "openstack", externalNetwork: "PUBLICNET", image: "Ubuntu 24.04", flavor: "gp.0.1.2" });
-      expect(f.vpn.adminCidrs).toEqual(["0.0.0.0/0"]);
+      expect(f.vpn.adminCidrs).toEqual(["198.51.100.7/32"]);
     },
   ],
   [
@@ -390,6 +396,7 @@ const valid: [title: string, config: (c: Raw) => Raw, check: (f: ReturnType<type
         "  fleet:roles:",
         "    app: &private { flavor: gp.0.2.4, allow: [] }",
         "    db: { <<: *private, flavor: gp.0.4.8 }",
+        "  fleet:vpn: { adminCidrs: [198.51.100.7/32] }",
         "  fleet:servers:",
         "    - { name: gw-1, role: gateway }",
         "    - { name: db-1, role: db }",
@@ -406,7 +413,12 @@ const valid: [title: string, config: (c: Raw) => Raw, check: (f: ReturnType<type
   ],
   [
     "partial objects keep their defaults",
-    () => ({ cloud: { image: "Debian 12" }, network: {}, vpn: { engineers: ["alice"] }, servers: [{ name: "gw-1", role: "gateway" }] }),
+    () => ({
+      cloud: { image: "Debian 12" },
+      network: {},
+      vpn: { engineers: ["alice"], adminCidrs: ["198.51.100.7/32"] },
+      servers: [{ name: "gw-1", role: "gateway" }],
+    }),
     (f) => {
       expect(f.cloud).toEqual({ flavour: "openstack", externalNetwork: "PUBLICNET", image: "Debian 12", flavor: "gp.0.1.2" });
       expect(f.network.cidr).toBe("10.20.0.0/24");

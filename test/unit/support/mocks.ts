@@ -5,6 +5,7 @@
  * apply additionalSecretOutputs by itself).
  */
 import * as pulumi from "@pulumi/pulumi";
+import { decodeBundle } from "../../../components/remote/bundle";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { parseStackYaml } from "../../../components/config/stack-yaml";
@@ -59,6 +60,11 @@ async function outputsFor(type: string, name: string, inputs: Record<string, unk
       return { ...inputs, accessIpV4: `198.51.100.${10 + (n % 240)}` };
     case "command:remote:Command":
       // The provider always answers with the command's output; empty is what a silent script prints.
+      // firewall-confirm reports the ruleset it saw the kernel run (scripts/remote/firewall-confirm.sh's last line).
+      if (name.endsWith("-firewall-confirm")) {
+        const hash = decodeBundle(String(unwrap(inputs.stdin))).hash;
+        return { ...inputs, stdout: `rules ${hash} confirmed and saved to /etc/iptables; the kernel runs them (digest 0123456789abcdef)\n`, stderr: "" };
+      }
       return { ...inputs, stdout: "", stderr: "" };
     default:
       return { ...inputs };
