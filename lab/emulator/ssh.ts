@@ -107,20 +107,28 @@ const DIAL_FAILURE =
 /** Answers from a reachable server: dialing again cannot help. */
 const FINAL = /Host key verification failed|IDENTIFICATION HAS CHANGED|Permission denied|Too many authentication failures/;
 
+/**
+ * Writes the client config for a connection (keys, pinned host keys, the jump host) into `dir` and returns the ssh
+ * argv up to the destination: append `--` and a command, or options such as `-N -L` before it.
+ */
+export function sshArgv(connection: SshConnection, dir: string, where: string, environment: Record<string, string> = {}): string[] {
+  const jump = connection.proxy ? endpointBlock("fleet-proxy", connection.proxy, `${where} (proxy)`, dir) : undefined;
+  const target = endpointBlock("fleet-target", connection, where, dir, jump ? "fleet-proxy" : undefined);
+  const env = Object.entries(environment).map(([k, v]) => {
+    if (!ENV_NAME.test(k) || /["\n\\]/.test(v)) throw new SshConnectionError(`${where}: environment ${k} cannot be passed by the lab`);
+    return `  SetEnv ${k}="${v}"`;
+  });
+  const config = [...target.config, ...env, ...(jump?.config ?? []), ...COMMON, ""].join("\n");
+  for (const [name, content] of Object.entries({ ...target.files, ...(jump?.files ?? {}), config })) {
+    writeFileSync(path.join(dir, name), content, { mode: 0o600 });
+  }
+  return ["ssh", "-F", path.join(dir, "config"), "fleet-target"];
+}
+
 export async function runRemote(r: RemoteRun): Promise<RunResult> {
   const dir = mkdtempSync(path.join(r.tmpRoot, "ssh-"));
   try {
-    const jump = r.connection.proxy ? endpointBlock("fleet-proxy", r.connection.proxy, `${r.where} (proxy)`, dir) : undefined;
-    const target = endpointBlock("fleet-target", r.connection, r.where, dir, jump ? "fleet-proxy" : undefined);
-    const env = Object.entries(r.environment ?? {}).map(([k, v]) => {
-      if (!ENV_NAME.test(k) || /["\n\\]/.test(v)) throw new SshConnectionError(`${r.where}: environment ${k} cannot be passed by the lab`);
-      return `  SetEnv ${k}="${v}"`;
-    });
-    const config = [...target.config, ...env, ...(jump?.config ?? []), ...COMMON, ""].join("\n");
-    for (const [name, content] of Object.entries({ ...target.files, ...(jump?.files ?? {}), config })) {
-      writeFileSync(path.join(dir, name), content, { mode: 0o600 });
-    }
-    const argv = inNs(r.fromNs, ["ssh", "-F", path.join(dir, "config"), "fleet-target", "--", r.command]);
+    const argv = inNs(r.fromNs, [...sshArgv(r.connection, dir, r.where, r.environment), "--", r.command]);
     const limit = Math.max(1, Math.min(r.connection.dialErrorLimit ?? 10, 20));
     for (let attempt = 1; ; attempt++) {
       const res = await runAsync(argv, { input: r.stdin ?? "", timeoutMs: r.timeoutMs ?? 1_800_000 });

@@ -272,6 +272,13 @@ const cases: Case[] = [
   ],
   ["an appEnv PORT", (c) => (c.appEnv = { PORT: "9000" }), [["fleet:appEnv.PORT", "PORT is set from fleet:deploy.port"]]],
   ["an appEnv list", (c) => (c.appEnv = ["A=1"]), [["fleet:appEnv", "must be a map of variable names to text"]]],
+  // 131072 bytes is Linux's MAX_ARG_STRLEN for one `KEY=value` with its NUL: "BLOB=" + 131067 bytes fits exactly.
+  ["an appEnv value one byte past what execve carries", (c) => (c.appEnv = { BLOB: "x".repeat(131067) }), [["fleet:appEnv.BLOB", "the value is 131067 bytes"]]],
+  [
+    "an appEnv of 1.9 MiB in all",
+    (c) => (c.appEnv = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`PART_${i}`, "x".repeat(120 * 1024)]))),
+    [["fleet:appEnv", "bytes in all; a process's environment and arguments share ARG_MAX"]],
+  ],
   ["an appEnv value with a line break", (c) => (c.appEnv = { KEY: "a\nb" }), [["fleet:appEnv.KEY", "contains a line break or NUL"]]],
   // top level
   ["a misspelt top-level key", (c) => (c.sever = [{ name: "x", role: "web" }]), [["fleet:sever", "unknown config key; did you mean fleet:servers?"]]],
@@ -431,6 +438,7 @@ const valid: [title: string, config: (c: Raw) => Raw, check: (f: ReturnType<type
     (f) => expect(f.deploy!.source).toEqual({ artifact: { url: "https://dl.example.com/a.tar", sha256: SHA } }),
   ],
   ["a VPN on tcp 443", (c) => ({ ...c, vpn: { ...c.vpn, proto: "tcp", port: 443 } }), (f) => expect(f.vpn).toMatchObject({ proto: "tcp", port: 443 })],
+  ["the largest appEnv value execve carries", (c) => ({ ...c, appEnv: { BLOB: "x".repeat(131066) } }), (f) => expect(f.servers).toHaveLength(6)],
   ["an appEnv of text values", (c) => ({ ...c, appEnv: { DATABASE_URL: "postgres://db-1/shop", _FLAG: "" } }), (f) => expect(f.servers).toHaveLength(6)],
 ];
 

@@ -66,6 +66,8 @@ export interface UpOptions {
   program?: string;
   /** Resolve with ok=false instead of rejecting when up fails. */
   expectFailure?: boolean;
+  /** A lab fault to inject during this up (lab/engine.ts faultInjector), e.g. `reboot:db-1:before:db-1-firewall-confirm`. */
+  fault?: string;
 }
 
 export interface LabUp {
@@ -131,7 +133,10 @@ export class Lab {
       this.configFile(source),
     ];
     if (opts.program) argv.push("--program", opts.program);
-    const r = await runAsync(argv, { timeoutMs: 600_000 });
+    const env = { ...process.env };
+    delete env.FLEET_LAB_FAULT;
+    if (opts.fault) env.FLEET_LAB_FAULT = opts.fault;
+    const r = await runAsync(argv, { timeoutMs: 600_000, env });
     const last = r.stdout.trim().split("\n").pop() ?? "";
     let summary: { ok: boolean; error?: string; steps: Step[]; remoteRuns: number; durationMs: number };
     try {
