@@ -48,6 +48,7 @@ async function main(): Promise<void> {
       port: 8080,
       healthPath: "/health",
       healthTimeoutSeconds: 10,
+      user: "nobody", // an existing user: the bench hosts share the machine's /etc
       keepReleases: 3,
       command: SAMPLE_APP_COMMAND,
       linkedDirs: [],

@@ -9,7 +9,7 @@
  */
 import { mkdtempSync } from "fs";
 import * as path from "path";
-import { DataCipher, DEFAULT_CIPHERS, DEFAULT_TUNING, renderClientProfile, VpnTuning } from "../components/vpn/render";
+import { DataCipher, DEFAULT_CIPHERS, DEFAULT_TUNING, renderClientProfile, tlsCryptV2ClientKeyFrom, VpnTuning } from "../components/vpn/render";
 import { inNs, run } from "../lab/sh";
 import { labUnavailable } from "../test/lab/guard";
 import {
@@ -94,7 +94,7 @@ async function measure(lab: Lab, ca: ReturnType<typeof makeCa>, alice: ReturnTyp
     caCertPem: ca.certPem,
     certPem: alice.certPem,
     keyPem: alice.keyPem,
-    tlsCryptKey: gw.tlsCryptKey,
+    tlsCryptV2Key: tlsCryptV2ClientKeyFrom(ca.keyPem, "alice"),
     ciphers: s.ciphers,
     tuning: s.tuning,
   });

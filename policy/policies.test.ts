@@ -149,7 +149,7 @@ describe("vpn-aead-ciphers-only", () => {
       caCertPem: pem("CERTIFICATE"),
       serverCertPem: pem("CERTIFICATE"),
       serverKeyPem: pem("PRIVATE KEY"),
-      tlsCryptKey: "key",
+      tlsCryptV2ServerKey: "key",
       engineers: [{ cn: "alice", fingerprint: Array.from({ length: 32 }, () => "AB").join(":") }],
     });
     return encodeBundle({ ...files, "server.conf": mutate(files["server.conf"]), "main.sh": "#!/bin/bash\n" });

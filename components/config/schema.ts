@@ -137,6 +137,12 @@ export const deploySchema = z.strictObject({
   healthTimeoutSeconds: z.number().int().min(1, "must be 1–600 seconds").max(600, "must be 1–600 seconds").default(30),
   batchSize: z.number().int().min(1, "must be 1 or more").default(1),
   keepReleases: z.number().int().min(2, "must be 2 or more (one to run, one to roll back to)").default(5),
+  /** The Unix user the app runs as; default: a system user named after the app, created on the host. Never root. */
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a Unix user name (lowercase letters, digits, _ and -)")
+    .refine((u) => u !== "root", "must not be root: the app runs unprivileged (leave it out for a system user named after the app)")
+    .optional(),
 });
 
 /** Top-level keys, each parsed on its own. `appEnv` is a secret and is checked in app-env.ts. */

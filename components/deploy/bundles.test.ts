@@ -11,6 +11,7 @@ const spec: DeploySpec = {
   healthTimeoutSeconds: 30,
   keepReleases: 5,
   command: ["/usr/bin/python3", "server.py"],
+  user: "shop",
   linkedDirs: ["tmp", "public/uploads"],
   linkedFiles: ["config/database.yml"],
   deployer: "pulumi:fleet/dev",
@@ -59,7 +60,7 @@ describe("prepareFiles / activateFiles", () => {
     [{ lockStaleSeconds: 10 }, /lockStaleSeconds must exceed/],
     [{ linkedDirs: ["../etc"] }, /linkedDirs entry "..\/etc"/],
     [{ linkedFiles: ["/etc/passwd"] }, /linkedFiles entry "\/etc\/passwd"/],
-    [{ linkedFiles: [".env"] }, /\.env is always linked/],
+    [{ user: "root" }, /user must be an unprivileged Unix user name, got "root"/],
     [{ deployer: "me; reboot" }, /deployer/],
   ])("rejects %p naming the key", (patch, why) => {
     expect(() => activateFiles({ ...spec, ...patch }, sha256Hex(DOTENV))).toThrow(DeployConfigError);

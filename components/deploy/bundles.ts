@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import { BundleFiles } from "../remote/bundle";
+import { BundleFiles, remoteScript } from "../remote/bundle";
 import { DeployConfigError } from "./errors";
 import { ResolvedSource } from "./source";
 import { renderServiceUnit } from "./unit";
@@ -14,7 +14,8 @@ export interface DeploySpec {
   keepReleases: number;
   /** argv run in the release dir (`current`). */
   command: string[];
-  user?: string;
+  /** The unprivileged user the app runs as. */
+  user: string;
   linkedDirs: string[];
   linkedFiles: string[];
   /** Written to revisions.log. It is part of the activate bundle, so keep it stable per stack. */
@@ -30,6 +31,14 @@ const REL_PATH = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/;
 
 export function appRoot(app: string): string {
   return `/srv/${app}`;
+}
+
+/**
+ * The app's environment: root's alone (0600 in the 0700 .fleet dir), read by systemd (EnvironmentFile=) or by the
+ * launcher as root before it drops to the app's user; never in shared/, which the app's user owns and could swap.
+ */
+export function envFilePath(app: string): string {
+  return `${appRoot(app)}/.fleet/app.env`;
 }
 
 function checkRelPaths(app: string, key: string, paths: string[]): void {
@@ -64,8 +73,8 @@ export function validateSpec(spec: DeploySpec): void {
   }
   checkRelPaths(app, "linkedDirs", spec.linkedDirs);
   checkRelPaths(app, "linkedFiles", spec.linkedFiles);
-  if (spec.linkedDirs.includes(".env") || spec.linkedFiles.includes(".env")) {
-    throw new DeployConfigError(`deploy ${app}: .env is always linked from shared/; do not list it`);
+  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(spec.user) || spec.user === "root") {
+    throw new DeployConfigError(`deploy ${app}: user must be an unprivileged Unix user name, got ${JSON.stringify(spec.user)}`);
   }
 }
 
@@ -82,7 +91,7 @@ export function prepareFiles(spec: DeploySpec, dotenv: string): BundleFiles {
     user: spec.user,
     workingDir: `${root}/current`,
     execStart: spec.command,
-    envFile: `${root}/shared/.env`,
+    envFile: envFilePath(spec.app),
     writablePaths: [`${root}/shared`],
     logFile: `/var/log/${spec.app}/app.log`,
   });
@@ -97,8 +106,9 @@ export function prepareFiles(spec: DeploySpec, dotenv: string): BundleFiles {
     linked_files: lines([...spec.linkedFiles].sort()),
     unit,
     exec: lines(spec.command),
+    "deploy-launch.sh": remoteScript("deploy-launch"),
   };
-  if (spec.user !== undefined) files.user = spec.user;
+  files.user = spec.user;
   if (spec.source.sha256 !== undefined) files.source_sha256 = spec.source.sha256;
   if (spec.source.archive !== undefined) files.source_archive = spec.source.archive;
   return files;

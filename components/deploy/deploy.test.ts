@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { decodeBundle, loader } from "../remote/bundle";
 import { ServerHandle } from "../server/handle";
-import { AppDeploy, AppDeployArgs, deployArgsFromConfig } from "./deploy";
+import { activatedRelease, AppDeploy, AppDeployArgs, deployArgsFromConfig } from "./deploy";
 import { DeployConfigError } from "./errors";
 
 /** What the engine was asked to register, as it would see it: type, inputs (secrets still wrapped), dependencies. */
@@ -16,7 +16,11 @@ const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 beforeAll(async () => {
   await pulumi.runtime.setMocks(
     {
-      newResource: (a) => ({ id: `${a.name}-id`, state: a.inputs }),
+      // deploy-activate.sh's last line, once its health check passed: the release it switched to.
+      newResource: (a) => ({
+        id: `${a.name}-id`,
+        state: /-activate-/.test(a.name) ? { ...a.inputs, stdout: `app on host: release v1 is live (previous: v0)` } : a.inputs,
+      }),
       call: (a) => a.inputs,
     },
     "fleet",
@@ -226,5 +230,18 @@ describe("deployArgsFromConfig", () => {
       servers.map((s) => ({ ...s, role: s.role === "web" ? "web" : "db" })),
     );
     expect(a.targets.map((t) => t.name)).toEqual(["web2", "web1"]);
+  });
+});
+
+describe("activatedRelease", () => {
+  // The lines deploy-activate.sh prints once the health check passed (scripts/remote/deploy-activate.sh).
+  it.each([
+    ["shop on app-1: release fff47df0723cc67b is live (first release)", "fff47df0723cc67b"],
+    ["shop on app-1: release v2 is live (previous: v1)", "v2"],
+    ["shop on app-1: release v2 is already current and healthy; nothing to do", "v2"],
+  ])("reads %j", (line, release) => expect(activatedRelease("shop", "app-1", `removing old release v0\n${line}`)).toBe(release));
+
+  it("refuses output that reports no live release, naming the host", () => {
+    expect(() => activatedRelease("shop", "app-2", "")).toThrow(/shop: activate on app-2 did not report a live release/);
   });
 });

@@ -21,10 +21,11 @@ export interface AppDeployArgs {
   port: number;
   healthPath: string;
   healthTimeoutSeconds: number;
-  /** Secret environment for shared/.env; PORT is added from `port`. */
+  /** The app's secret environment (a root-owned 0600 file on the host); PORT is added from `port`. */
   env?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** argv run in /srv/<app>/current; defaults to the sample app. */
   command?: string[];
+  /** The Unix user the app runs as (created on the host if missing). Default: the app's name. Never root. */
   user?: string;
   linkedDirs?: string[];
   linkedFiles?: string[];
@@ -47,6 +48,7 @@ export interface DeployConfig {
   healthTimeoutSeconds: number;
   batchSize: number;
   keepReleases: number;
+  user?: string;
 }
 
 /**
@@ -67,8 +69,19 @@ export function deployArgsFromConfig(
     port: cfg.port,
     healthPath: cfg.healthPath,
     healthTimeoutSeconds: cfg.healthTimeoutSeconds,
+    ...(cfg.user !== undefined ? { user: cfg.user } : {}),
     ...extra,
   };
+}
+
+/**
+ * The release deploy-activate.sh reports live on a host: `<app> on <host>: release <r> is live …` or
+ * `… release <r> is already current and healthy …`, printed only after the health check passed.
+ */
+export function activatedRelease(app: string, host: string, stdout: string): string {
+  const m = /: release (\S+) is (?:live|already current and healthy)\b/.exec(stdout);
+  if (!m) throw new DeployConfigError(`deploy ${app}: activate on ${host} did not report a live release; it printed: ${JSON.stringify(stdout.slice(0, 200))}`);
+  return m[1];
 }
 
 /**
@@ -95,7 +108,7 @@ export class AppDeploy extends pulumi.ComponentResource {
       healthTimeoutSeconds: args.healthTimeoutSeconds,
       keepReleases: args.keepReleases,
       command: args.command ?? SAMPLE_APP_COMMAND,
-      user: args.user,
+      user: args.user ?? args.app,
       linkedDirs: args.linkedDirs ?? [],
       linkedFiles: args.linkedFiles ?? [],
       deployer: args.deployer ?? `pulumi:${pulumi.getProject()}/${pulumi.getStack()}`,
@@ -144,7 +157,10 @@ export class AppDeploy extends pulumi.ComponentResource {
     }
 
     // From config, but only once every activate has succeeded: a failed rollout leaves it unresolved.
-    this.revisions = pulumi.all(hosts.map((h) => this.activates[h].id)).apply(() => Object.fromEntries(hosts.map((h) => [h, source.release])));
+    // What each host's activate reported live (after its health check), not what was asked for.
+    this.revisions = pulumi
+      .all(hosts.map((h) => this.activates[h].stdout))
+      .apply((outs) => Object.fromEntries(hosts.map((h, i) => [h, activatedRelease(args.app, h, outs[i])])));
     this.registerOutputs({ revisions: this.revisions });
   }
 }

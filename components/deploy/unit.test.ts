@@ -6,7 +6,7 @@ const base = {
   app: "shop",
   workingDir: "/srv/shop/current",
   execStart: ["/usr/bin/python3", "server.py"],
-  envFile: "/srv/shop/shared/.env",
+  envFile: "/srv/shop/.fleet/app.env",
   writablePaths: ["/srv/shop/shared"],
   logFile: "/var/log/shop/app.log",
 };

@@ -92,10 +92,11 @@ describe("VpnPki", () => {
   // Resources register asynchronously: wait for every certificate before reading `registered`.
   beforeAll(() => Promise.all([value(pki.caCertPem), value(pki.serverCertPem), value(pki.engineers.alice.certPem), value(pki.engineers.bob.certPem)]));
 
-  it("marks every private key and the tls-crypt key secret", async () => {
+  it("marks every private key and the tls-crypt-v2 keys secret", async () => {
     expect(await pulumi.isSecret(pki.serverKeyPem)).toBe(true);
-    expect(await pulumi.isSecret(pki.tlsCryptKey)).toBe(true);
+    expect(await pulumi.isSecret(pki.tlsCryptV2ServerKey)).toBe(true);
     for (const e of ["alice", "bob"]) expect(await pulumi.isSecret(pki.engineers[e].keyPem)).toBe(true);
+    for (const e of ["alice", "bob"]) expect(await pulumi.isSecret(pki.engineers[e].tlsCryptV2Key)).toBe(true);
     expect(await pulumi.isSecret(pki.caCertPem)).toBe(false);
   });
 
@@ -169,8 +170,8 @@ describe("VpnGateway", () => {
     const cmd = registered.find((r) => r.type === "command:remote:Command" && r.name === "vpn-configure")!;
     const files = decodeBundle(stdinOf("vpn-configure"));
     expect(files["server.key"]).toBe(await value(gw.pki.serverKeyPem));
-    expect(files["tls-crypt.key"]).toBe(await value(gw.pki.tlsCryptKey));
-    expect(String(cmd.inputs.create)).not.toMatch(/PRIVATE KEY|Static key/);
+    expect(files["tls-crypt-v2-server.key"]).toBe(await value(gw.pki.tlsCryptV2ServerKey));
+    expect(String(cmd.inputs.create)).not.toMatch(/PRIVATE KEY|tls-crypt-v2/);
     expect(cmd.inputs.logging).toBe("stderr");
   });
 

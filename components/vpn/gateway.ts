@@ -64,21 +64,26 @@ export class VpnGateway extends pulumi.ComponentResource {
       Object.fromEntries(
         engineerNames.map((e) => [
           e,
-          pulumi.all({ certPem: pki.engineers[e].certPem, keyPem: pki.engineers[e].keyPem, fingerprint: pki.engineers[e].fingerprint }),
+          pulumi.all({
+            certPem: pki.engineers[e].certPem,
+            keyPem: pki.engineers[e].keyPem,
+            fingerprint: pki.engineers[e].fingerprint,
+            tlsCryptV2Key: pki.engineers[e].tlsCryptV2Key,
+          }),
         ]),
       ),
     );
     this.fingerprints = pulumi.all(Object.fromEntries(engineerNames.map((e) => [e, pki.engineers[e].fingerprint])));
 
     const files = pulumi
-      .all([pki.caCertPem, pki.serverCertPem, pki.serverKeyPem, pki.tlsCryptKey, this.fingerprints])
-      .apply(([ca, cert, key, tlsCrypt, fps]) => ({
+      .all([pki.caCertPem, pki.serverCertPem, pki.serverKeyPem, pki.tlsCryptV2ServerKey, this.fingerprints])
+      .apply(([ca, cert, key, tlsCryptV2ServerKey, fps]) => ({
         ...renderGatewayBundle({
           server: serverInput,
           caCertPem: ca,
           serverCertPem: cert,
           serverKeyPem: key,
-          tlsCryptKey: tlsCrypt,
+          tlsCryptV2ServerKey,
           engineers: Object.entries(fps).map(([cn, fingerprint]) => ({ cn, fingerprint })),
           rootPrefix: args.rootPrefix,
         }),
@@ -94,7 +99,7 @@ export class VpnGateway extends pulumi.ComponentResource {
 
     const gatewayName = args.gateway.name;
     this.profiles = pulumi.secret(
-      pulumi.all([args.gateway.publicIp, pki.caCertPem, pki.tlsCryptKey, creds]).apply(([host, ca, tlsCrypt, all]) => {
+      pulumi.all([args.gateway.publicIp, pki.caCertPem, creds]).apply(([host, ca, all]) => {
         if (!host) throw new VpnConfigError(`vpn gateway ${gatewayName} has no public address; engineers could not reach it`);
         const out: Record<string, string> = {};
         for (const [engineer, c] of Object.entries(all)) {
@@ -107,7 +112,7 @@ export class VpnGateway extends pulumi.ComponentResource {
             caCertPem: ca,
             certPem: c.certPem,
             keyPem: c.keyPem,
-            tlsCryptKey: tlsCrypt,
+            tlsCryptV2Key: c.tlsCryptV2Key,
             ciphers: args.ciphers,
             tuning: args.tuning,
           });

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { X509Certificate } from "crypto";
-import { checkEngineerName, tlsCryptKeyFrom, VpnConfigError } from "./render";
+import { checkEngineerName, tlsCryptV2ClientKeyFrom, tlsCryptV2ServerKeyFrom, VpnConfigError } from "./render";
 
 /**
  * Certificate lifetimes. Renewal: @pulumi/tls sets `readyForRenewal` once
@@ -43,6 +43,8 @@ export interface EngineerCredentials {
   keyPem: pulumi.Output<string>;
   /** SHA-256 of the certificate, `AB:CD:…`; what the gateway pins. */
   fingerprint: pulumi.Output<string>;
+  /** Secret. The engineer's own tls-crypt-v2 key, wrapped under the server key with their name (tlsCrypt.ts). */
+  tlsCryptV2Key: pulumi.Output<string>;
 }
 
 /** SHA-256 of a PEM certificate in node's `AB:CD:…` form, which OpenVPN parses as-is. */
@@ -62,8 +64,8 @@ export class VpnPki extends pulumi.ComponentResource {
   readonly serverCertPem: pulumi.Output<string>;
   /** Secret. */
   readonly serverKeyPem: pulumi.Output<string>;
-  /** Secret. Derived from the CA key; see tlsCrypt.ts for why. */
-  readonly tlsCryptKey: pulumi.Output<string>;
+  /** Secret. The gateway's tls-crypt-v2 server key, derived from the CA key; see tlsCrypt.ts for why. */
+  readonly tlsCryptV2ServerKey: pulumi.Output<string>;
   readonly engineers: Record<string, EngineerCredentials>;
 
   constructor(name: string, args: VpnPkiArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -121,12 +123,16 @@ export class VpnPki extends pulumi.ComponentResource {
     const server = issue(`${name}-server`, o.serverName, ["server_auth", "digital_signature", "key_agreement"]);
     this.serverCertPem = server.certPem;
     this.serverKeyPem = server.keyPem;
-    this.tlsCryptKey = pulumi.secret(caKey.privateKeyPem.apply(tlsCryptKeyFrom));
+    this.tlsCryptV2ServerKey = pulumi.secret(caKey.privateKeyPem.apply(tlsCryptV2ServerKeyFrom));
 
     this.engineers = {};
     for (const e of [...args.engineers].sort()) {
       const c = issue(`${name}-client-${e}`, e, ["client_auth", "digital_signature"]);
-      this.engineers[e] = { ...c, fingerprint: c.certPem.apply(certFingerprint) };
+      this.engineers[e] = {
+        ...c,
+        fingerprint: c.certPem.apply(certFingerprint),
+        tlsCryptV2Key: pulumi.secret(caKey.privateKeyPem.apply((seed) => tlsCryptV2ClientKeyFrom(seed, e))),
+      };
     }
 
     this.registerOutputs({

@@ -9,7 +9,8 @@ import {
   renderGatewayBundle,
   renderServerConfig,
   ServerConfigInput,
-  tlsCryptKeyFrom,
+  tlsCryptV2ClientKeyFrom,
+  tlsCryptV2ServerKeyFrom,
   VpnConfigError,
   vpnPaths,
 } from "./render";
@@ -17,7 +18,8 @@ import {
 const pem = (tag: string, body: string) => `-----BEGIN ${tag}-----\n${body}\n-----END ${tag}-----\n`;
 const SERVER_KEY = pem("EC PRIVATE KEY", "SERVER-KEY-BODY");
 const server: ServerConfigInput = { proto: "udp", port: 1194, subnet: "10.8.0.0/24", privateCidrs: ["10.0.0.0/24"] };
-const tlsCrypt = tlsCryptKeyFrom("seed");
+const tlsCryptV2Server = tlsCryptV2ServerKeyFrom("seed");
+const tlsCryptV2Alice = tlsCryptV2ClientKeyFrom("seed", "alice");
 const client: ClientProfileInput = {
   engineer: "alice",
   remoteHost: "203.0.113.7",
@@ -27,7 +29,7 @@ const client: ClientProfileInput = {
   caCertPem: pem("CERTIFICATE", "CA-BODY"),
   certPem: pem("CERTIFICATE", "ALICE-CERT-BODY"),
   keyPem: pem("EC PRIVATE KEY", "ALICE-KEY-BODY"),
-  tlsCryptKey: tlsCrypt,
+  tlsCryptV2Key: tlsCryptV2Alice,
 };
 const fp = (byte: number) => Array.from({ length: 32 }, () => byte.toString(16).padStart(2, "0").toUpperCase()).join(":");
 const lines = (text: string) => text.split("\n");
@@ -67,7 +69,9 @@ describe("renderServerConfig", () => {
     const text = renderServerConfig(server);
     expect(text).toContain('tls-verify "/etc/openvpn/server/vpn-verify.sh /etc/openvpn/server/allow-list"');
     expect(text).toMatch(/^management \/run\/openvpn-server\/fleet\.sock unix$/m);
-    expect(text).toMatch(/^tls-crypt \/etc\/openvpn\/server\/tls-crypt\.key$/m);
+    expect(text).toMatch(/^tls-crypt-v2 \/etc\/openvpn\/server\/tls-crypt-v2-server\.key$/m);
+    expect(text).toContain('tls-crypt-v2-verify "/etc/openvpn/server/vpn-verify.sh /etc/openvpn/server/allow-list"');
+    expect(text).not.toMatch(/^tls-crypt /m);
     expect(text).toMatch(/^client-config-dir \/etc\/openvpn\/server\/ccd$/m);
   });
 
@@ -191,13 +195,14 @@ describe("renderClientProfile", () => {
     }
   });
 
-  it("inlines ca, cert, key and tls-crypt, and contains no server secret", () => {
+  it("inlines ca, cert, key and the engineer's own tls-crypt-v2 key, and contains no server secret", () => {
     const text = renderClientProfile(client);
     expect(text).toContain("<ca>\n-----BEGIN CERTIFICATE-----\nCA-BODY");
     expect(text).toContain("<cert>\n-----BEGIN CERTIFICATE-----\nALICE-CERT-BODY");
     expect(text).toContain("<key>\n-----BEGIN EC PRIVATE KEY-----\nALICE-KEY-BODY");
-    expect(text).toContain(`<tls-crypt>\n${tlsCrypt.trim()}\n</tls-crypt>`);
+    expect(text).toContain(`<tls-crypt-v2>\n${tlsCryptV2Alice.trim()}\n</tls-crypt-v2>`);
     expect(text).not.toContain("SERVER-KEY-BODY");
+    expect(text).not.toContain("tls-crypt-v2 server key");
     expect(text.match(/PRIVATE KEY-----/g)).toHaveLength(2);
   });
 
@@ -260,7 +265,7 @@ describe("renderAllowList and ccd", () => {
       caCertPem: client.caCertPem,
       serverCertPem: client.certPem,
       serverKeyPem: SERVER_KEY,
-      tlsCryptKey: tlsCrypt,
+      tlsCryptV2ServerKey: tlsCryptV2Server,
       engineers: entries,
       rootPrefix: "/tmp/lab",
     });
@@ -273,34 +278,5 @@ describe("renderAllowList and ccd", () => {
     expect(files["ccd.bob"]).toBe("# bob: admitted by openstack-fleet\n");
     expect(files["server.conf"]).toContain("ca /tmp/lab/etc/openvpn/server/ca.crt");
     expect(files.root_prefix).toBe("/tmp/lab");
-  });
-});
-
-describe("tlsCryptKeyFrom", () => {
-  it("is an OpenVPN static key V1 file with 256 bytes of hex", () => {
-    const key = tlsCryptKeyFrom("seed");
-    const body = /-----BEGIN OpenVPN Static key V1-----\n([0-9a-f\n]+)-----END OpenVPN Static key V1-----\n$/.exec(key);
-    expect(body).not.toBeNull();
-    const hexLines = body![1].trim().split("\n");
-    expect(hexLines).toHaveLength(16);
-    for (const l of hexLines) expect(l).toMatch(/^[0-9a-f]{32}$/);
-  });
-
-  it("is stable for a seed and differs between seeds", () => {
-    fc.assert(
-      fc.property(fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), (a, b) => {
-        expect(tlsCryptKeyFrom(a)).toBe(tlsCryptKeyFrom(a));
-        if (a !== b) expect(tlsCryptKeyFrom(a)).not.toBe(tlsCryptKeyFrom(b));
-      }),
-    );
-  });
-
-  it("does not contain the seed", () => {
-    const seed = "deadbeefdeadbeefdeadbeef";
-    expect(tlsCryptKeyFrom(seed)).not.toContain(seed);
-  });
-
-  it("refuses an empty seed", () => {
-    expect(() => tlsCryptKeyFrom("")).toThrow(/empty/);
   });
 });

@@ -6,7 +6,7 @@
 import { Address4 } from "ip-address";
 import { Proto } from "../model";
 
-export { tlsCryptKeyFrom } from "./tlsCrypt";
+export { tlsCryptV2ClientKeyFrom, tlsCryptV2ServerKeyFrom } from "./tlsCrypt";
 
 export class VpnConfigError extends Error {
   constructor(message: string) {
@@ -92,7 +92,8 @@ export interface ClientProfileInput {
   caCertPem: string;
   certPem: string;
   keyPem: string;
-  tlsCryptKey: string;
+  /** This engineer's tls-crypt-v2 client key (never the server key). */
+  tlsCryptV2Key: string;
   ciphers?: readonly DataCipher[];
   tuning?: VpnTuning;
 }
@@ -211,8 +212,9 @@ export function renderServerConfig(input: ServerConfigInput): string {
     `ca ${dir}/ca.crt`,
     `cert ${dir}/server.crt`,
     `key ${dir}/server.key`,
-    // tls-crypt drops packets without the shared key before any TLS or X.509 parsing.
-    `tls-crypt ${dir}/tls-crypt.key`,
+    // tls-crypt-v2: each profile has its own wrapped key; the hook drops a name off the allow-list from its first
+    // packet, before any TLS or X.509 parsing (and a packet wrapped under another key before the hook).
+    `tls-crypt-v2 ${dir}/tls-crypt-v2-server.key`,
     "remote-cert-tls client",
     // Admission = a ccd file for the CN (checked on every (re)authentication) AND the
     // certificate's SHA-256 in the allow-list (tls-verify). Both are re-read per connection,
@@ -221,6 +223,9 @@ export function renderServerConfig(input: ServerConfigInput): string {
     "ccd-exclusive",
     "script-security 2",
     `tls-verify "${dir}/vpn-verify.sh ${dir}/allow-list"`,
+    `tls-crypt-v2-verify "${dir}/vpn-verify.sh ${dir}/allow-list"`,
+    // The hook's metadata file is written after the drop to nobody: into /tmp, whatever TMPDIR the daemon inherited.
+    "tmp-dir /tmp",
     "user nobody",
     "group nogroup",
     "persist-key",
@@ -273,7 +278,7 @@ export function renderClientProfile(input: ClientProfileInput): string {
     pemBlock("ca", "caCertPem", input.caCertPem, "BEGIN CERTIFICATE"),
     pemBlock("cert", "certPem", input.certPem, "BEGIN CERTIFICATE"),
     pemBlock("key", "keyPem", input.keyPem, "PRIVATE KEY"),
-    pemBlock("tls-crypt", "tlsCryptKey", input.tlsCryptKey, "BEGIN OpenVPN Static key V1"),
+    pemBlock("tls-crypt-v2", "tlsCryptV2Key", input.tlsCryptV2Key, "BEGIN OpenVPN tls-crypt-v2 client key"),
   ];
   return lines.join("\n") + "\n";
 }
@@ -309,7 +314,7 @@ export interface GatewayBundleInput {
   caCertPem: string;
   serverCertPem: string;
   serverKeyPem: string;
-  tlsCryptKey: string;
+  tlsCryptV2ServerKey: string;
   engineers: AllowEntry[];
   /** Lab hosts keep /etc and /run below this prefix; production leaves it empty. */
   rootPrefix?: string;
@@ -323,7 +328,7 @@ export function renderGatewayBundle(input: GatewayBundleInput): Record<string, s
     "ca.crt": input.caCertPem,
     "server.crt": input.serverCertPem,
     "server.key": input.serverKeyPem,
-    "tls-crypt.key": input.tlsCryptKey,
+    "tls-crypt-v2-server.key": input.tlsCryptV2ServerKey,
     "allow-list": renderAllowList(input.engineers),
     root_prefix: prefix,
   };

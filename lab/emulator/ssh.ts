@@ -89,8 +89,8 @@ const COMMON = [
 ];
 
 export interface RemoteRun {
-  /** The network namespace the client runs in (the lab's operator). */
-  fromNs: string;
+  /** The network namespace the client runs in (the lab's operator); none: this machine's own network. */
+  fromNs?: string;
   /** Where temporary key files go (0700, removed afterwards). */
   tmpRoot: string;
   connection: SshConnection;
@@ -128,7 +128,8 @@ export function sshArgv(connection: SshConnection, dir: string, where: string, e
 export async function runRemote(r: RemoteRun): Promise<RunResult> {
   const dir = mkdtempSync(path.join(r.tmpRoot, "ssh-"));
   try {
-    const argv = inNs(r.fromNs, [...sshArgv(r.connection, dir, r.where, r.environment), "--", r.command]);
+    const ssh = [...sshArgv(r.connection, dir, r.where, r.environment), "--", r.command];
+    const argv = r.fromNs ? inNs(r.fromNs, ssh) : ssh;
     const limit = Math.max(1, Math.min(r.connection.dialErrorLimit ?? 10, 20));
     for (let attempt = 1; ; attempt++) {
       const res = await runAsync(argv, { input: r.stdin ?? "", timeoutMs: r.timeoutMs ?? 1_800_000 });

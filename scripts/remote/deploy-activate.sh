@@ -102,25 +102,6 @@ healthy_now() {
   curl -fsS -o /dev/null --max-time 2 -- "$health_url" 2>/dev/null
 }
 
-# Reads shared/.env (the renderDotenv syntax) into env_args without evaluating it.
-load_env() {
-  local line key raw val
-  env_args=()
-  [ -f "$root/shared/.env" ] || return 0
-  while IFS= read -r line || [ -n "$line" ]; do
-    case $line in '' | '#'*) continue ;; esac
-    key=${line%%=*}
-    raw=${line#*=}
-    [[ $key =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "shared/.env has a malformed line (key '$key')"
-    if [[ $raw == \"*\" && ${#raw} -ge 2 ]]; then raw=${raw:1:${#raw}-2}; fi
-    val=""
-    while [ -n "$raw" ]; do
-      if [ "${raw:0:1}" = "\\" ] && [ ${#raw} -gt 1 ]; then val+=${raw:1:1}; raw=${raw:2}; else val+=${raw:0:1}; raw=${raw:1}; fi
-    done
-    env_args+=("$key=$val")
-  done <"$root/shared/.env"
-}
-
 stop_fallback() {
   local pid i
   pid=$(fallback_pid) || { rm -f -- "$pidfile"; return 0; }
@@ -135,22 +116,14 @@ stop_fallback() {
 }
 
 start_fallback() {
-  local argv=() user i
-  mapfile -t argv <"$root/.fleet/exec"
-  [ "${#argv[@]}" -gt 0 ] || die "no service command in $root/.fleet/exec (run prepare)"
-  user=$(cat -- "$root/.fleet/user" 2>/dev/null || true)
-  if [ -n "$user" ]; then argv=(runuser -u "$user" -- "${argv[@]}"); fi
-  load_env
+  local i
   mkdir -p -- "/run/$app" "/var/log/$app"
   rm -f -- "$pidfile"
-  # Detached from this SSH session (setsid, no inherited fds) so the remote command can end;
-  # the wrapper records its own pid, which exec hands to the app.
+  # Detached from this SSH session (setsid, no inherited fds) so the remote command can end. The launcher reads the
+  # env file itself: no value of it is ever an argument of a process.
   (
     cd -- "$root/current"
-    # shellcheck disable=SC2016 # $$ and $1 belong to the inner shell
-    setsid bash -c 'echo "$$" >"$1"; shift; exec "$@"' fleet-app "$pidfile" \
-      env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${env_args[@]}" "${argv[@]}" \
-      >>"$logfile" 2>&1 </dev/null &
+    setsid bash "$root/.fleet/launch.sh" "$root" "$pidfile" >>"$logfile" 2>&1 </dev/null &
   )
   for i in $(seq 1 200); do
     [ -s "$pidfile" ] && return 0
@@ -231,8 +204,8 @@ prune() { # <previous>
 # --- main -------------------------------------------------------------------
 take_lock
 previous=$(readlink -- "$root/current" 2>/dev/null || true)
-env_have=$(sha256sum -- "$root/shared/.env" | cut -d' ' -f1)
-[ "$env_have" = "$env_want" ] || die "shared/.env of $app on $host is not the one this deploy prepared (was prepare re-run by someone else?)"
+env_have=$(sha256sum -- "$root/.fleet/app.env" | cut -d' ' -f1)
+[ "$env_have" = "$env_want" ] || die "the env file of $app on $host is not the one this deploy prepared (was prepare re-run by someone else?)"
 
 if [ "$previous" = "$target" ] && [ "$(cat -- "$started_env" 2>/dev/null || true)" = "$env_want" ] && running && healthy_now; then
   echo "$app on $host: release $release is already current and healthy; nothing to do"

@@ -12,12 +12,13 @@ release=$(param release)
 revision=$(param revision)
 kind=$(param source_kind)
 url=$(param source_url)
-user=$(param_or user "")
+user=$(param user)
 
 # The bundle was validated by the component; re-check what becomes a path or a git argument.
 [[ $app =~ ^[a-z][a-z0-9_-]{0,31}$ ]] || die "bad app name '$app'"
 [[ $release =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ && $release != *..* ]] || die "bad release name '$release'"
 [[ $revision =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ && $revision != *..* ]] || die "bad revision '$revision'"
+[[ $user =~ ^[a-z_][a-z0-9_-]{0,31}$ && $user != root ]] || die "bad app user '$user' (an unprivileged user name)"
 
 # Releases are read by the service user; the bundle loader's umask 077 would hide them.
 umask 022
@@ -26,6 +27,12 @@ releases=$root/releases
 shared=$root/shared
 mkdir -p "$releases" "$shared" "$root/.fleet" "/var/log/$app"
 chmod 0700 "$root/.fleet"
+
+# The app's own system user: no login, no home of its own, a group of its own. It owns shared/ and nothing else.
+if ! id -u -- "$user" >/dev/null 2>&1; then
+  useradd --system --user-group --home-dir "$root" --no-create-home --shell /usr/sbin/nologin -- "$user"
+fi
+chown "$user:" "$shared"
 
 # Leftovers of an interrupted prepare are never complete releases: drop them.
 find "$releases" -mindepth 1 -maxdepth 1 -name '.tmp-*' -exec rm -rf -- {} +
@@ -88,7 +95,7 @@ link_shared() { # <release dir> <relative path> <dir|file>
   if [ "$3" = dir ]; then
     mkdir -p -- "$target"
     # Shared dirs hold what the app writes (uploads, tmp): the service user owns them.
-    if [ -n "$user" ]; then chown "$user:" "$target"; fi
+    chown "$user:" "$target"
   elif [ ! -e "$target" ]; then
     die "linked file shared/$2 does not exist on $(hostname); create it before deploying"
   fi
@@ -98,12 +105,14 @@ link_shared() { # <release dir> <relative path> <dir|file>
   ln -s -- "$target" "$link"
 }
 
-# 1. The secret .env: temp file + rename, so a reader never sees it half-written or world-readable.
-tmp_env=$(mktemp "$shared/.env.XXXXXX")
+# 1. The secret env file: root's, 0600, in root's 0700 .fleet dir; temp file + rename, so a reader never sees it
+# half-written. systemd (EnvironmentFile=) or deploy-launch.sh reads it as root and hands the app its values.
+tmp_env=$(mktemp "$root/.fleet/app.env.XXXXXX")
 chmod 0600 "$tmp_env"
 cat -- "$FLEET_BUNDLE/dotenv" >"$tmp_env"
-if [ -n "$user" ]; then chown "$user:" "$tmp_env"; fi
-mv -f -- "$tmp_env" "$shared/.env"
+mv -f -- "$tmp_env" "$root/.fleet/app.env"
+# Earlier versions kept it in shared/, which the app's user owns: no secret stays there.
+rm -f -- "$shared/.env"
 
 # 2. The release: built in a temp dir and renamed, so releases/<rev> exists only when complete.
 dest=$releases/$release
@@ -125,7 +134,6 @@ else
   echo "release $release prepared"
 fi
 
-link_shared "$dest" .env file
 while IFS= read -r d; do [ -z "$d" ] || link_shared "$dest" "$d" dir; done <"$FLEET_BUNDLE/linked_dirs"
 while IFS= read -r f; do [ -z "$f" ] || link_shared "$dest" "$f" file; done <"$FLEET_BUNDLE/linked_files"
 
@@ -139,6 +147,7 @@ install_if_changed() { # <source> <dest> <mode>; true when the file changed
   mv -f -- "$t" "$2"
 }
 install_if_changed "$FLEET_BUNDLE/exec" "$root/.fleet/exec" 0600 || true
+install_if_changed "$FLEET_BUNDLE/deploy-launch.sh" "$root/.fleet/launch.sh" 0700 || true
 printf '%s' "$user" >"$root/.fleet/user"
 if have_systemd; then
   if install_if_changed "$FLEET_BUNDLE/unit" "/etc/systemd/system/$app.service" 0644; then

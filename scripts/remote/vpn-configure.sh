@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs and (re)configures the fleet OpenVPN server on the gateway.
-# Bundle: server.conf ca.crt server.crt server.key tls-crypt.key allow-list ccd.<engineer>...
+# Bundle: server.conf ca.crt server.crt server.key tls-crypt-v2-server.key allow-list ccd.<engineer>...
 #         vpn-verify.sh vpn-boot.sh [root_prefix]
 # Engineer changes (allow-list, ccd) apply live: files are swapped atomically and every
 # connected CN that is no longer allowed is killed over the management socket. The daemon
@@ -69,7 +69,7 @@ if [ "$OP" = delete ]; then
   stop_daemon
   if use_systemd; then systemctl disable "$unit" 2>/dev/null || true; fi
   rm -rf -- "$conf_dir"/fleet.conf "$conf_dir"/ca.crt "$conf_dir"/server.crt "$conf_dir"/server.key \
-    "$conf_dir"/tls-crypt.key "$conf_dir"/allow-list "$conf_dir"/vpn-verify.sh "$conf_dir"/vpn-boot.sh \
+    "$conf_dir"/tls-crypt.key "$conf_dir"/tls-crypt-v2-server.key "$conf_dir"/allow-list "$conf_dir"/vpn-verify.sh "$conf_dir"/vpn-boot.sh \
     "$conf_dir"/ccd "$conf_dir"/ccd.d.* "$sysctl_file"
   exit 0
 fi
@@ -100,7 +100,9 @@ install_file server.conf fleet.conf 644 restart
 install_file ca.crt ca.crt 644 restart
 install_file server.crt server.crt 644 restart
 install_file server.key server.key 600 restart
-install_file tls-crypt.key tls-crypt.key 600 restart
+install_file tls-crypt-v2-server.key tls-crypt-v2-server.key 600 restart
+# The shared tls-crypt key of earlier versions: no profile uses it any more.
+rm -f -- "$conf_dir/tls-crypt.key"
 install_file vpn-verify.sh vpn-verify.sh 755 live
 install_file vpn-boot.sh vpn-boot.sh 755 live
 install_file allow-list allow-list 644 live

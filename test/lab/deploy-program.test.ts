@@ -84,8 +84,8 @@ describeLab(
       const u = await t.up(config("v1"), { program: PROGRAM });
       expect(u.outputs.revisions).toEqual({ "app-1": "v1", "app-2": "v1", "app-3": "v1" });
       for (const h of APP_HOSTS) expect(await get(h, "/")).toBe(sha.v1);
-      const env = await t.exec("app-1", ["stat", "-c", "%a", "/srv/shop/shared/.env"]);
-      expect(env.stdout.trim()).toBe("600");
+      const env = await t.exec("app-1", ["stat", "-c", "%a %U", "/srv/shop/.fleet/app.env"]);
+      expect(env.stdout.trim()).toBe("600 root");
       expect(JSON.stringify(u.steps)).not.toContain("lab-secret-token");
     });
 

@@ -32,7 +32,7 @@ describeLab(
           user,
           workingDir: "/srv/shop/current",
           execStart,
-          envFile: "/srv/shop/shared/.env",
+          envFile: "/srv/shop/.fleet/app.env",
           writablePaths: ["/srv/shop/shared"],
           logFile: "/var/log/shop/app.log",
         }),

@@ -54,6 +54,8 @@ describeLab(
         healthTimeoutSeconds: 3,
         keepReleases: 3,
         command: SAMPLE_APP_COMMAND,
+        // These hosts share the machine's /etc: an existing user, so the suite never adds one to the machine.
+        user: "nobody",
         linkedDirs: ["tmp"],
         linkedFiles: [],
         deployer: "lab@test",
@@ -116,20 +118,23 @@ describeLab(
       if (repo) rmSync(repo, { recursive: true, force: true });
     });
 
-    it("deploys v1 to every host with the .env secret at 0600 and never in output", async () => {
+    it("deploys v1 to every host with the env file root's own at 0600, never in output or on a command line", async () => {
       await deploy("v1", 2);
       for (const h of hosts) {
         expect(served(h)).toBe(sha.v1);
         expect(current(h)).toBe("releases/v1");
         expect(readFileSync(hostPath(h, `/srv/${APP}/releases/v1/REVISION`), "utf8").trim()).toBe(sha.v1);
-        const env = statSync(hostPath(h, `/srv/${APP}/shared/.env`));
-        expect(env.mode & 0o777).toBe(0o600);
-        expect(readlinkSync(hostPath(h, `/srv/${APP}/releases/v1/.env`))).toBe(`/srv/${APP}/shared/.env`);
+        const env = statSync(hostPath(h, `/srv/${APP}/.fleet/app.env`));
+        expect([env.mode & 0o777, env.uid]).toEqual([0o600, 0]);
+        expect(existsSync(hostPath(h, `/srv/${APP}/shared/.env`))).toBe(false);
+        expect(existsSync(hostPath(h, `/srv/${APP}/releases/v1/.env`))).toBe(false);
         expect(readlinkSync(hostPath(h, `/srv/${APP}/releases/v1/tmp`))).toBe(`/srv/${APP}/shared/tmp`);
         // The no-systemd fallback gave the app exactly the configured environment.
         const environ = readFileSync(`/proc/${appPid(h)}/environ`, "utf8").split("\0");
         expect(environ).toContain(`API_TOKEN=${SECRET}`);
         expect(environ).toContain(`PORT=${PORT}`);
+        // ... and no value of it is an argument of the app (or of anything still running).
+        expect(readFileSync(`/proc/${appPid(h)}/cmdline`, "utf8")).not.toContain(SECRET);
         expect(auditLog(h)).toMatch(new RegExp(`\\t${h.name}\\tlab@test\\tdeployed\\tv1\\t${sha.v1}\\tprevious=\\n$`));
       }
       for (const o of outputs) expect(o.stdout + o.stderr).not.toContain("tok-");
@@ -203,7 +208,7 @@ describeLab(
       // A stale activate (the old env) must not run against the new .env.
       const stale = await activate(h, spec("v2"));
       expect(stale.code).not.toBe(0);
-      expect(stale.stderr).toContain("shared/.env of shop on dp2 is not the one this deploy prepared");
+      expect(stale.stderr).toContain("the env file of shop on dp2 is not the one this deploy prepared");
       const a = await activate(h, spec("v2"), env);
       expect(a.code).toBe(0);
       expect(appPid(h)).not.toBe(before.pid);

@@ -3,7 +3,7 @@
  * really run, from outside the hosts. One dev-like stack, changed step by step.
  */
 import { spawn } from "child_process";
-import { existsSync, mkdtempSync, rmSync } from "fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describeLab } from "./guard";
@@ -75,6 +75,44 @@ describeLab("lab: the host is the truth", () => {
     }, 60_000);
   });
 
+  describe("npm run audit", () => {
+    const audit = (...args: string[]) =>
+      runAsync([path.join("node_modules", ".bin", "tsx"), path.join("scripts", "audit.ts"), "--stack", t.stack, ...args], { timeoutMs: 300_000 });
+
+    it("reports every check of a freshly brought-up stack in sync", async () => {
+      const r = await audit("--json");
+      expect(r.stderr).toBe("");
+      const report = JSON.parse(r.stdout) as { inSync: boolean; hosts: { host: string; results: { check: string; inSync: boolean }[] }[] };
+      expect(report.hosts.map((h) => [h.host, h.results.filter((c) => c.inSync).map((c) => c.check)])).toEqual([
+        ["app-1", ["firewall", "sshd", "deploy"]],
+        ["app-2", ["firewall", "sshd", "deploy"]],
+        ["db-1", ["firewall", "sshd"]],
+        ["gw-1", ["firewall", "vpn", "sshd"]],
+        ["web-1", ["firewall", "sshd"]],
+        ["web-2", ["firewall", "sshd"]],
+      ]);
+      expect([report.inSync, r.code]).toEqual([true, 0]);
+    }, 300_000);
+
+    it("names exactly the host a hand edit drifted, with the rule, and --repair puts the stack's rules back", async () => {
+      const edit = await t.exec("web-2", ["iptables", "-I", "FLEET-INPUT", "-p", "tcp", "--dport", "9999", "-j", "ACCEPT"]);
+      expect(edit.code).toBe(0);
+      const r = await audit();
+      expect(r.code).toBe(1);
+      const drifted = r.stdout.split("\n").filter((l) => l.includes("DRIFTED"));
+      expect(drifted).toEqual([expect.stringMatching(/^web-2 +firewall +DRIFTED +\+filter: -A FLEET-INPUT -p tcp -m tcp --dport 9999 -j ACCEPT$/)]);
+      expect(r.stdout).toContain("1 of 17 checks drifted on 1 host(s): web-2");
+
+      const fixed = await audit("--repair");
+      expect(fixed.stdout).toContain("repairing web-2: firewall");
+      expect(fixed.stdout).toContain("All 17 checks on 6 hosts in sync.");
+      expect(fixed.code).toBe(0);
+      expect((await t.exec("web-2", ["iptables-save"])).stdout).not.toContain("9999");
+      // The repair re-ran the stack's own apply + confirm: the rules are saved for boot, and `up` has nothing to do.
+      expect((await t.up(base)).remoteRuns).toBe(0);
+    }, 300_000);
+  });
+
   describe("firewall confirm checks the kernel", () => {
     it("a host that restarts between apply and confirm fails the up; the next up confirms, and the removed flow is refused", async () => {
       // db-1 stops taking 5432 from the app servers (only the VPN keeps it); db-1 reboots right after its apply.
@@ -100,5 +138,85 @@ describeLab("lab: the host is the truth", () => {
       expect(await probeFrom(t, "app-1", [{ ip: db, proto: "tcp", port: 5432 }])).toEqual([false]);
       expect((await t.up(config)).remoteRuns).toBe(0);
     }, 600_000);
+  });
+
+  describe("the app's secrets and privileges", () => {
+    /** Every process's command line on this machine (lab hosts' processes included), sampled until `stop()`. */
+    function sampleCmdlines(): { stop: () => Promise<string[]> } {
+      const seen = new Set<string>();
+      let on = true;
+      const loop = (async () => {
+        while (on) {
+          for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+            try {
+              seen.add(readFileSync(`/proc/${pid}/cmdline`, "latin1"));
+            } catch {
+              // gone between readdir and read
+            }
+          }
+          await new Promise((r) => setImmediate(r));
+        }
+      })();
+      return {
+        stop: async () => {
+          on = false;
+          await loop;
+          return [...seen];
+        },
+      };
+    }
+
+    it("no secret value is ever on a command line during an up that changes appEnv, and the app gets it", async () => {
+      const secret = `tok-${process.pid}-${"s3cr3t".repeat(4)}`;
+      const sampler = sampleCmdlines();
+      const up = await t.up({ ...base, "fleet:appEnv": { API_TOKEN: secret } });
+      const cmdlines = await sampler.stop();
+      expect(up.steps.filter((s) => s.op !== "same").map((s) => s.name)).toEqual(expect.arrayContaining(["shop-activate-app-1", "shop-activate-app-2"]));
+      expect(cmdlines.length).toBeGreaterThan(100); // the sampler saw the up's ssh sessions and scripts come and go
+      expect(cmdlines.filter((c) => c.includes(secret))).toEqual([]);
+      const pid = (await t.exec("app-1", ["systemctl", "show", "-p", "MainPID", "--value", "shop.service"])).stdout.trim();
+      const environ = await t.exec("app-1", ["cat", `/proc/${pid}/environ`]);
+      expect(environ.stdout.split("\0")).toContain(`API_TOKEN=${secret}`);
+      const file = await t.exec("app-1", ["stat", "-c", "%a %U", "/srv/shop/.fleet/app.env"]);
+      expect(file.stdout.trim()).toBe("600 root");
+    }, 300_000);
+
+    it("runs the app as its own system user, which can write its shared dir and nothing else", async () => {
+      const pid = (await t.exec("app-1", ["systemctl", "show", "-p", "MainPID", "--value", "shop.service"])).stdout.trim();
+      expect((await t.exec("app-1", ["ps", "-o", "user=", "-p", pid])).stdout.trim()).toBe("shop");
+      expect((await t.exec("app-1", ["getent", "passwd", "shop"])).stdout).toMatch(/^shop:x:\d+:\d+::\/srv\/shop:\/usr\/sbin\/nologin$/m);
+      // Inside the app's own mount namespace (its sandbox), with its uid and gid: what can it write?
+      const probe = [
+        "for p in /srv/shop/shared /srv/shop/current /srv/shop/releases /etc /usr/local /root /var/tmp /srv/shop/.fleet; do",
+        '  if touch "$p/.probe" 2>/dev/null; then echo "$p writable"; rm -f "$p/.probe"; else echo "$p refused"; fi',
+        "done; cat /srv/shop/.fleet/app.env >/dev/null 2>&1 && echo 'env readable' || echo 'env refused'",
+      ].join("\n");
+      const ids = (await t.exec("app-1", ["sh", "-c", 'echo "$(id -u shop) $(id -g shop)"'])).stdout.trim().split(" ");
+      const r = await t.exec("app-1", ["nsenter", "-t", pid, "-m", "-S", ids[0], "-G", ids[1], "--", "bash", "-c", probe]);
+      expect(r.stdout.trim().split("\n")).toEqual([
+        "/srv/shop/shared writable",
+        "/srv/shop/current refused",
+        "/srv/shop/releases refused",
+        "/etc refused",
+        "/usr/local refused",
+        "/root refused",
+        "/var/tmp writable", // PrivateTmp: its own, thrown away with the service
+        "/srv/shop/.fleet refused",
+        "env refused",
+      ]);
+    }, 120_000);
+
+    it("writes and loads 1 MiB of appEnv in seconds, each value intact", async () => {
+      // 8 values of 128 KiB minus a little: each at most what one execve carries (MAX_ARG_STRLEN).
+      const big = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`BLOB_${i}`, `${i}`.repeat(131000) + '"$`\\']));
+      const started = Date.now();
+      const up = await t.up({ ...base, "fleet:appEnv": big });
+      const took = Date.now() - started;
+      expect(up.ok).toBe(true);
+      const pid = (await t.exec("app-1", ["systemctl", "show", "-p", "MainPID", "--value", "shop.service"])).stdout.trim();
+      const environ = (await t.exec("app-1", ["cat", `/proc/${pid}/environ`])).stdout.split("\0");
+      for (const [k, v] of Object.entries(big)) expect(environ).toContain(`${k}=${v}`);
+      console.log(`1 MiB appEnv: up took ${(took / 1000).toFixed(1)} s`);
+    }, 300_000);
   });
 });

@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createConnection } from "net";
 import * as path from "path";
 import { encodeBundle, loader, remoteScript } from "../../components/remote/bundle";
-import { AllowEntry, renderGatewayBundle, ServerConfigInput, tlsCryptKeyFrom, vpnPaths } from "../../components/vpn/render";
+import { AllowEntry, renderGatewayBundle, ServerConfigInput, tlsCryptV2ServerKeyFrom, vpnPaths } from "../../components/vpn/render";
 import { inNs, LAB_PREFIX, must, run, RunResult } from "../../lab/sh";
 
 export const PUBLIC = { gw: "198.51.100.1", prefix: 24 };
@@ -210,7 +210,7 @@ export function spawnIn(lab: Lab, ns: string, argv: string[]): ChildProcess {
 export interface GatewaySetup {
   ca: TestCa;
   server: Issued;
-  tlsCryptKey: string;
+  tlsCryptV2ServerKey: string;
   serverInput: ServerConfigInput;
 }
 
@@ -218,7 +218,7 @@ export function gatewaySetup(ca: TestCa, serverOverrides: Partial<ServerConfigIn
   return {
     ca,
     server: ca.issue(SERVER_NAME, "serverAuth"),
-    tlsCryptKey: tlsCryptKeyFrom(ca.keyPem),
+    tlsCryptV2ServerKey: tlsCryptV2ServerKeyFrom(ca.keyPem),
     serverInput: { proto: "udp", port: 1194, subnet: VPN_SUBNET, privateCidrs: [PRIVATE.cidr], ...serverOverrides },
   };
 }
@@ -231,7 +231,7 @@ export function configureGateway(lab: Lab, g: GatewaySetup, engineers: AllowEntr
       caCertPem: g.ca.certPem,
       serverCertPem: g.server.certPem,
       serverKeyPem: g.server.keyPem,
-      tlsCryptKey: g.tlsCryptKey,
+      tlsCryptV2ServerKey: g.tlsCryptV2ServerKey,
       engineers,
       rootPrefix: lab.gwPrefix,
     }),

@@ -4,7 +4,7 @@
  */
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "fs";
 import * as path from "path";
-import { AllowEntry, renderClientProfile } from "../../components/vpn/render";
+import { AllowEntry, renderClientProfile, tlsCryptV2ClientKeyFrom } from "../../components/vpn/render";
 import { inNs, must, run } from "../../lab/sh";
 import { main as vpnProfileCli } from "../../scripts/vpn-profile";
 import { describeLab } from "./guard";
@@ -55,7 +55,7 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
       caCertPem: caPem,
       certPem: cert.certPem,
       keyPem: cert.keyPem,
-      tlsCryptKey: gw.tlsCryptKey,
+      tlsCryptV2Key: tlsCryptV2ClientKeyFrom(gw.ca.keyPem, engineer),
     });
   const allow = (...names: string[]): AllowEntry[] => names.map((cn) => ({ cn, fingerprint: certs[cn].fingerprint }));
   const connect = (laptop: string, prof: string, tag = laptop) => {
@@ -117,7 +117,7 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
     const dir = gwPaths(lab).configDir;
     const mode = (f: string) => must(["stat", "-L", "-c", "%a %U", path.join(dir, f)]).trim();
     expect(mode("server.key")).toBe("600 root");
-    expect(mode("tls-crypt.key")).toBe("600 root");
+    expect(mode("tls-crypt-v2-server.key")).toBe("600 root");
     expect(mode("allow-list")).toBe("644 root");
     expect(mode("ccd/alice")).toBe("644 root");
     expect(must(["stat", "-c", "%a %U", gwPaths(lab).runDir]).trim()).toBe("710 root");
@@ -195,10 +195,10 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
     expect(await sessionDone).toBe(0);
     expect((await connectedClients(lab)).alice).toBe(aliceSince);
 
-    // His profile is refused from now on, by the fingerprint allow-list.
+    // His profile is refused from now on, at its first packet: its tls-crypt-v2 key names him.
     stopClient(bob);
     const again = connect("bob", profile("bob", certs.bob), "bob-again");
-    await expectRefused(again, /refused certificate CN=bob/);
+    await expectRefused(again, /refused the tls-crypt-v2 key of 'bob'/);
     stopClient(again);
   });
 
@@ -207,6 +207,19 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
     const forged = rogueCa.issue("alice", "clientAuth");
     const c = connect("mallory", profile("alice", forged), "mallory-rogue-ca");
     await expectRefused(c, /VERIFY ERROR: depth=0/);
+    stopClient(c);
+  });
+
+  it("refuses a profile whose tls-crypt-v2 key was wrapped under another server key, before the hook runs", async () => {
+    const c = connect(
+      "mallory",
+      profile("alice", certs.alice).replace(
+        /<tls-crypt-v2>[\s\S]*<\/tls-crypt-v2>/,
+        `<tls-crypt-v2>\n${tlsCryptV2ClientKeyFrom("another CA", "alice").trim()}\n</tls-crypt-v2>`,
+      ),
+      "mallory-other-key",
+    );
+    await expectRefused(c, /Can not unwrap tls-crypt-v2 client key/);
     stopClient(c);
   });
 

@@ -65,6 +65,11 @@ async function outputsFor(type: string, name: string, inputs: Record<string, unk
         const hash = decodeBundle(String(unwrap(inputs.stdin))).hash;
         return { ...inputs, stdout: `rules ${hash} confirmed and saved to /etc/iptables; the kernel runs them (digest 0123456789abcdef)\n`, stderr: "" };
       }
+      // deploy-activate reports the release it made live (scripts/remote/deploy-activate.sh).
+      if (/-activate-/.test(name)) {
+        const b = decodeBundle(String(unwrap(inputs.stdin)));
+        return { ...inputs, stdout: `${b.app} on ${name}: release ${b.release} is live (first release)`, stderr: "" };
+      }
       return { ...inputs, stdout: "", stderr: "" };
     default:
       return { ...inputs };
