@@ -200,6 +200,26 @@ describeLab(
       expect({ ino: currentIno(h), log: auditLog(h), pid: appPid(h), rel: lstatSync(hostPath(h, `/srv/${APP}/releases/v2`)).ino }).toEqual(before);
     });
 
+    it("without systemd, loads over 1 MiB of env (9 values at the per-variable limit, with quotes, $ and backslashes) intact", async () => {
+      const h = hosts[1];
+      const big: Record<string, string> = { PORT: String(PORT), API_TOKEN: SECRET };
+      for (let i = 0; i < 9; i++) big[`BLOB_${i}`] = `${i}`.repeat(131000) + '"$`\\';
+      const env = renderDotenv(APP, big);
+      expect(env.length).toBeGreaterThan(1024 * 1024);
+      const started = Date.now();
+      expect((await prepare(h, spec("v2"), env)).code).toBe(0);
+      const a = await activate(h, spec("v2"), env);
+      const took = Date.now() - started;
+      expect(a.code).toBe(0);
+      const environ = readFileSync(`/proc/${appPid(h)}/environ`, "utf8").split("\0");
+      for (const [k, v] of Object.entries(big)) expect(environ).toContain(`${k}=${v}`);
+      expect(readFileSync(`/proc/${appPid(h)}/cmdline`, "utf8")).not.toContain("0000000000");
+      console.log(`no-systemd launcher: 1.1 MiB env prepared and activated in ${(took / 1000).toFixed(1)} s`);
+      // Back to the suite's env.
+      expect((await prepare(h, spec("v2"))).code).toBe(0);
+      expect((await activate(h, spec("v2"))).code).toBe(0);
+    }, 120_000);
+
     it("restarts the app on the same release when only the env changed", async () => {
       const h = hosts[1];
       const before = { ino: currentIno(h), pid: appPid(h) };
