@@ -2,7 +2,7 @@
  * Lab hosts are systemd Debian containers configured by the real cloud-init, so the production boot paths run:
  * checked from outside each host (its SSH, its app port, the VPN from a laptop) and with systemctl inside.
  */
-import { mkdtempSync, rmSync } from "fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { writeProfile } from "../../scripts/vpn-profile";
@@ -10,7 +10,7 @@ import { describeLab } from "./guard";
 import { fromStackFile, lab, LabUp } from "./support";
 import { firewallState, startVpnClient } from "./support/e2e";
 import { stopClient, VpnClient, waitConnected } from "./vpn-lab";
-import { waitFor } from "../../lab/hosts";
+import { loadFabric, waitFor } from "../../lab/hosts";
 
 const SERVERS = ["gw-1", "web-1", "web-2", "app-1", "app-2", "db-1"];
 
@@ -87,7 +87,8 @@ describeLab("lab: hosts boot systemd and the real cloud-init", () => {
     const before = await firewallState(t, "app-2");
     const pid1 = await sh("app-2", "cat /proc/1/stat | cut -d' ' -f22");
     await t.exec("app-2", ["systemctl", "reboot"]);
-    // The event itself: a new PID 1 (another start time) inside app-2, i.e. the supervisor booted it again.
+    // The event itself: a new PID 1 (another start time) inside app-2, i.e. the supervisor booted it again. A unit
+    // that is slow to stop may hold the shutdown up to systemd's stop timeout (90 s), so allow for that.
     await waitFor(
       "app-2 to come back with a new PID 1",
       async () => {
@@ -95,8 +96,12 @@ describeLab("lab: hosts boot systemd and the real cloud-init", () => {
         const now = await sh("app-2", "cat /proc/1/stat | cut -d' ' -f22").catch(() => "");
         return /^\d+$/.test(now) && now !== pid1;
       },
-      60_000,
-    );
+      150_000,
+    ).catch((e: Error) => {
+      // What the host's console said while it went down: the stop job that held it, or why it did not boot.
+      const log = path.join(loadFabric(t.L).hosts["app-2"].dir, "console.log");
+      throw new Error(`${e.message}\n--- app-2 console ---\n${existsSync(log) ? readFileSync(log, "utf8").slice(-4000) : "(none)"}`);
+    });
     // The new system's manager answers only once it is up far enough; until then systemctl cannot connect.
     await waitFor(
       "app-2's systemd to report running after the reboot",
@@ -105,5 +110,5 @@ describeLab("lab: hosts boot systemd and the real cloud-init", () => {
     );
     expect(await firewallState(t, "app-2")).toBe(before);
     expect(await health("app-2")).toBe("ok");
-  }, 180_000);
+  }, 300_000);
 });
