@@ -86,21 +86,29 @@ describeLab("lab: hosts boot systemd and the real cloud-init", () => {
   it("a reboot from inside (systemctl reboot) comes back by itself: firewall identical, the app answers", async () => {
     const before = await firewallState(t, "app-2");
     const pid1 = await sh("app-2", "cat /proc/1/stat | cut -d' ' -f22");
-    await t.exec("app-2", ["systemctl", "reboot"]);
+    const asked = await t.exec("app-2", ["systemctl", "reboot"]);
+    expect([asked.code, asked.stderr.trim()]).toEqual([0, ""]);
     // The event itself: a new PID 1 (another start time) inside app-2, i.e. the supervisor booted it again. A unit
     // that is slow to stop may hold the shutdown up to systemd's stop timeout (90 s), so allow for that.
     await waitFor(
       "app-2 to come back with a new PID 1",
       async () => {
         // Nothing (not a start time) while the old system is going down or the new one not yet up.
-        const now = await sh("app-2", "cat /proc/1/stat | cut -d' ' -f22").catch(() => "");
+        // Each probe is short: entering a container that is being torn down can block, and one blocked probe must
+        // not use up the whole wait.
+        const now = (await t.exec("app-2", ["sh", "-c", "cat /proc/1/stat | cut -d' ' -f22"], undefined, 5_000)).stdout.trim();
         return /^\d+$/.test(now) && now !== pid1;
       },
       150_000,
-    ).catch((e: Error) => {
-      // What the host's console said while it went down: the stop job that held it, or why it did not boot.
+    ).catch(async (e: Error) => {
+      // What the host said while it went down: the state and jobs of its systemd (a stop job that held it), its console.
       const log = path.join(loadFabric(t.L).hosts["app-2"].dir, "console.log");
-      throw new Error(`${e.message}\n--- app-2 console ---\n${existsSync(log) ? readFileSync(log, "utf8").slice(-4000) : "(none)"}`);
+      const state = await sh("app-2", "systemctl is-system-running; systemctl list-jobs --no-pager | head -20").catch(
+        (x: Error) => `(no answer: ${x.message})`,
+      );
+      throw new Error(
+        `${e.message}\n--- app-2 systemd ---\n${state}\n--- app-2 console ---\n${existsSync(log) ? readFileSync(log, "utf8").slice(-4000) : "(none)"}`,
+      );
     });
     // The new system's manager answers only once it is up far enough; until then systemctl cannot connect.
     await waitFor(
