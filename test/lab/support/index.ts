@@ -188,7 +188,8 @@ export class Lab {
     return status(this.L);
   }
 
-  exec(host: string, argv: string[], input?: string, timeoutMs?: number): Promise<RunResult> {
+  /** Async throughout: a host that is not running (say, between two boots) rejects, it does not throw at the call. */
+  async exec(host: string, argv: string[], input?: string, timeoutMs?: number): Promise<RunResult> {
     return runAsync(labExecArgv(this.L, host, argv), { input, timeoutMs });
   }
 
