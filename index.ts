@@ -15,6 +15,8 @@ export const gatewayAddress = fleet.gatewayAddress;
 export const vpnProfiles = fleet.vpnProfiles;
 /** SHA-256 of each engineer's client certificate: what the gateway admits. */
 export const vpnFingerprints = fleet.vpn.fingerprints;
+/** The engineers the gateway's running OpenVPN admits, as the gateway reported after `up` checked it. */
+export const vpnAdmitted = fleet.vpn.admitted;
 /** The release each deploy-role server runs. */
 export const revisions = fleet.revisions;
 /** Who may reach what: role × role × port, computed from the policy (`npm run matrix` prints it). */

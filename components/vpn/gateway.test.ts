@@ -8,7 +8,7 @@ import { generateKeyPairSync, webcrypto, X509Certificate } from "crypto";
 import * as x509 from "@peculiar/x509";
 import { decodeBundle, remoteScript } from "../remote/bundle";
 import { ServerHandle } from "../server/handle";
-import { VpnGateway } from "./gateway";
+import { admittedEngineers, VpnGateway } from "./gateway";
 import { VpnPki } from "./pki";
 import { VpnConfigError } from "./render";
 
@@ -48,6 +48,8 @@ void pulumi.runtime.setMocks(
         state.certPem = await fakeCert(String(args.inputs.certRequestPem).replace("csr for ", ""));
       }
       if (args.type === "tls:index/selfSignedCert:SelfSignedCert") state.certPem = await fakeCert("ca");
+      // What a gateway that admits only alice reports, whatever the bundle asked for: `admitted` must say that.
+      if (args.type === "command:remote:Command") state.stdout = "vpn allow-list 00112233445566ff live in openvpn pid 7, admits: alice\n";
       return { id: `${args.name}-id`, state };
     },
     call: (args) => args.inputs,
@@ -188,6 +190,11 @@ describe("VpnGateway", () => {
     expect(files["vpn-verify.sh"]).toContain("tls_digest_sha256_0");
   });
 
+  it("takes the admitted engineers from the gateway's report, not from the config, as a plain output", async () => {
+    expect(await value(gw.admitted)).toEqual(["alice"]);
+    expect(await pulumi.isSecret(gw.admitted)).toBe(false);
+  });
+
   it("drops a removed engineer from the next bundle and profiles", async () => {
     const smaller = new VpnGateway("vpn2", { gateway: gatewayHandle("gw2", "203.0.113.10"), engineers: ["alice"], vpn, privateCidr: "10.0.0.0/24" });
     expect(Object.keys(await value(smaller.profiles))).toEqual(["alice"]);
@@ -196,4 +203,16 @@ describe("VpnGateway", () => {
     expect(files["allow-list"]).not.toMatch(/^bob /m);
     expect(files["ccd.bob"]).toBeUndefined();
   });
+});
+
+describe("admittedEngineers", () => {
+  it.each([
+    ["fleet: openvpn (re)started with the new configuration\nvpn allow-list 0123456789abcdef live in openvpn pid 812, admits: alice,bob\n", ["alice", "bob"]],
+    ["vpn allow-list 0123456789abcdef live in openvpn pid 9, admits: carol", ["carol"]],
+    ["vpn allow-list 0123456789abcdef live in openvpn pid 9, admits: ", []],
+  ])("reads %j", (stdout, names) => expect(admittedEngineers("gw-1", stdout)).toEqual(names));
+
+  it.each([[""], ["vpn allow-list xyz live, admits: alice"], ["fleet: disconnected removed engineer bob"]])("refuses %j, naming the gateway", (stdout) =>
+    expect(() => admittedEngineers("gw-1", stdout)).toThrow(/vpn configure on gw-1 did not report a live allow-list/),
+  );
 });

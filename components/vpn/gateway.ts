@@ -30,6 +30,16 @@ export interface VpnGatewayArgs {
 }
 
 /**
+ * The engineers vpn-configure.sh vouches for on its last line:
+ * `vpn allow-list <digest> live in openvpn pid <pid>, admits: alice,bob`.
+ */
+export function admittedEngineers(gateway: string, stdout: string): string[] {
+  const m = /^vpn allow-list [0-9a-f]{16} live in openvpn pid \d+, admits: (.*)$/m.exec(stdout);
+  if (!m) throw new VpnConfigError(`vpn configure on ${gateway} did not report a live allow-list; it printed: ${JSON.stringify(stdout.slice(0, 200))}`);
+  return m[1] === "" ? [] : m[1].split(",");
+}
+
+/**
  * The OpenVPN gateway: PKI, server config and admission lists installed by
  * scripts/remote/vpn-configure.sh, and one inline profile per engineer (secret).
  * Removing an engineer re-runs the script, which drops their live session.
@@ -43,6 +53,11 @@ export class VpnGateway extends pulumi.ComponentResource {
   readonly fingerprints: pulumi.Output<Record<string, string>>;
   /** The remote command that configures the gateway; dependsOn it to need a working VPN. */
   readonly configure: command.remote.Command;
+  /**
+   * Engineers the gateway's running OpenVPN admits, as vpn-configure.sh reported after checking the daemon and its
+   * allow-list (so it never claims an admission the host does not enforce).
+   */
+  readonly admitted: pulumi.Output<string[]>;
 
   constructor(name: string, args: VpnGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:vpn:VpnGateway", name, {}, opts);
@@ -98,6 +113,8 @@ export class VpnGateway extends pulumi.ComponentResource {
     );
 
     const gatewayName = args.gateway.name;
+    // The configure step's stdout is secret with its bundle; the line it is read from carries names only.
+    this.admitted = pulumi.unsecret(this.configure.stdout.apply((out) => admittedEngineers(gatewayName, out)));
     this.profiles = pulumi.secret(
       pulumi.all([args.gateway.publicIp, pki.caCertPem, creds]).apply(([host, ca, all]) => {
         if (!host) throw new VpnConfigError(`vpn gateway ${gatewayName} has no public address; engineers could not reach it`);
@@ -122,6 +139,6 @@ export class VpnGateway extends pulumi.ComponentResource {
     );
     this.caCertPem = pki.caCertPem;
 
-    this.registerOutputs({ profiles: this.profiles, caCertPem: this.caCertPem, fingerprints: this.fingerprints });
+    this.registerOutputs({ profiles: this.profiles, caCertPem: this.caCertPem, fingerprints: this.fingerprints, admitted: this.admitted });
   }
 }

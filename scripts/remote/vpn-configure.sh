@@ -62,6 +62,9 @@ mgmt() {
     case "$line" in END | SUCCESS:* | ERROR:*) break ;; esac
   done
   printf 'quit\n' >&"${MGMT[1]}"
+  # EOF on socat's input ends it even when the daemon never answers (a hung daemon must not hang us).
+  local w=${MGMT[1]}
+  exec {w}>&-
   wait "$MGMT_PID" || true
 }
 
@@ -151,20 +154,21 @@ fi
 
 if [ "$changed" = 1 ]; then
   echo "fleet: openvpn (re)started with the new configuration" >&2
-  exit 0
 fi
 
-# Live offboarding: the new allow-list already refuses new handshakes; now end the
-# sessions of every connected CN that is no longer on it. Others are not touched.
 [ -S "$sock" ] || die "management socket $sock is missing; is openvpn running?"
 declare -A allowed=()
 while read -r name _; do
   [ -n "$name" ] && allowed[$name]=1
 done <"$conf_dir/allow-list"
 
-mapfile -t connected < <(mgmt "status 2" | awk -F, '$1 == "CLIENT_LIST" { print $2 }' | sort -u)
+connected_cns() { mgmt "status 2" | awk -F, '$1 == "CLIENT_LIST" && $2 != "" && $2 != "UNDEF" { print $2 }' | sort -u; }
+
+# Live offboarding: the new allow-list already refuses new handshakes; now end the
+# sessions of every connected CN that is no longer on it. Others are not touched.
+# (After a restart nobody is connected yet, so this finds nothing.)
+mapfile -t connected < <(connected_cns)
 for cn in "${connected[@]}"; do
-  case "$cn" in ""|UNDEF) continue ;; esac
   if [ -z "${allowed[$cn]+x}" ]; then
     escaped=${cn//\\/\\\\}
     escaped=${escaped//\"/\\\"}
@@ -172,3 +176,27 @@ for cn in "${connected[@]}"; do
     echo "fleet: disconnected removed engineer $cn: $reply" >&2
   fi
 done
+
+# What the stack records comes from here, so vouch for it: the daemon answers on its socket, the allow-list it
+# reads is the one just shipped, and no session of an engineer off that list is still up.
+pid_reply=$(mgmt pid)
+case "$pid_reply" in
+  SUCCESS:\ pid=*) daemon=${pid_reply#SUCCESS: pid=} ;;
+  *) die "openvpn does not answer on $sock (it said: ${pid_reply:-nothing})" ;;
+esac
+cmp -s -- "$FLEET_BUNDLE/allow-list" "$conf_dir/allow-list" || die "$conf_dir/allow-list is not the one just installed"
+# A killed session leaves the client list on the daemon's next turn of its event loop, so allow it a moment.
+still=""
+for _ in $(seq 1 50); do
+  still=""
+  while read -r cn; do
+    [ -n "$cn" ] && [ -z "${allowed[$cn]+x}" ] && still="$still $cn"
+  done < <(connected_cns)
+  [ -z "$still" ] && break
+  sleep 0.1
+done
+[ -z "$still" ] || die "engineers off the allow-list are still connected:$still"
+digest=$(sha256sum -- "$conf_dir/allow-list")
+admitted=$(awk '{ print $1 }' "$conf_dir/allow-list" | sort | paste -sd, -)
+# One line on stdout, read by VpnGateway into the stack's vpnAdmitted output.
+printf 'vpn allow-list %s live in openvpn pid %s, admits: %s\n' "${digest:0:16}" "$daemon" "$admitted"

@@ -224,6 +224,8 @@ describeLab(
       up = await t.up(stackConfig({ servers: WITH_APP3, engineers: ["alice"] }));
       expect(up.steps.filter((s) => s.op !== "same" && s.type === "command:remote:Command").map((s) => s.name)).toEqual(["fleet-vpn-configure"]);
       expect(Object.keys(up.outputs.vpnProfiles)).toEqual(["alice"]);
+      // Reported by the gateway once its daemon answered and bob's session was gone.
+      expect(up.outputs.vpnAdmitted).toEqual(["alice"]);
 
       await waitFor("bob's tunnel to stop working", () => tcpBanner(up.host("eng2").netns, ip("app-1"), 22, 1) === "", 20_000);
       expect(await aliceSession("after")).toBe("echo after");

@@ -2,6 +2,7 @@
  * The OpenVPN gateway against the real daemon: the rendered server config and profiles,
  * installed by scripts/remote/vpn-configure.sh through the bundle loader, in namespaces.
  */
+import { createHash } from "crypto";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "fs";
 import * as path from "path";
 import { AllowEntry, renderClientProfile, tlsCryptV2ClientKeyFrom } from "../../components/vpn/render";
@@ -184,6 +185,11 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
     const r = configure(allow("alice"));
     expect(r.stderr).toMatch(/disconnected removed engineer bob/);
     expect(gatewayPid(lab)).toBe(pid);
+    // What the stack records (vpnAdmitted) is what the running daemon reads, with bob's session already gone.
+    const allowList = readFileSync(path.join(gwPaths(lab).configDir, "allow-list"));
+    const digest = createHash("sha256").update(allowList).digest("hex").slice(0, 16);
+    expect(r.stdout).toBe(`vpn allow-list ${digest} live in openvpn pid ${pid}, admits: alice\n`);
+    expect(Object.keys(await connectedClients(lab))).toEqual(["alice"]);
 
     let gone = false;
     for (let i = 0; i < 50 && !gone; i++) {
@@ -200,6 +206,19 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
     const again = connect("bob", profile("bob", certs.bob), "bob-again");
     await expectRefused(again, /refused the tls-crypt-v2 key of 'bob'/);
     stopClient(again);
+  });
+
+  it("fails, naming the daemon, when the gateway's openvpn runs but does not answer (nothing to vouch for)", () => {
+    const pid = gatewayPid(lab)!;
+    must(["kill", "-STOP", String(pid)]);
+    try {
+      const r = configureGateway(lab, gw, allow("alice"));
+      expect([r.code, r.stdout]).toEqual([1, ""]);
+      expect(r.stderr).toMatch(/openvpn does not answer on \S+fleet\.sock/);
+    } finally {
+      must(["kill", "-CONT", String(pid)]);
+    }
+    expect(configure(allow("alice")).stdout).toMatch(/ admits: alice\n$/);
   });
 
   it("refuses a client certificate from another CA, even one claiming an allowed CN", async () => {

@@ -70,6 +70,15 @@ async function outputsFor(type: string, name: string, inputs: Record<string, unk
         const b = decodeBundle(String(unwrap(inputs.stdin)));
         return { ...inputs, stdout: `${b.app} on ${name}: release ${b.release} is live (first release)`, stderr: "" };
       }
+      // vpn-configure reports the allow-list the running daemon reads (scripts/remote/vpn-configure.sh's last line).
+      if (name.endsWith("-vpn-configure")) {
+        const names = String(decodeBundle(String(unwrap(inputs.stdin)))["allow-list"])
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => l.split(" ")[0])
+          .sort();
+        return { ...inputs, stdout: `vpn allow-list 0123456789abcdef live in openvpn pid 4242, admits: ${names.join(",")}\n`, stderr: "" };
+      }
       return { ...inputs, stdout: "", stderr: "" };
     default:
       return { ...inputs };
