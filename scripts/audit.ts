@@ -10,8 +10,8 @@
  *   --state FILE   a real stack: the output of `pulumi stack export --show-secrets` (`-` reads stdin);
  *                  hosts are reached from this machine, private ones through the gateway, as `pulumi up` does
  *   --repair       re-run the stack's own steps for what drifted (firewall apply + confirm from a new connection,
- *                  VPN configure, deploy activate), then audit again. sshd drift is reported only: its config
- *                  comes from the instance's user data (replace the instance)
+ *                  VPN configure, deploy activate; for sshd, the drop-in from the instance's user data, checked
+ *                  with sshd -t, then a reload that keeps open sessions), then audit again
  *   --json         one JSON document instead of lines
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "fs";
@@ -81,6 +81,11 @@ async function repair(t: Target, a: HostAudit, drifted: string[]): Promise<strin
   if (drifted.includes("vpn") && a.repairs.vpn) {
     await rerun(t, a.repairs.vpn);
     done.push("vpn");
+  }
+  if (drifted.includes("sshd") && a.files.sshd_config !== undefined) {
+    const files = { sshd_config: a.files.sshd_config, "main.sh": remoteScript("sshd-repair"), "lib.sh": remoteScript("lib") };
+    await rerun(t, { name: `${a.host}-sshd-repair`, connection: a.connection, create: loader("create"), stdin: encodeBundle(files) });
+    done.push("sshd");
   }
   if (drifted.includes("deploy") && a.repairs.deploy) {
     await rerun(t, a.repairs.deploy);

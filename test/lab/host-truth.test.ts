@@ -111,6 +111,50 @@ describeLab("lab: the host is the truth", () => {
       // The repair re-ran the stack's own apply + confirm: the rules are saved for boot, and `up` has nothing to do.
       expect((await t.up(base)).remoteRuns).toBe(0);
     }, 300_000);
+
+    it("finds a hand-weakened sshd on the gateway, and --repair restores the drop-in without dropping a session", async () => {
+      // What sshd offers a client that has not authenticated yet, seen from outside with the pinned host key.
+      const offered = async () => {
+        const dir = mkdtempSync(path.join(os.tmpdir(), "auth-"));
+        try {
+          const argv = [...sshArgv(t.connection("gw-1"), dir, "auth probe"), "-v", "-o", "BatchMode=yes", "-o", "PreferredAuthentications=none", "--", "true"];
+          const r = await runAsync(inNs(t.L.operatorNs, argv), { timeoutMs: 30_000 });
+          return /Authentications that can continue: (\S+)/.exec(r.stderr)?.[1] ?? `(none in: ${r.stderr.slice(-300)})`;
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      };
+      expect(await offered()).toBe("publickey");
+      const weaken = [
+        "sed -i 's/^PasswordAuthentication no$/PasswordAuthentication yes/; s/^AuthenticationMethods publickey$/AuthenticationMethods any/'",
+        "/etc/ssh/sshd_config.d/10-fleet.conf && systemctl reload ssh.service",
+      ].join(" ");
+      expect((await t.exec("gw-1", ["sh", "-c", weaken])).code).toBe(0);
+      expect(await offered()).toBe("publickey,password");
+      // An open SSH session across the repair: sshd's reload must not end it. It answers one line read after it.
+      const dir = mkdtempSync(path.join(os.tmpdir(), "sess-"));
+      const argv = inNs(t.L.operatorNs, [...sshArgv(t.connection("gw-1"), dir, "session"), "--", 'echo up; read -r x; echo "got $x"']);
+      const sess = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "ignore"] });
+      let said = "";
+      sess.stdout.on("data", (b: Buffer) => (said += b.toString()));
+      const ended = new Promise<number | null>((ok) => sess.on("exit", ok));
+      for (let i = 0; i < 100 && !said.includes("up"); i++) await new Promise((ok) => setTimeout(ok, 100));
+      expect(said).toBe("up\n");
+
+      const r = await audit();
+      expect(r.stdout.split("\n").filter((l) => l.includes("DRIFTED"))).toEqual([
+        expect.stringMatching(/^gw-1 +sshd +DRIFTED +\/etc\/ssh\/sshd_config\.d\/10-fleet\.conf differs from the stack's: -AuthenticationMethods publickey$/),
+      ]);
+      const fixed = await audit("--repair");
+      expect(fixed.stdout).toContain("repairing gw-1: sshd");
+      expect(fixed.stdout).toContain("All 15 checks on 6 hosts in sync.");
+      expect(fixed.code).toBe(0);
+      expect(await offered()).toBe("publickey");
+      sess.stdin.end("still-here\n");
+      expect(await ended).toBe(0);
+      expect(said).toBe("up\ngot still-here\n");
+      rmSync(dir, { recursive: true, force: true });
+    }, 300_000);
   });
 
   describe("firewall confirm checks the kernel", () => {
