@@ -7,19 +7,22 @@
  *   exec    [--stack NAME] HOST -- CMD...      HOST: a server, `operator`, `eng1` or `eng2`
  *   outputs [--stack NAME] [--json] [--show-secrets]
  *   reboot  [--stack NAME] HOST                 processes and kernel state gone, disk kept; bootcmd + sshd again
+ *   audit   [--stack NAME] [--repair] [--json]  npm run audit on the lab stack: every host against what up applied
  *   down    [--stack NAME]
  *
  * The stack defaults to $FLEET_LAB_STACK or `dev`; its config is Pulumi.<stack>.yaml
  * unless --config-file (or $FLEET_LAB_CONFIG) names another file.
  */
 import { spawnSync } from "child_process";
-import { existsSync, readFileSync } from "fs";
+import { existsSync, mkdirSync, readFileSync } from "fs";
+import * as path from "path";
 import { displayOutputs, formatUp, LabError, preflight, up } from "./engine";
-import { Json } from "./emulator/state";
+import { Json, loadState } from "./emulator/state";
 import { hostArgv, hostAlive, loadFabric, sshdPid, stackLinks, stackNamespaces, teardown } from "./hosts";
 import { LAPTOP_IPS, LAPTOPS, layout, OPERATOR_IP, StackLayout } from "./layout";
 import { reboot } from "./reboot";
 import { inNs } from "./sh";
+import { auditFleet } from "../scripts/audit/run";
 import { exitAfterFlush, usageOf, wantsHelp } from "../scripts/cli-support";
 
 export interface StatusEntry {
@@ -189,6 +192,28 @@ async function main(argv: string[]): Promise<number> {
       const r = await reboot(layout(stack), host);
       process.stdout.write(`rebooted ${host}${r.errors.length ? `; bootcmd reported: ${r.errors.join("; ")}` : ""}\n`);
       return r.errors.length ? 1 : 0;
+    }
+    case "audit": {
+      preflight();
+      const L = layout(stack);
+      const resources = Object.values(loadState(L.stateFile, L.stack).resources).map((r) => ({ type: r.type, name: r.name, inputs: r.inputs }));
+      if (resources.length === 0) throw new LabError(`lab stack ${stack} has no state: run npm run lab -- up first`);
+      const tmpRoot = path.join(L.dir, "tmp");
+      mkdirSync(tmpRoot, { recursive: true, mode: 0o700 });
+      try {
+        return await auditFleet(resources, {
+          wrap: (cmd) => inNs(L.operatorNs, cmd),
+          tmpRoot,
+          repair: a.flags["--repair"] === true,
+          json,
+          repairHint: "npm run lab -- audit --repair",
+          write: (t) => process.stdout.write(t),
+        });
+      } catch (e) {
+        // 1 means drift; a failed audit or repair is another answer.
+        process.stderr.write(`lab: audit: ${(e as Error).message}\n`);
+        return 2;
+      }
     }
     case "down": {
       preflight();

@@ -1,13 +1,11 @@
-import { execFileSync, spawn, spawnSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
+import { runAsync, RunResult } from "../scripts/ssh/run";
+
+export { runAsync };
+export type { RunResult };
 
 /** Every lab object (netns, link, bridge, dir) carries this prefix, so it is recognisable and cleanable. */
 export const LAB_PREFIX = "fl-";
-
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs argv (no shell), returns code/stdout/stderr. */
 export function run(argv: string[], input?: string, timeoutMs = 60_000): RunResult {
@@ -46,33 +44,6 @@ export function tempNetns(tag: string): string {
 
 export function delNetns(name: string): void {
   run(["ip", "netns", "del", name]);
-}
-
-/** Like run(), but asynchronous, so many hosts can be worked on at once. */
-export function runAsync(argv: string[], opts: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], env: opts.env ?? process.env });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(new Error(`${argv[0]}: ${e.message}`));
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({
-        code: code ?? (signal ? 128 : -1),
-        stdout: Buffer.concat(out).toString("utf8"),
-        stderr: Buffer.concat(err).toString("utf8"),
-      });
-    });
-    // The remote side may exit without reading its stdin; that is not our error.
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(opts.input ?? "");
-  });
 }
 
 /** runAsync that throws with stderr on a non-zero exit. */

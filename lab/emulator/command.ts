@@ -5,9 +5,9 @@
  */
 import { appendFileSync, mkdirSync } from "fs";
 import * as path from "path";
-import { RunResult } from "../sh";
+import { inNs, RunResult } from "../sh";
 import { CreateArgs, EmulatorContext, Handler, Inputs } from "./handler";
-import { runRemote, SshConnection } from "./ssh";
+import { runRemote, SshConnection } from "../../scripts/ssh/openssh";
 import { ResourceRecord } from "./state";
 
 export class RemoteCommandError extends Error {}
@@ -55,7 +55,7 @@ export function commandHandler(ctx: EmulatorContext, stats: CommandStats, limit 
     stats.runs++;
     const r = await gate.run(() =>
       runRemote({
-        fromNs: ctx.L.operatorNs,
+        wrap: (argv) => inNs(ctx.L.operatorNs, argv),
         tmpRoot,
         connection: conn,
         command: String(inputs[which]),

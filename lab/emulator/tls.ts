@@ -4,7 +4,7 @@
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, webcrypto } from "crypto";
 import * as x509 from "@peculiar/x509";
-import { fingerprintMd5, fingerprintSha256, privateOpenssh, publicOpenssh } from "./opensshKey";
+import { fingerprintMd5, fingerprintSha256, privateOpenssh, publicOpenssh } from "../../scripts/ssh/openssh-key";
 
 x509.cryptoProvider.set(webcrypto as never);
 

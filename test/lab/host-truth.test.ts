@@ -9,7 +9,8 @@ import * as path from "path";
 import { describeLab } from "./guard";
 import { fromStackFile, lab, LabUp } from "./support";
 import { HostProcesses, probeFrom } from "./support/e2e";
-import { sshArgv } from "../../lab/emulator/ssh";
+import { sshArgv } from "../../scripts/ssh/openssh";
+import { isSecretWrapper, loadState, SECRET_SIG, SECRET_SIG_KEY, unwrap } from "../../lab/emulator/state";
 import { inNs, runAsync } from "../../lab/sh";
 
 const SSH_AUDIT = path.join(process.env.FLEET_CACHE ?? path.join(os.homedir(), ".cache", "openstack-fleet"), "ssh-audit-3.3.0", "bin", "ssh-audit");
@@ -76,8 +77,28 @@ describeLab("lab: the host is the truth", () => {
   });
 
   describe("npm run audit", () => {
-    const audit = (...args: string[]) =>
-      runAsync([path.join("node_modules", ".bin", "tsx"), path.join("scripts", "audit.ts"), "--stack", t.stack, ...args], { timeoutMs: 300_000 });
+    const TSX = path.join("node_modules", ".bin", "tsx");
+    const audit = (...args: string[]) => runAsync([TSX, path.join("lab", "cli.ts"), "audit", "--stack", t.stack, ...args], { timeoutMs: 300_000 });
+
+    it("audits a real stack from its `pulumi stack export --show-secrets` document, as npm run audit -- --state - does", async () => {
+      // The lab's record of the up, in the export's shape: URNs, and secrets as {sig, plaintext: JSON}.
+      const asExport = (v: unknown): unknown => {
+        if (isSecretWrapper(v)) return { [SECRET_SIG_KEY]: SECRET_SIG, plaintext: JSON.stringify(unwrap(v.value)) };
+        if (Array.isArray(v)) return v.map(asExport);
+        if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asExport(x)]));
+        return v;
+      };
+      const resources = Object.values(loadState(t.L.stateFile, t.stack).resources).map((r) => ({
+        urn: `urn:pulumi:${t.stack}::openstack-fleet::fleet:index:Fleet$${r.type}::${r.name}`,
+        type: r.type,
+        inputs: asExport(r.inputs),
+      }));
+      const doc = JSON.stringify({ version: 3, deployment: { resources } });
+      // From the operator's network: where `pulumi up` ran from, for the lab.
+      const r = await runAsync(inNs(t.L.operatorNs, [TSX, path.join("scripts", "audit.ts"), "--state", "-"]), { input: doc, timeoutMs: 300_000 });
+      expect(r.stdout).toContain("All 15 checks on 6 hosts in sync.");
+      expect([r.code, r.stderr]).toEqual([0, ""]);
+    }, 300_000);
 
     it("reports every check of a freshly brought-up stack in sync", async () => {
       const r = await audit("--json");

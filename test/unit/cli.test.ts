@@ -3,7 +3,8 @@
  * survives a pipe at any size (a process that exits before stdout drains loses all past 64 KiB).
  */
 import { spawnSync } from "child_process";
-import { mkdirSync, rmSync, writeFileSync } from "fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "fs";
+import * as os from "os";
 import * as path from "path";
 import { layout } from "../../lab/layout";
 
@@ -14,6 +15,7 @@ describe.each([
   ["lab", [TSX, "lab/cli.ts"], /^npm run lab -- <command>/],
   ["plan", [TSX, "scripts/plan.ts"], /^npm run plan -- /],
   ["matrix", [TSX, "scripts/matrix.ts"], /^npm run matrix -- /],
+  ["audit", [TSX, "scripts/audit.ts"], /^npm run audit -- /],
   ["vpn:profile", [TSX, "scripts/vpn-profile.ts"], /^npm run vpn:profile -- ENGINEER/],
   ["toolchain", ["bash", "scripts/toolchain.sh"], /^Usage: npm run toolchain -- /],
   ["setup", ["bash", "scripts/setup.sh"], /^Usage: bash scripts\/setup.sh/],
@@ -44,5 +46,26 @@ describe("piped output", () => {
     });
     expect(r.status).toBe(0);
     expect(Number(r.stdout.trim())).toBe(expected);
+  });
+});
+
+describe("npm run audit without a stack record", () => {
+  // PATH holds node and nothing else, so there is surely no Pulumi CLI.
+  const bin = mkdtempSync(path.join(os.tmpdir(), "audit-path-"));
+  symlinkSync(process.execPath, path.join(bin, "node"));
+  afterAll(() => rmSync(bin, { recursive: true, force: true }));
+
+  it.each([
+    [[], /^audit: could not run the pulumi CLI \(.*ENOENT\); pass --state FILE instead\n$/],
+    [["--state", "/nonexistent/export.json"], /^audit: ENOENT: no such file or directory, open '\/nonexistent\/export\.json'\n$/],
+  ])("%j exits 2 with one line, and no stack trace", (args, message) => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), "scripts/audit.ts", ...args], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, PATH: bin },
+    });
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: "" });
+    expect(r.stderr).toMatch(message);
   });
 });

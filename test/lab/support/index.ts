@@ -46,13 +46,13 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { parseStackYaml } from "../../../components/config/stack-yaml";
 import { labExecArgv, status, StatusEntry } from "../../../lab/cli";
-import { runRemote, SshConnection } from "../../../lab/emulator/ssh";
+import { runRemote, SshConnection } from "../../../scripts/ssh/openssh";
 import { isSecretWrapper, Json, loadState } from "../../../lab/emulator/state";
 import { Step } from "../../../lab/emulator";
 import { processAlive, stackLinks, stackNamespaces, teardown } from "../../../lab/hosts";
 import { layout, REPO_ROOT, StackLayout } from "../../../lab/layout";
 import { reboot } from "../../../lab/reboot";
-import { runAsync, RunResult } from "../../../lab/sh";
+import { inNs, runAsync, RunResult } from "../../../lab/sh";
 
 export type { RunResult, StatusEntry, SshConnection, Json };
 
@@ -214,7 +214,7 @@ export class Lab {
     const ns = from === "operator" ? this.L.operatorNs : this.L.laptopNs(from);
     mkdirSync(path.join(this.L.dir, "tmp"), { recursive: true, mode: 0o700 });
     return runRemote({
-      fromNs: ns,
+      wrap: (argv) => inNs(ns, argv),
       tmpRoot: path.join(this.L.dir, "tmp"),
       connection: target,
       command,

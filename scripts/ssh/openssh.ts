@@ -1,14 +1,14 @@
 /**
- * What @pulumi/command does on `create`/`delete`, done with the OpenSSH client
- * from the lab's operator namespace: pinned host key (StrictHostKeyChecking yes
- * against a known_hosts holding exactly that key), key auth, one optional jump
- * host with its own key and pin, stdin fed, exit status and output returned.
+ * What @pulumi/command does on `create`/`delete`, done with the OpenSSH client: pinned host key
+ * (StrictHostKeyChecking yes against a known_hosts holding exactly that key), key auth, one optional jump host with
+ * its own key and pin, stdin fed, exit status and output returned. The audit uses it on real stacks; the lab runs
+ * every remote command of an `up` through it.
  */
 import { createPrivateKey } from "crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
-import { privateOpenssh } from "./opensshKey";
-import { inNs, runAsync, RunResult } from "../sh";
+import { privateOpenssh } from "./openssh-key";
+import { runAsync, RunResult } from "./run";
 
 export class SshConnectionError extends Error {}
 
@@ -35,7 +35,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** A key the OpenSSH client can read: OpenSSH format as is, any PEM converted (the Go client reads both). */
 function clientKey(where: string, key: string, passphrase?: string): string {
   if (key.includes("BEGIN OPENSSH PRIVATE KEY")) {
-    if (passphrase) throw new SshConnectionError(`${where}: encrypted OpenSSH keys are not supported in the lab`);
+    if (passphrase) throw new SshConnectionError(`${where}: encrypted OpenSSH keys are not supported`);
     return key.endsWith("\n") ? key : `${key}\n`;
   }
   try {
@@ -51,11 +51,11 @@ function endpointBlock(alias: string, e: SshEndpoint, where: string, dir: string
   if (!USER.test(user)) throw new SshConnectionError(`${where}: bad user ${JSON.stringify(user)}`);
   const port = Number(e.port ?? 22);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SshConnectionError(`${where}: bad port ${JSON.stringify(e.port)}`);
-  if (!e.hostKey) throw new SshConnectionError(`${where}: no hostKey: the lab refuses unpinned connections`);
+  if (!e.hostKey) throw new SshConnectionError(`${where}: no hostKey: unpinned connections are refused`);
   const hostKey = e.hostKey.trim();
   if (!HOST_KEY.test(hostKey)) throw new SshConnectionError(`${where}: hostKey is not an OpenSSH public key line`);
-  if (e.password && !e.privateKey) throw new SshConnectionError(`${where}: password authentication is not supported in the lab; use privateKey`);
-  if (!e.privateKey) throw new SshConnectionError(`${where}: no privateKey (the lab has no SSH agent)`);
+  if (e.password && !e.privateKey) throw new SshConnectionError(`${where}: password authentication is not supported; use privateKey`);
+  if (!e.privateKey) throw new SshConnectionError(`${where}: no privateKey (no SSH agent is used)`);
   const [type, blob] = hostKey.split(/\s+/);
   const known = port === 22 ? e.host : `[${e.host}]:${port}`;
   const files = {
@@ -89,8 +89,8 @@ const COMMON = [
 ];
 
 export interface RemoteRun {
-  /** The network namespace the client runs in (the lab's operator); none: this machine's own network. */
-  fromNs?: string;
+  /** Wraps the ssh argv, e.g. to run the client in another network namespace; none: run it as is. */
+  wrap?: (argv: string[]) => string[];
   /** Where temporary key files go (0700, removed afterwards). */
   tmpRoot: string;
   connection: SshConnection;
@@ -115,7 +115,7 @@ export function sshArgv(connection: SshConnection, dir: string, where: string, e
   const jump = connection.proxy ? endpointBlock("fleet-proxy", connection.proxy, `${where} (proxy)`, dir) : undefined;
   const target = endpointBlock("fleet-target", connection, where, dir, jump ? "fleet-proxy" : undefined);
   const env = Object.entries(environment).map(([k, v]) => {
-    if (!ENV_NAME.test(k) || /["\n\\]/.test(v)) throw new SshConnectionError(`${where}: environment ${k} cannot be passed by the lab`);
+    if (!ENV_NAME.test(k) || /["\n\\]/.test(v)) throw new SshConnectionError(`${where}: environment ${k} cannot be passed`);
     return `  SetEnv ${k}="${v}"`;
   });
   const config = [...target.config, ...env, ...(jump?.config ?? []), ...COMMON, ""].join("\n");
@@ -129,7 +129,7 @@ export async function runRemote(r: RemoteRun): Promise<RunResult> {
   const dir = mkdtempSync(path.join(r.tmpRoot, "ssh-"));
   try {
     const ssh = [...sshArgv(r.connection, dir, r.where, r.environment), "--", r.command];
-    const argv = r.fromNs ? inNs(r.fromNs, ssh) : ssh;
+    const argv = r.wrap ? r.wrap(ssh) : ssh;
     const limit = Math.max(1, Math.min(r.connection.dialErrorLimit ?? 10, 20));
     for (let attempt = 1; ; attempt++) {
       const res = await runAsync(argv, { input: r.stdin ?? "", timeoutMs: r.timeoutMs ?? 1_800_000 });
