@@ -26,7 +26,7 @@
  *   the steps and `remoteRuns` (remote commands run by this up). It rejects with
  *   the engine's error (the failing resource and its stdout/stderr) if up fails.
  *   `up(source, { expectFailure: true })` resolves with `ok: false` instead.
- *   After every successful up, `npm run audit` must find every host in sync (`{ audit: false }` skips that).
+ *   After every successful up, `npm run lab -- audit` must find every host in sync, or the up rejects.
  * - `exec(host, argv, input?)` runs argv as root inside a host (its network, mount
  *   and UTS namespaces), or inside `operator`, `eng1`, `eng2`. Never throws on a
  *   non-zero exit: check `code`.
@@ -69,12 +69,6 @@ export interface UpOptions {
   expectFailure?: boolean;
   /** A lab fault to inject during this up (lab/engine.ts faultInjector), e.g. `reboot:db-1:before:db-1-firewall-confirm`. */
   fault?: string;
-  /**
-   * After a successful up, `npm run audit` checks every host against what the up applied and the up rejects on any
-   * drift: what the stack records must be what the hosts run. Only a test that means to leave a host otherwise
-   * turns this off.
-   */
-  audit?: boolean;
 }
 
 export interface LabUp {
@@ -153,7 +147,8 @@ export class Lab {
     }
     if (!summary.ok && !opts.expectFailure) throw new LabUpError(`lab up (stack ${this.stack}) failed: ${summary.error}\n${r.stderr.trim().slice(-3000)}`);
     const outputs = summary.ok ? this.outputs() : {};
-    if (summary.ok && opts.audit !== false) await this.expectInSync();
+    // What the stack records must be what the hosts run: every successful up is audited.
+    if (summary.ok) await this.expectInSync();
     const hosts = status(this.L);
     return {
       ...summary,
@@ -167,12 +162,13 @@ export class Lab {
     };
   }
 
-  /** Runs `npm run audit` on this stack; rejects with the drifted checks unless every host is in sync. */
+  /** Runs `npm run lab -- audit` on this stack; rejects with the drifted checks unless every host is in sync. */
   async expectInSync(): Promise<void> {
-    const r = await runAsync([path.join(REPO_ROOT, "node_modules", ".bin", "tsx"), path.join(REPO_ROOT, "scripts", "audit.ts"), "--stack", this.stack], {
+    const r = await runAsync([path.join(REPO_ROOT, "node_modules", ".bin", "tsx"), path.join(REPO_ROOT, "lab", "cli.ts"), "audit", "--stack", this.stack], {
       timeoutMs: 300_000,
     });
-    if (r.code !== 0) throw new LabUpError(`after a successful up, npm run audit (stack ${this.stack}) found drift (exit ${r.code}):\n${r.stdout}${r.stderr}`);
+    if (r.code !== 0)
+      throw new LabUpError(`after a successful up, npm run lab -- audit (stack ${this.stack}) found drift (exit ${r.code}):\n${r.stdout}${r.stderr}`);
   }
 
   /** The last successful up's outputs, secrets unwrapped. */
