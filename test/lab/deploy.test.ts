@@ -8,6 +8,7 @@ import { createHash } from "crypto";
 import {
   copyFileSync,
   existsSync,
+  FSWatcher,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -17,6 +18,7 @@ import {
   rmSync,
   statSync,
   utimesSync,
+  watch,
   writeFileSync,
 } from "fs";
 import * as os from "os";
@@ -27,6 +29,34 @@ import { activateFiles, DeploySpec, prepareFiles, sha256Hex } from "../../compon
 import { renderDotenv } from "../../components/deploy/dotenv";
 import { DeploySource, resolveSource } from "../../components/deploy/source";
 import { SAMPLE_APP_COMMAND } from "../../components/deploy/deploy";
+
+/**
+ * Resolves once `file` exists. Woken by inotify (fs.watch) on each directory on the way to it as it appears, so
+ * it answers at the event itself; rejects after timeoutMs.
+ */
+function whenExists(file: string, timeoutMs: number): Promise<void> {
+  return new Promise((ok, fail) => {
+    const watchers = new Map<string, FSWatcher>();
+    const finish = (e?: Error) => {
+      clearTimeout(timer);
+      for (const w of watchers.values()) w.close();
+      if (e) fail(e);
+      else ok();
+    };
+    const timer = setTimeout(() => finish(new Error(`${file} did not appear within ${timeoutMs / 1000} s`)), timeoutMs);
+    const check = (): void => {
+      if (existsSync(file)) return finish();
+      // Watch the deepest existing directory on the way; a new one there triggers another check.
+      let dir = path.dirname(file);
+      while (!existsSync(dir)) dir = path.dirname(dir);
+      if (!watchers.has(dir)) {
+        watchers.set(dir, watch(dir, check));
+        check(); // it may have appeared before the watch began
+      }
+    };
+    check();
+  });
+}
 
 const APP = "shop";
 const PORT = 8080;
@@ -287,8 +317,8 @@ describeLab(
         const slow = renderDotenv(APP, { PORT: String(PORT), API_TOKEN: SECRET, STARTUP_DELAY: "2" });
         expect((await prepare(h, spec("v1"), slow)).code).toBe(0);
         const first = activate(h, spec("v1"), slow);
-        const deadline = Date.now() + 5000;
-        while (!existsSync(path.join(lockDir(h), "owner")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+        // The first deploy holds the lock once its owner file is renamed into place: an inotify event, not a guess.
+        await whenExists(path.join(lockDir(h), "owner"), 30_000);
         const second = await activate(h, spec("v2"));
         const firstResult = await first;
         expect(firstResult.code).toBe(0);

@@ -3,6 +3,7 @@
  * really run, from outside the hosts. One dev-like stack, changed step by step.
  */
 import { spawn } from "child_process";
+import { Readable } from "stream";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -12,6 +13,32 @@ import { HostProcesses, probeFrom } from "./support/e2e";
 import { sshArgv } from "../../scripts/ssh/openssh";
 import { isSecretWrapper, loadState, SECRET_SIG, SECRET_SIG_KEY, unwrap } from "../../lab/emulator/state";
 import { inNs, runAsync } from "../../lab/sh";
+
+/** A stream's text so far; `until(re)` resolves when it matches, woken by the stream's own data (10 s at most). */
+function collect(stream: Readable, timeoutMs = 10_000) {
+  let text = "";
+  const waiters = new Set<() => void>();
+  stream.on("data", (b: Buffer) => {
+    text += b.toString();
+    for (const w of [...waiters]) w();
+  });
+  const until = (re: RegExp) =>
+    new Promise<void>((ok, fail) => {
+      const check = () => {
+        if (!re.test(text)) return;
+        clearTimeout(timer);
+        waiters.delete(check);
+        ok();
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        fail(new Error(`no ${re} within ${timeoutMs / 1000} s; the stream said: ${text.slice(-500)}`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+  return { text: () => text, until };
+}
 
 const SSH_AUDIT = path.join(process.env.FLEET_CACHE ?? path.join(os.homedir(), ".cache", "openstack-fleet"), "ssh-audit-3.3.0", "bin", "ssh-audit");
 
@@ -59,16 +86,13 @@ describeLab("lab: the host is the truth", () => {
         ),
         { stdio: ["ignore", "ignore", "pipe"] },
       );
-      let log = "";
-      fwd.stderr.on("data", (b: Buffer) => (log += b.toString()));
+      const log = collect(fwd.stderr);
       try {
         // The listener is up once ssh says so; then one connection through it, which sshd must refuse.
-        for (let i = 0; i < 100 && !log.includes("Local forwarding listening on"); i++) await new Promise((r) => setTimeout(r, 100));
-        expect(log).toContain("Local forwarding listening on 127.0.0.1 port 17505");
+        await log.until(/Local forwarding listening on 127\.0\.0\.1 port 17505/);
         const banner = await runAsync(inNs(t.L.operatorNs, ["timeout", "5", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/17505; timeout 2 cat <&3"]));
         expect(banner.stdout).not.toContain(">INFO:OpenVPN Management Interface");
-        for (let i = 0; i < 50 && !/open failed/.test(log); i++) await new Promise((r) => setTimeout(r, 100));
-        expect(log).toMatch(/channel \d+: open failed/);
+        await log.until(/channel \d+: open failed/);
       } finally {
         fwd.kill("SIGKILL");
         rmSync(dir, { recursive: true, force: true });
@@ -156,11 +180,10 @@ describeLab("lab: the host is the truth", () => {
       const dir = mkdtempSync(path.join(os.tmpdir(), "sess-"));
       const argv = inNs(t.L.operatorNs, [...sshArgv(t.connection("gw-1"), dir, "session"), "--", 'echo up; read -r x; echo "got $x"']);
       const sess = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "ignore"] });
-      let said = "";
-      sess.stdout.on("data", (b: Buffer) => (said += b.toString()));
+      const said = collect(sess.stdout);
       const ended = new Promise<number | null>((ok) => sess.on("exit", ok));
-      for (let i = 0; i < 100 && !said.includes("up"); i++) await new Promise((ok) => setTimeout(ok, 100));
-      expect(said).toBe("up\n");
+      await said.until(/^up\n/);
+      expect(said.text()).toBe("up\n");
 
       const r = await audit();
       expect(r.stdout.split("\n").filter((l) => l.includes("DRIFTED"))).toEqual([
@@ -173,7 +196,7 @@ describeLab("lab: the host is the truth", () => {
       expect(await offered()).toBe("publickey");
       sess.stdin.end("still-here\n");
       expect(await ended).toBe(0);
-      expect(said).toBe("up\ngot still-here\n");
+      expect(said.text()).toBe("up\ngot still-here\n");
       rmSync(dir, { recursive: true, force: true });
     }, 300_000);
   });
