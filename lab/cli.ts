@@ -9,6 +9,11 @@
  *   reboot  [--stack NAME] HOST                 processes and kernel state gone, disk kept; bootcmd + sshd again
  *   audit   [--stack NAME] [--repair] [--json]  npm run audit on the lab stack: every host against what up applied
  *   down    [--stack NAME]
+ *   cloud   up|down|status [--wipe]             the lab's OpenStack (one per machine, namespace fl-os)
+ *   preview [--stack NAME] [--config-file FILE] [--json] [-- PULUMI-ARGS...]
+ *           the real `pulumi preview` of the stack against the lab's OpenStack
+ *   pulumi  [--stack NAME] [--config-file FILE] -- ARGS...
+ *           the real `pulumi ARGS` for the stack (up, refresh, destroy, stack output...), in the cloud's namespace
  *
  * The stack defaults to $FLEET_LAB_STACK or `dev`; its config is Pulumi.<stack>.yaml
  * unless --config-file (or $FLEET_LAB_CONFIG) names another file.
@@ -22,6 +27,9 @@ import { hostArgv, hostAlive, loadFabric, sshdPid, stackLinks, stackNamespaces, 
 import { LAPTOP_IPS, LAPTOPS, layout, OPERATOR_IP, StackLayout } from "./layout";
 import { reboot } from "./reboot";
 import { inNs } from "./sh";
+import { cloud } from "./openstack";
+import { prepareRealStack, runPulumi } from "./pulumi-cli";
+import { stackFilePath } from "./stackfile";
 import { auditFleet } from "../scripts/audit/run";
 import { exitAfterFlush, usageOf, wantsHelp } from "../scripts/cli-support";
 
@@ -214,6 +222,27 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`lab: audit: ${(e as Error).message}\n`);
         return 2;
       }
+    }
+    case "cloud": {
+      const [sub] = a.rest;
+      if (sub !== "up" && sub !== "down" && sub !== "status") throw new LabError("usage: lab cloud up|down|status [--wipe]");
+      return cloud(sub, { wipe: a.flags["--wipe"] === true });
+    }
+    case "preview":
+    case "pulumi": {
+      preflight();
+      const L = layout(stack);
+      const log = (l: string) => (json ? process.stderr : process.stdout).write(l);
+      const env = await prepareRealStack(L, stackFilePath(stack, str(a.flags["--config-file"])), log);
+      const args = a.cmd === "preview" ? ["preview", ...(json ? ["--json"] : []), ...a.rest] : a.rest;
+      if (args.length === 0) throw new LabError("usage: lab pulumi [--stack NAME] -- ARGS...");
+      const jsonOut = json && a.cmd === "preview";
+      const r = await runPulumi(L, env, args, jsonOut ? () => undefined : log);
+      if (jsonOut) {
+        process.stderr.write(r.stderr);
+        process.stdout.write(r.stdout);
+      }
+      return r.code;
     }
     case "down": {
       preflight();

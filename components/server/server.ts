@@ -49,6 +49,15 @@ const BASE_PACKAGES = ["ca-certificates", "curl", "git", "ipset", "iptables", "p
  * One server: a stack-generated SSH host key (pinned by every connection), an admin key,
  * cloud-init user-data, the instance, a public address if asked, and a readiness step.
  */
+/**
+ * How the command provider dials a host: each TCP connect may take perDialTimeout seconds, and it retries up to
+ * dialErrorLimit times, backing off 0.1 s × 1.5ⁿ up to 5 s between tries (pulumi-command v1.2.1,
+ * provider/pkg/provider/remote/connection.go dialWithRetry). The server is ACTIVE before its first dial, so this
+ * only has to cover sshd starting: a host that refuses gives up after about 40 s, one that drops packets after
+ * about 90 s (the provider's defaults, 10 × 15 s, and the 40 × 15 s used before, took 161 s and up to 13 minutes).
+ */
+export const SSH_DIAL = { dialErrorLimit: 16, perDialTimeout: 3 } as const;
+
 export class Server extends pulumi.ComponentResource implements ServerHandle {
   readonly name: string;
   readonly role: string;
@@ -135,7 +144,7 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
     const host = args.connectPublic ? publicIp.apply((ip) => ip ?? args.privateIp) : pulumi.output(args.privateIp);
     this.connection = pulumi.secret(
       pulumi.all([host, this.hostPublicKey, adminKey.privateKeyOpenssh, pulumi.output(args.proxy)]).apply(([h, hk, pk, proxy]) => {
-        const c: Connection = { host: h, port: 22, user: "root", privateKey: pk, hostKey: hk, dialErrorLimit: 40, perDialTimeout: 15 };
+        const c: Connection = { host: h, port: 22, user: "root", privateKey: pk, hostKey: hk, ...SSH_DIAL };
         if (!args.connectPublic && proxy) c.proxy = proxy;
         return c;
       }),

@@ -19,6 +19,7 @@ describe.each([
   ["vpn:profile", [TSX, "scripts/vpn-profile.ts"], /^npm run vpn:profile -- ENGINEER/],
   ["toolchain", ["bash", "scripts/toolchain.sh"], /^Usage: npm run toolchain -- /],
   ["setup", ["bash", "scripts/setup.sh"], /^Usage: bash scripts\/setup.sh/],
+  ["lab cloud", ["bash", "lab/openstack/cloud.sh"], /^Usage: bash lab\/openstack\/cloud.sh/],
 ])("%s --help", (_name, argv, usage) => {
   it.each(["--help", "-h"])("%s prints the usage and exits 0", (flag) => {
     const r = spawnSync(argv[0], [...argv.slice(1), flag], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });

@@ -186,6 +186,34 @@ describe("the program with Pulumi.dev.yaml", () => {
     await runProgram(dev);
   });
 
+  it("gives up on a host that never answers SSH in about a minute, whether it refuses or drops the dials", () => {
+    // pulumi-command v1.2.1 (provider/pkg/provider/remote/connection.go, dialWithRetry over the SDK's retry.Until):
+    // up to dialErrorLimit + 1 dials, each TCP connect bounded by perDialTimeout, 0.1 s × 1.5ⁿ (at most 5 s) between.
+    const giveUpSeconds = (limit: number, perDial: number, dropped: boolean) => {
+      let t = 0;
+      for (let n = 0; n <= limit; n++) {
+        if (dropped) t += perDial;
+        if (n < limit) t += Math.min(0.1 * 1.5 ** n, 5);
+      }
+      return t;
+    };
+    const commands = registered.filter((r) => r.type === "command:remote:Command" && !r.name.endsWith("-firewall-confirm"));
+    expect(commands.length).toBe(17);
+    for (const c of commands) {
+      const conn = unwrap(c.inputs.connection) as {
+        dialErrorLimit: number;
+        perDialTimeout: number;
+        proxy?: { dialErrorLimit: number; perDialTimeout: number };
+      };
+      for (const hop of conn.proxy ? [conn, conn.proxy] : [conn]) {
+        // Long enough for sshd to start on a server that just went ACTIVE; short enough that a dead one fails the up soon.
+        expect({ c: c.name, refused: giveUpSeconds(hop.dialErrorLimit, hop.perDialTimeout, false) >= 30 }).toEqual({ c: c.name, refused: true });
+        expect({ c: c.name, refused: giveUpSeconds(hop.dialErrorLimit, hop.perDialTimeout, false) <= 60 }).toEqual({ c: c.name, refused: true });
+        expect({ c: c.name, dropped: giveUpSeconds(hop.dialErrorLimit, hop.perDialTimeout, true) <= 100 }).toEqual({ c: c.name, dropped: true });
+      }
+    }
+  });
+
   it("is deterministic: the same config gives byte-identical inputs", async () => {
     // Registration order depends on when outputs resolve; compare per resource. Mock addresses carry a counter.
     const snapshot = () =>

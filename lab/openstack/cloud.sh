@@ -1,0 +1,485 @@
+#!/usr/bin/env bash
+# The lab's OpenStack: Debian 12's Zed (Keystone, Glance, Placement, Nova with FakeDriver, Neutron ML2 with the
+# router service plugin), MariaDB, RabbitMQ and memcached, every one started here by hand (no systemd) inside the
+# network namespace fl-os, listening on that namespace's loopback. The real Pulumi CLI runs in the same namespace,
+# so the API is 127.0.0.1 to it and nothing listens anywhere else. Facts behind each step:
+# ../shared/research/real-openstack.md. Data, configs, logs and pid files live in $FLEET_LAB_CLOUD_DIR.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+Usage: bash lab/openstack/cloud.sh up|down|status|env [--wipe] [--help]
+
+  up       start every service that is not running (first run: databases, schemas, the service catalogue);
+           quick when the cloud already answers. One line per step with its time, then a summary.
+  down     stop every process this cloud started (all of namespace fl-os); data is kept
+  down --wipe
+           also delete the cloud's data (databases, images, keys, logs) and the namespace
+  status   one line per service: running or not (exit 1 if any is down)
+  env      print the admin credentials as OS_* lines (for openstacksdk or the openstack CLI, inside fl-os)
+  --help   this text
+
+Environment: FLEET_LAB_CLOUD_DIR (default /var/lib/fleet-lab/cloud): where the cloud keeps its data.
+Needs root and the packages of scripts/setup/debian-packages.txt (bash scripts/setup.sh --no-up).
+EOF
+}
+
+cmd="${1:-}"
+wipe=0
+for a in "${@:2}"; do
+  case "$a" in
+    --wipe) wipe=1 ;;
+    --help | -h) usage; exit 0 ;;
+    *) echo "cloud: unknown argument '$a' (see --help)" >&2; exit 2 ;;
+  esac
+done
+case "$cmd" in
+  up | down | status | env) ;;
+  --help | -h | help) usage; exit 0 ;;
+  *) echo "cloud: expected up, down, status or env (see --help)" >&2; exit 2 ;;
+esac
+
+NS=fl-os
+D="${FLEET_LAB_CLOUD_DIR:-/var/lib/fleet-lab/cloud}"
+REGION=RegionOne # the services' own region; lab/openstack/catalogue.py adds each stack's region beside it
+here="$(cd "$(dirname "$0")" && pwd)"
+# OpenStack's Python code is Debian's: never a python3 from another PATH entry (pyenv's lacks oslo_config).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+PY=/usr/bin/python3
+
+# Every service: name, port to probe ("" = none), pid file stem.
+SERVICES=(mariadb:3306 rabbitmq:5672 memcached:11211 keystone:5000 placement:8778 glance:9292 neutron:9696 nova-api:8774
+  nova-conductor: nova-scheduler: nova-compute:)
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+t_all=${FLEET_CLOUD_T0:-$(now_ms)}
+t_step=$(now_ms)
+secs() { printf '%d.%d' $((($(now_ms) - $1) / 1000)) $(((($(now_ms) - $1) % 1000) / 100)); }
+step() { printf '[cloud %6ss] %-40s %s\n' "$(secs "$t_all")" "$1" "${2:-}"; t_step=$(now_ms); }
+took() { echo "$(secs "$t_step") s"; }
+die() { echo "cloud: $*" >&2; exit 1; }
+
+in_ns() { if [ "${FLEET_CLOUD_INSIDE:-}" = 1 ]; then "$@"; else ip netns exec "$NS" "$@"; fi; }
+ns_exists() { ip netns list | grep -qw "^$NS"; }
+answers() { in_ns bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+pid_alive() { [ -f "$D/run/$1.pid" ] && kill -0 "$(cat "$D/run/$1.pid")" 2>/dev/null; }
+running() { # service[:port]
+  local name="${1%%:*}" port="${1#*:}"
+  pid_alive "$name" || return 1
+  [ -z "$port" ] || answers "$port"
+}
+wait_for() { # what, seconds, command...
+  local what="$1" limit="$2" deadline=$((SECONDS + $2))
+  shift 2
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || die "$what did not come up within $limit s; see $D/logs/"
+    sleep 0.2
+  done
+}
+start() { # name, command... : started in the namespace, its own session, output to logs/<name>.out
+  local name="$1"
+  shift
+  in_ns setsid "$@" >"$D/logs/$name.out" 2>&1 </dev/null &
+  echo $! >"$D/run/$name.pid"
+}
+secret() { # a password made once and kept in the cloud's 0600 secrets file
+  local f="$D/secrets/$1"
+  [ -s "$f" ] || { head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$f"; chmod 600 "$f"; }
+  cat "$f"
+}
+
+if [ "$cmd" = status ]; then
+  bad=0
+  for s in "${SERVICES[@]}"; do
+    if ns_exists && running "$s"; then echo "running  ${s%%:*}"; else echo "down     ${s%%:*}"; bad=1; fi
+  done
+  exit $bad
+fi
+
+if [ "$cmd" = env ]; then
+  [ -s "$D/secrets/admin" ] || die "the lab cloud was never started (bash lab/openstack/cloud.sh up)"
+  cat <<EOF
+OS_AUTH_URL=http://127.0.0.1:5000/v3
+OS_IDENTITY_API_VERSION=3
+OS_USERNAME=admin
+OS_PASSWORD=$(cat "$D/secrets/admin")
+OS_PROJECT_NAME=admin
+OS_USER_DOMAIN_NAME=Default
+OS_PROJECT_DOMAIN_NAME=Default
+OS_REGION_NAME=$REGION
+EOF
+  exit 0
+fi
+
+if [ "$cmd" = down ]; then
+  stopped=0
+  if ns_exists; then
+    # Everything the cloud started runs in its namespace (epmd and rabbit's helpers too): stop them all.
+    pids="$(ip netns pids "$NS" || true)"
+    if [ -n "$pids" ]; then
+      # shellcheck disable=SC2086 # a list of pids
+      kill -TERM $pids 2>/dev/null || true
+      stopped=$(wc -w <<<"$pids")
+      deadline=$((SECONDS + 20))
+      while [ -n "$(ip netns pids "$NS")" ] && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+      left="$(ip netns pids "$NS" || true)"
+      # shellcheck disable=SC2086
+      [ -z "$left" ] || kill -KILL $left 2>/dev/null || true
+    fi
+  fi
+  rm -f "$D"/run/*.pid 2>/dev/null || true
+  if [ $wipe = 1 ]; then
+    ns_exists && ip netns del "$NS"
+    rm -rf "$D"
+    echo "cloud: stopped $stopped processes, deleted $D and namespace $NS"
+  else
+    echo "cloud: stopped $stopped processes (data kept in $D)"
+  fi
+  exit 0
+fi
+
+# ---- up ----
+[ "$(id -u)" = 0 ] || die "run as root"
+for b in mariadbd /usr/lib/rabbitmq/bin/rabbitmq-server memcached uwsgi keystone-manage glance-api neutron-server nova-api; do
+  command -v "$b" >/dev/null || [ -x "$b" ] || die "$b is missing: bash scripts/setup.sh --no-up installs the lab's packages"
+done
+mkdir -p "$D"/{etc,logs,run,data,secrets}
+chmod 700 "$D" "$D/secrets"
+
+all_up=1
+if ns_exists; then for s in "${SERVICES[@]}"; do running "$s" || all_up=0; done; else all_up=0; fi
+if [ $all_up = 1 ]; then
+  step "all services" "already running"
+  exit 0
+fi
+
+if [ "${FLEET_CLOUD_INSIDE:-}" != 1 ]; then
+  if ! ns_exists; then ip netns add "$NS"; fi
+  ip netns exec "$NS" ip link set lo up
+  step "namespace $NS" "loopback up"
+  # The rest runs inside the namespace: every daemon, schema tool and client then sees the cloud on 127.0.0.1.
+  exec ip netns exec "$NS" env FLEET_CLOUD_INSIDE=1 FLEET_CLOUD_T0="$t_all" bash "$0" up
+fi
+
+DBPASS="$(secret db)"
+RABBITPASS="$(secret rabbit)"
+SVCPASS="$(secret service)"
+ADMINPASS="$(secret admin)"
+DB="mysql+pymysql://os:$DBPASS@127.0.0.1"
+TRANSPORT="rabbit://openstack:$RABBITPASS@127.0.0.1:5672/"
+
+# MariaDB, with its own data directory and socket (a system MariaDB, if any, is not touched).
+if ! running mariadb:3306; then
+  if [ ! -d "$D/data/mysql/mysql" ]; then
+    mariadb-install-db --user=root --datadir="$D/data/mysql" --auth-root-authentication-method=socket >"$D/logs/mariadb-install.log" 2>&1 ||
+      die "mariadb-install-db failed; see $D/logs/mariadb-install.log"
+  fi
+  start mariadb mariadbd --user=root --datadir="$D/data/mysql" --socket="$D/run/mysqld.sock" --pid-file="$D/run/mariadbd.pid" \
+    --bind-address=127.0.0.1 --port=3306 --skip-name-resolve --max-connections=500 --innodb-buffer-pool-size=64M
+  wait_for "MariaDB" 60 answers 3306
+fi
+mysql_root() { mariadb --socket="$D/run/mysqld.sock" -uroot; }
+if [ ! -f "$D/data/databases-made" ]; then
+  {
+    for db in keystone glance placement nova_api nova nova_cell0 neutron; do echo "CREATE DATABASE IF NOT EXISTS $db;"; done
+    echo "CREATE USER IF NOT EXISTS 'os'@'127.0.0.1' IDENTIFIED BY '$DBPASS';"
+    echo "GRANT ALL PRIVILEGES ON *.* TO 'os'@'127.0.0.1'; FLUSH PRIVILEGES;"
+  } | mysql_root
+  touch "$D/data/databases-made"
+fi
+step "mariadb" "$(took)"
+
+# RabbitMQ as root, with its node, cookie, database and logs under $D; epmd bound to the namespace's loopback.
+mkdir -p "$D/data/rabbitmq" "$D/logs/rabbitmq"
+RABBIT_ENV=(env HOME="$D/data/rabbitmq" RABBITMQ_NODENAME=rabbit@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  RABBITMQ_NODE_PORT=5672 ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_DIST_PORT=25672 RABBITMQ_MNESIA_BASE="$D/data/rabbitmq/mnesia"
+  RABBITMQ_LOG_BASE="$D/logs/rabbitmq" RABBITMQ_PID_FILE="$D/run/rabbitmq-beam.pid"
+  RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
+rabbitmqctl() { in_ns "${RABBIT_ENV[@]}" /usr/lib/rabbitmq/bin/rabbitmqctl -q "$@"; }
+if ! running rabbitmq:5672; then
+  start rabbitmq "${RABBIT_ENV[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server
+  wait_for "RabbitMQ" 90 answers 5672
+  rabbitmqctl await_startup >/dev/null 2>&1 || die "RabbitMQ did not finish starting; see $D/logs/rabbitmq/"
+fi
+if ! rabbitmqctl list_users 2>/dev/null | grep -q '^openstack'; then
+  # The password on stdin, not on a command line.
+  { printf '%s\n' "$RABBITPASS" | rabbitmqctl add_user openstack && rabbitmqctl set_permissions openstack '.*' '.*' '.*'; } \
+    >"$D/logs/rabbitmq-users.log" 2>&1 || die "rabbitmqctl add_user failed; see $D/logs/rabbitmq-users.log"
+fi
+step "rabbitmq" "$(took)"
+
+if ! running memcached:11211; then
+  start memcached memcached -u root -l 127.0.0.1 -p 11211 -m 64
+  wait_for "memcached" 20 answers 11211
+fi
+step "memcached" "$(took)"
+
+# ---- configs (written on every up: the same inputs give the same files) ----
+authtoken() { # the [keystone_authtoken] block of a service
+  cat <<EOF
+[keystone_authtoken]
+www_authenticate_uri = http://127.0.0.1:5000
+auth_url = http://127.0.0.1:5000
+memcached_servers = 127.0.0.1:11211
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = $1
+password = $SVCPASS
+region_name = $REGION
+EOF
+}
+client() { # a service-to-service client block: section, user
+  cat <<EOF
+[$1]
+auth_url = http://127.0.0.1:5000/v3
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = $2
+password = $SVCPASS
+region_name = $REGION
+EOF
+}
+umask 077
+mkdir -p "$D/etc/placement" "$D/data/keystone-fernet" "$D/data/keystone-cred" "$D/data/glance-images" \
+  "$D/data/glance-staging" "$D/data/glance-tasks" "$D/data/locks" "$D/data/nova" "$D/data/neutron"
+cat >"$D/etc/keystone.conf" <<EOF
+[DEFAULT]
+log_dir = $D/logs
+[database]
+connection = $DB/keystone
+[token]
+provider = fernet
+[fernet_tokens]
+key_repository = $D/data/keystone-fernet
+[fernet_receipts]
+key_repository = $D/data/keystone-fernet
+[credential]
+key_repository = $D/data/keystone-cred
+[cache]
+enabled = true
+backend = dogpile.cache.memcached
+memcache_servers = 127.0.0.1:11211
+EOF
+# uwsgi's http-socket drops idle keep-alive connections, and a client's next POST on the pooled connection then
+# fails (GETs are retried, POSTs are not): every answer closes its connection.
+uwsgi_ini() { # name, port, wsgi file, processes, threads, env
+  cat <<EOF
+[uwsgi]
+http-socket = 127.0.0.1:$2
+wsgi-file = $3
+plugins = python3
+master = true
+processes = $4
+threads = $5
+enable-threads = true
+lazy-apps = true
+buffer-size = 65535
+die-on-term = true
+env = $6
+add-header = Connection: close
+EOF
+}
+uwsgi_ini keystone 5000 /usr/bin/keystone-wsgi-public 2 4 "OS_KEYSTONE_CONFIG_FILES=$D/etc/keystone.conf" >"$D/etc/keystone-uwsgi.ini"
+uwsgi_ini placement 8778 /usr/bin/placement-api 1 8 "OS_PLACEMENT_CONFIG_DIR=$D/etc/placement" >"$D/etc/placement-uwsgi.ini"
+{
+  cat <<EOF
+[DEFAULT]
+log_dir = $D/logs
+[placement_database]
+connection = $DB/placement
+[api]
+auth_strategy = keystone
+EOF
+  authtoken placement
+} >"$D/etc/placement/placement.conf"
+{
+  cat <<EOF
+[DEFAULT]
+bind_host = 127.0.0.1
+bind_port = 9292
+workers = 1
+log_file = $D/logs/glance-api.log
+enabled_backends = fs:file
+[database]
+connection = $DB/glance
+[paste_deploy]
+flavor = keystone
+config_file = /etc/glance/glance-api-paste.ini
+[glance_store]
+default_backend = fs
+[fs]
+filesystem_store_datadir = $D/data/glance-images
+[os_glance_staging_store]
+filesystem_store_datadir = $D/data/glance-staging
+[os_glance_tasks_store]
+filesystem_store_datadir = $D/data/glance-tasks
+[oslo_concurrency]
+lock_path = $D/data/locks
+EOF
+  authtoken glance
+} >"$D/etc/glance-api.conf"
+nova_common() { # the part every nova process shares; the API and the controllers add the databases
+  cat <<EOF
+[DEFAULT]
+transport_url = $TRANSPORT
+my_ip = 127.0.0.1
+host = compute1
+compute_driver = fake.FakeDriver
+# One compute host: a resize must be allowed to land where the server already is (nova/compute/api.py, resize).
+allow_resize_to_same_host = true
+enabled_apis = osapi_compute
+osapi_compute_listen = 127.0.0.1
+osapi_compute_listen_port = 8774
+osapi_compute_workers = 1
+state_path = $D/data/nova
+log_dir = $D/logs
+[wsgi]
+api_paste_config = /etc/nova/api-paste.ini
+[api]
+auth_strategy = keystone
+[service_user]
+send_service_user_token = true
+auth_url = http://127.0.0.1:5000/v3
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = nova
+password = $SVCPASS
+region_name = $REGION
+[glance]
+api_servers = http://127.0.0.1:9292
+[neutron]
+endpoint_override = http://127.0.0.1:9696
+EOF
+  client neutron neutron | tail -n +2
+  client placement placement
+  authtoken nova
+  cat <<EOF
+[conductor]
+workers = 1
+[scheduler]
+workers = 1
+discover_hosts_in_cells_interval = 30
+[quota]
+driver = nova.quota.NoopQuotaDriver
+[vnc]
+enabled = false
+[oslo_concurrency]
+lock_path = $D/data/locks
+EOF
+}
+{
+  nova_common
+  printf '[api_database]\nconnection = %s/nova_api\n[database]\nconnection = %s/nova\n' "$DB" "$DB"
+} >"$D/etc/nova.conf"
+# nova-compute must not see the databases (it refuses DB access and logs a traceback when configured with them).
+nova_common >"$D/etc/nova-compute.conf"
+{
+  cat <<EOF
+[DEFAULT]
+core_plugin = ml2
+service_plugins = router
+bind_host = 127.0.0.1
+bind_port = 9696
+auth_strategy = keystone
+api_paste_config = /etc/neutron/api-paste.ini
+transport_url = $TRANSPORT
+notify_nova_on_port_status_changes = true
+notify_nova_on_port_data_changes = true
+dhcp_agent_notification = false
+api_workers = 1
+rpc_workers = 0
+rpc_state_report_workers = 0
+# The Open vSwitch agent is a database record (register-agent.py), never a process: it must never be "down".
+agent_down_time = 2592000
+state_path = $D/data/neutron
+log_dir = $D/logs
+[database]
+connection = $DB/neutron
+[oslo_concurrency]
+lock_path = $D/data/locks
+[ml2]
+type_drivers = flat,vxlan
+tenant_network_types = vxlan
+mechanism_drivers = openvswitch
+extension_drivers = port_security
+[ml2_type_flat]
+flat_networks = public
+[ml2_type_vxlan]
+vni_ranges = 1:1000
+[securitygroup]
+enable_security_group = true
+EOF
+  authtoken neutron
+  client nova nova
+} >"$D/etc/neutron.conf"
+umask 022
+step "configs" "$D/etc"
+
+# ---- schemas: once per package version (each sync is idempotent, but together they take about 35 s) ----
+pkgv() { dpkg-query -W -f='${Version}' "$1" | tr ':~' '__'; }
+synced() { # marker, command...
+  local m="$D/data/synced-$1"
+  shift
+  [ -f "$m" ] && return 0
+  "$@" >>"$D/logs/db-sync.log" 2>&1 || die "$* failed; see $D/logs/db-sync.log"
+  touch "$m"
+}
+synced "keystone-$(pkgv keystone)" keystone-manage --config-file "$D/etc/keystone.conf" db_sync
+if [ ! -f "$D/data/keystone-fernet/0" ]; then
+  keystone-manage --config-file "$D/etc/keystone.conf" fernet_setup --keystone-user root --keystone-group root >>"$D/logs/db-sync.log" 2>&1
+  keystone-manage --config-file "$D/etc/keystone.conf" credential_setup --keystone-user root --keystone-group root >>"$D/logs/db-sync.log" 2>&1
+fi
+synced "keystone-bootstrap" keystone-manage --config-file "$D/etc/keystone.conf" bootstrap --bootstrap-password "$ADMINPASS" \
+  --bootstrap-region-id "$REGION" --bootstrap-admin-url http://127.0.0.1:5000/v3/ \
+  --bootstrap-internal-url http://127.0.0.1:5000/v3/ --bootstrap-public-url http://127.0.0.1:5000/v3/
+synced "glance-$(pkgv glance-api)" glance-manage --config-file "$D/etc/glance-api.conf" db_sync
+synced "placement-$(pkgv placement-api)" placement-manage --config-file "$D/etc/placement/placement.conf" db sync
+synced "nova-api-$(pkgv nova-api)" nova-manage --config-file "$D/etc/nova.conf" api_db sync
+synced "nova-cell0" nova-manage --config-file "$D/etc/nova.conf" cell_v2 map_cell0
+synced "nova-cell1" nova-manage --config-file "$D/etc/nova.conf" cell_v2 create_cell --name=cell1
+synced "nova-$(pkgv nova-api)" nova-manage --config-file "$D/etc/nova.conf" db sync
+synced "neutron-$(pkgv neutron-server)" neutron-db-manage --config-file "$D/etc/neutron.conf" upgrade heads
+step "schemas" "$(took)"
+
+# ---- services ----
+running keystone:5000 || start keystone uwsgi --ini "$D/etc/keystone-uwsgi.ini"
+wait_for "keystone" 60 answers 5000
+step "keystone" "$(took)"
+
+# The service users and endpoints: one openstacksdk process, not one CLI call each.
+in_ns env OS_PASSWORD="$ADMINPASS" SERVICE_PASSWORD="$SVCPASS" "$PY" "$here/services.py" "$REGION" >"$D/logs/services.log" 2>&1 ||
+  die "the service catalogue failed; see $D/logs/services.log"
+step "service catalogue" "$(took)"
+
+running placement:8778 || start placement uwsgi --ini "$D/etc/placement-uwsgi.ini"
+running glance:9292 || start glance glance-api --config-file "$D/etc/glance-api.conf"
+running neutron:9696 || start neutron neutron-server --config-file "$D/etc/neutron.conf"
+running nova-api:8774 || start nova-api nova-api --config-file "$D/etc/nova.conf"
+running nova-conductor: || start nova-conductor nova-conductor --config-file "$D/etc/nova.conf"
+running nova-scheduler: || start nova-scheduler nova-scheduler --config-file "$D/etc/nova.conf"
+for p in 8778:placement 9292:glance 9696:neutron 8774:nova-api; do wait_for "${p#*:}" 120 answers "${p%%:*}"; done
+step "placement, glance, neutron, nova api" "$(took)"
+
+# Port binding with no agent process: ML2's openvswitch driver binds a port when an alive OVS agent is recorded for
+# the host (neutron/plugins/ml2/drivers/mech_agent.py, AgentMechanismDriverBase.bind_port).
+"$PY" "$here/register-agent.py" "$D/etc/neutron.conf" compute1 >>"$D/logs/register-agent.log" 2>&1 ||
+  die "registering the Open vSwitch agent record failed; see $D/logs/register-agent.log"
+step "neutron agent record" "$(took)"
+
+if ! running nova-compute:; then
+  start nova-compute "$PY" -c 'import sys; from nova.cmd.compute import main; sys.argv[0] = "nova-compute"; sys.exit(main())' \
+    --config-file "$D/etc/nova-compute.conf"
+fi
+# The compute host must be in a cell before the scheduler places anything on it.
+discovered() { nova-manage --config-file "$D/etc/nova.conf" cell_v2 discover_hosts >/dev/null 2>&1 &&
+  nova-manage --config-file "$D/etc/nova.conf" cell_v2 list_hosts 2>/dev/null | grep -q compute1; }
+wait_for "nova-compute registration" 120 discovered
+step "nova compute (FakeDriver) in cell1" "$(took)"
+
+step "ready" "every service in $NS on 127.0.0.1; $(ip netns pids "$NS" | wc -l) processes; data in $D"

@@ -1,0 +1,44 @@
+"""The lab cloud's service catalogue, made idempotently with openstacksdk in one process: the service project,
+one user per service (admin on that project), and the image, placement, compute and network services with their
+public, internal and admin endpoints in REGION. Keystone's own endpoints come from keystone-manage bootstrap.
+Usage: OS_PASSWORD=<admin> SERVICE_PASSWORD=<services> python3 services.py REGION"""
+import os
+import sys
+
+import openstack
+
+region = sys.argv[1]
+conn = openstack.connect(
+    auth_url="http://127.0.0.1:5000/v3",
+    username="admin",
+    password=os.environ["OS_PASSWORD"],
+    project_name="admin",
+    user_domain_name="Default",
+    project_domain_name="Default",
+    region_name=region,
+    identity_api_version="3",
+)
+idn = conn.identity
+admin_role = idn.find_role("admin")
+project = idn.find_project("service", domain_id="default") or idn.create_project(name="service", domain_id="default")
+for name in ("glance", "placement", "nova", "neutron"):
+    user = idn.find_user(name, domain_id="default")
+    if user is None:
+        user = idn.create_user(name=name, password=os.environ["SERVICE_PASSWORD"], domain_id="default")
+    else:
+        idn.update_user(user, password=os.environ["SERVICE_PASSWORD"])
+    idn.assign_project_role_to_user(project, user, admin_role)
+
+SERVICES = {
+    "glance": ("image", "http://127.0.0.1:9292"),
+    "placement": ("placement", "http://127.0.0.1:8778"),
+    "nova": ("compute", "http://127.0.0.1:8774/v2.1"),
+    "neutron": ("network", "http://127.0.0.1:9696"),
+}
+for name, (kind, url) in SERVICES.items():
+    service = next((s for s in idn.services() if s.type == kind), None) or idn.create_service(name=name, type=kind)
+    have = {(e.interface, e.region_id) for e in idn.endpoints(service_id=service.id)}
+    for interface in ("public", "internal", "admin"):
+        if (interface, region) not in have:
+            idn.create_endpoint(service_id=service.id, interface=interface, url=url, region_id=region)
+print(f"service catalogue ready in {region}")

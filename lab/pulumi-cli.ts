@@ -1,0 +1,139 @@
+/**
+ * The real `pulumi` CLI for a lab stack: the toolchain of scripts/toolchain.sh, a file backend and a passphrase
+ * under the stack's lab directory, the stack's config in a file there (`--config-file`, so the repository's
+ * Pulumi.<stack>.yaml is never written), the lab cloud's credentials as OS_* (as a user's come from clouds.yaml or
+ * OS_*), and every run inside the cloud's namespace, where the OpenStack API is 127.0.0.1.
+ */
+import { spawn, spawnSync } from "child_process";
+import { randomBytes } from "crypto";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
+import * as path from "path";
+import { parse, stringify } from "yaml";
+import { parseStackYaml } from "../components/config/stack-yaml";
+import { rawConfigFrom } from "../components/config/load";
+import { parseFleetConfig } from "../components/config/validate";
+import { FleetConfigError } from "../components/config/errors";
+import { REPO_ROOT, StackLayout } from "./layout";
+import { CLOUD_NS, cloud, cloudRunning, ensureTenant, tenantSpec } from "./openstack";
+import { RunResult } from "./sh";
+import { flattenConfig, projectName } from "./stackfile";
+
+export class PulumiCliError extends Error {}
+
+/** The environment that runs the toolchain with no downloads (`npm run toolchain -- --env`). */
+export function toolchainEnv(): Record<string, string> {
+  const r = spawnSync("bash", [path.join(REPO_ROOT, "scripts", "toolchain.sh"), "--env"], { encoding: "utf8" });
+  if (r.status !== 0) {
+    throw new PulumiCliError(
+      "the Pulumi toolchain is not ready: npm run toolchain -- --src DIR (or FLEET_TOOLCHAIN_SRC) builds it; a pulumi on PATH at the SDK's version is used as it is",
+    );
+  }
+  const env: Record<string, string> = {};
+  for (const line of r.stdout.split("\n")) {
+    const i = line.indexOf("=");
+    if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return env;
+}
+
+export interface RealStack {
+  stack: string;
+  /** Where `pulumi stack init` ran: a Pulumi.yaml naming the same project, and the stack's config file. */
+  projectDir: string;
+  configFile: string;
+  backendDir: string;
+  passphraseFile: string;
+}
+
+export function realStack(L: StackLayout): RealStack {
+  const dir = path.join(L.dir, "pulumi");
+  return {
+    stack: L.stack,
+    projectDir: path.join(dir, "project"),
+    configFile: path.join(dir, "project", `Pulumi.${L.stack}.yaml`),
+    backendDir: path.join(dir, "state"),
+    passphraseFile: path.join(dir, "passphrase"),
+  };
+}
+
+/** Every environment variable a lab `pulumi` run needs, but the cloud's credentials. */
+function baseEnv(R: RealStack): Record<string, string> {
+  return { ...toolchainEnv(), PULUMI_BACKEND_URL: `file://${R.backendDir}`, PULUMI_CONFIG_PASSPHRASE_FILE: R.passphraseFile };
+}
+
+/**
+ * Makes the lab stack ready for the real CLI from a stack file: the cloud running, the stack's tenant, the stack
+ * initialised in its own backend, its config file written from the stack file's `config:` (the same values, with
+ * this stack's encryption salt). Returns the environment every `pulumi` run of the stack takes.
+ */
+export async function prepareRealStack(L: StackLayout, stackFile: string, log: (l: string) => void): Promise<Record<string, string>> {
+  if (!existsSync(stackFile)) throw new PulumiCliError(`stack file ${stackFile} is missing (create it, or pass --config-file FILE)`);
+  const source = parseStackYaml(readFileSync(stackFile, "utf8"), stackFile);
+  const project = projectName();
+  // Secure values are encrypted with the source stack's key: a lab stack file holds plain values (flattenConfig says so).
+  const flat = flattenConfig(source, project, stackFile);
+  let config;
+  try {
+    config = parseFleetConfig(rawConfigFrom(flat, project));
+  } catch (e) {
+    if (e instanceof FleetConfigError) throw new PulumiCliError(e.message);
+    throw e;
+  }
+  const R = realStack(L);
+  mkdirSync(R.projectDir, { recursive: true, mode: 0o700 });
+  mkdirSync(R.backendDir, { recursive: true, mode: 0o700 });
+  if (!existsSync(R.passphraseFile)) writeFileSync(R.passphraseFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
+  chmodSync(R.passphraseFile, 0o600);
+
+  if (!cloudRunning()) {
+    const code = await cloud("up", { log });
+    if (code !== 0) throw new PulumiCliError("the lab's OpenStack did not start (see the lines above)");
+  }
+  const region = flat["openstack:region"] ?? "RegionOne";
+  const tenant = ensureTenant(tenantSpec(L.stack, config, region), L.dir);
+  const env = { ...baseEnv(R), ...tenant };
+
+  if (!existsSync(R.configFile)) {
+    copyFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(R.projectDir, "Pulumi.yaml"));
+    const init = await pulumiIn(R, env, ["stack", "init", L.stack, "--cwd", R.projectDir, "--non-interactive"], () => undefined);
+    if (init.code !== 0 && !/already exists/.test(init.stderr)) throw new PulumiCliError(`pulumi stack init ${L.stack}: ${init.stderr.trim()}`);
+  }
+  const current = existsSync(R.configFile) ? ((parse(readFileSync(R.configFile, "utf8")) ?? {}) as Record<string, unknown>) : {};
+  const doc = { ...(current.encryptionsalt ? { encryptionsalt: current.encryptionsalt } : {}), config: source };
+  writeFileSync(R.configFile, stringify(doc), { mode: 0o600 });
+  chmodSync(R.configFile, 0o600);
+  return env;
+}
+
+/** argv of `pulumi ARGS` for the stack, inside the cloud's namespace. */
+export function pulumiArgv(R: RealStack, args: string[]): string[] {
+  const global = args[0] === "stack" && args[1] === "init";
+  const stackArgs = global ? [] : ["--stack", R.stack];
+  // `stack output`, `stack export`, `cancel` take no config file.
+  const takesConfig = !global && !["stack", "cancel"].includes(args[0]);
+  return ["ip", "netns", "exec", CLOUD_NS, "pulumi", ...args, ...stackArgs, ...(takesConfig ? ["--config-file", R.configFile] : [])];
+}
+
+function pulumiIn(R: RealStack, env: Record<string, string>, args: string[], log: (l: string) => void): Promise<RunResult> {
+  const argv = pulumiArgv(R, args);
+  return new Promise((resolve, reject) => {
+    const p = spawn(argv[0], argv.slice(1), { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      log(d.toString());
+    });
+    p.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      log(d.toString());
+    });
+    p.on("error", reject);
+    p.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+/** Runs `pulumi ARGS` for a prepared lab stack (see prepareRealStack), streaming its output to `log`. */
+export function runPulumi(L: StackLayout, env: Record<string, string>, args: string[], log: (l: string) => void = () => undefined): Promise<RunResult> {
+  return pulumiIn(realStack(L), env, args, log);
+}
