@@ -212,6 +212,11 @@ export function writeSeed(rec: HostRecord, userData: string, instanceId: string)
  * A supervisor loop re-wires and boots again when the host reboots itself (nspawn exits 133 on reboot).
  */
 export async function bootHost(L: StackLayout, rec: HostRecord): Promise<void> {
+  await bootHostWired(rec, writeWire(L, rec));
+}
+
+/** bootHost for a host whose "hardware" is the script `wireFile` (the lab hypervisor's hosts, lab/hypervisor). */
+export async function bootHostWired(rec: HostRecord, wireFile: string): Promise<void> {
   ensureNspawnRuntime();
   const nspawn = [
     "systemd-nspawn",
@@ -232,7 +237,7 @@ export async function bootHost(L: StackLayout, rec: HostRecord): Promise<void> {
   // Its own cgroup per host: with --keep-unit the container's systemd takes the caller's cgroup for its root, and
   // six of them sharing one tree undo each other's units (status 219/CGROUP).
   const cg = CGROUP_ROOTS.map((r) => `d=${r}/${rec.netns}; mkdir -p "$d" && echo $$ >"$d/cgroup.procs";`).join(" ");
-  const supervisor = `${cg} export SYSTEMD_NSPAWN_API_VFS_WRITABLE=network; while :; do ${nspawn.map((a) => `'${a}'`).join(" ")} </dev/null; rc=$?; [ "$rc" -eq 133 ] || exit "$rc"; bash '${writeWire(L, rec)}'; done`;
+  const supervisor = `${cg} export SYSTEMD_NSPAWN_API_VFS_WRITABLE=network; while :; do ${nspawn.map((a) => `'${a}'`).join(" ")} </dev/null; rc=$?; [ "$rc" -eq 133 ] || exit "$rc"; bash '${wireFile}'; done`;
   rec.anchorPid = spawnDetached(["bash", "-c", supervisor], path.join(rec.dir, "console.log"));
   await waitFor(
     `host ${rec.name} to boot and listen on SSH (see ${rec.dir}/console.log)`,
@@ -401,7 +406,7 @@ export function sshdPid(rec: HostRecord): number | null {
   return m ? Number(m[1]) : null;
 }
 
-function unmountHost(dir: string): void {
+export function unmountHost(dir: string): void {
   const mounts = readFileSync("/proc/mounts", "utf8")
     .split("\n")
     .map((l) => l.split(" ")[1])
@@ -426,7 +431,7 @@ export function hostAlive(rec: HostRecord): boolean {
   return containerInit(rec) !== 0;
 }
 
-function killNetnsProcesses(ns: string): void {
+export function killNetnsProcesses(ns: string): void {
   for (const sig of ["TERM", "KILL"]) {
     const pids = run(["ip", "netns", "pids", ns])
       .stdout.split("\n")

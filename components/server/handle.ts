@@ -13,8 +13,9 @@ export interface ServerHandle {
   /** The readiness step; every remote command on this server depends on it. */
   ready: pulumi.Resource;
   /**
-   * The cloud's id of the machine behind this name (the instance id). A replaced instance has a new one, so every
-   * per-host step that carries it (scriptCommand's `machine`) runs again, in order, on the new machine.
+   * The machine behind this name: the instance id and its image id. A replaced instance has a new id and a rebuilt
+   * one a new image (same id, wiped disk), so every per-host step that carries it (scriptCommand's `machine`) runs
+   * again, in order, on the new machine.
    */
   machineId: pulumi.Output<string>;
 }

@@ -69,7 +69,7 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
   readonly connection: pulumi.Output<Connection>;
   readonly instance: openstack.compute.Instance;
   readonly ready: command.remote.Command;
-  /** The instance id (see ServerHandle.machineId). */
+  /** The instance id and image id (see ServerHandle.machineId). */
   readonly machineId: pulumi.Output<string>;
 
   constructor(name: string, args: ServerArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -124,7 +124,11 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
         userData: pulumi.secret(userData),
         metadata: { "fleet-role": args.role },
       },
-      { parent: this },
+      // A replacement (new user data, --replace) must get the port the old instance holds: Nova refuses a port that
+      // is still in use (409), so the old instance goes first. The port, its address and its floating IP stay, so no
+      // peer's allow-list changes; the cost is the server's downtime, which a replaced server has anyway (its disk is
+      // new). terraform-provider-openstack v1.54.1, resource_openstack_compute_instance_v2.go: user_data is ForceNew.
+      { parent: this, deleteBeforeReplace: true },
     );
 
     let publicIp: pulumi.Output<string | undefined> = pulumi.output(undefined);
@@ -150,10 +154,13 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
       }),
     );
 
-    this.machineId = this.instance.id;
+    // The machine is the instance *and* its image: an image change rebuilds the instance in place (same id, disk
+    // wiped; resource_openstack_compute_instance_v2.go, Update: image changes call servers.Rebuild), and every step
+    // keyed on the machine must then run again there.
+    this.machineId = pulumi.all([this.instance.id, this.instance.imageId]).apply(([id, image]) => `${id} ${image ?? ""}`.trim());
     this.ready = scriptCommand(
       `${name}-ready`,
-      { connection: this.connection, script: "wait-ready", files: { instance: this.instance.id } },
+      { connection: this.connection, script: "wait-ready", files: { instance: this.machineId } },
       { parent: this, dependsOn: attached },
     );
     this.registerOutputs({

@@ -50,7 +50,19 @@ if user is None:
     user = idn.create_user(name=spec["user"], password=spec["password"], domain_id="default", default_project_id=project.id)
     made.append(f"user {spec['user']}")
 else:
-    idn.update_user(user, password=spec["password"])
+    # Set again only when it no longer works (a new stack directory): a password change revokes the user's tokens.
+    try:
+        openstack.connect(
+            auth_url="http://127.0.0.1:5000/v3",
+            username=spec["user"],
+            password=spec["password"],
+            project_name=spec["project"],
+            user_domain_name="Default",
+            project_domain_name="Default",
+            identity_api_version="3",
+        ).authorize()
+    except openstack.exceptions.SDKException:
+        idn.update_user(user, password=spec["password"])
 member = idn.find_role("member")
 if not idn.validate_user_has_project_role(project, user, member):
     idn.assign_project_role_to_user(project, user, member)

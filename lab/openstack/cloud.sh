@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The lab's OpenStack: Debian 12's Zed (Keystone, Glance, Placement, Nova with FakeDriver, Neutron ML2 with the
-# router service plugin), MariaDB, RabbitMQ and memcached, every one started here by hand (no systemd) inside the
-# network namespace fl-os, listening on that namespace's loopback. The real Pulumi CLI runs in the same namespace,
-# so the API is 127.0.0.1 to it and nothing listens anywhere else. Facts behind each step:
-# ../shared/research/real-openstack.md. Data, configs, logs and pid files live in $FLEET_LAB_CLOUD_DIR.
+# The lab's OpenStack: Debian 12's Zed (Keystone, Glance, Placement, Nova, Neutron ML2 with the router service
+# plugin, its Linux bridge and L3 agents), MariaDB, RabbitMQ and memcached, every one started here by hand (no
+# systemd) inside the network namespace fl-os, listening on that namespace's loopback. The real Pulumi CLI runs in
+# the same namespace, so the API is 127.0.0.1 to it and nothing listens anywhere else. The one stand-in is the
+# hypervisor: nova-compute runs lab/hypervisor/fleet_lab_driver.py, which boots a systemd-nspawn host per server.
+# fl-os is also the lab's internet: it holds the external network's gateway (198.51.100.1) and the operator's
+# address (203.0.113.2), so what dials a floating IP from here reaches it through the server's router.
+# Facts behind each step: ../shared/research/real-openstack.md. Data, configs, logs and pid files live in
+# $FLEET_LAB_CLOUD_DIR.
 set -euo pipefail
 
 usage() {
@@ -49,17 +53,21 @@ PY=/usr/bin/python3
 
 # Every service: name, port to probe ("" = none), pid file stem.
 SERVICES=(mariadb:3306 rabbitmq:5672 memcached:11211 keystone:5000 placement:8778 glance:9292 neutron:9696 nova-api:8774
-  nova-conductor: nova-scheduler: nova-compute:)
+  nova-conductor: nova-scheduler: nova-compute: neutron-linuxbridge-agent: neutron-l3-agent:)
+REPO="$(cd "$here/../.." && pwd)"
+EXTERNAL_GW=198.51.100.1/24
+OPERATOR_IP=203.0.113.2
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-t_all=${FLEET_CLOUD_T0:-$(now_ms)}
+t_all=$(now_ms)
 t_step=$(now_ms)
 secs() { printf '%d.%d' $((($(now_ms) - $1) / 1000)) $(((($(now_ms) - $1) % 1000) / 100)); }
 step() { printf '[cloud %6ss] %-40s %s\n' "$(secs "$t_all")" "$1" "${2:-}"; t_step=$(now_ms); }
 took() { echo "$(secs "$t_step") s"; }
 die() { echo "cloud: $*" >&2; exit 1; }
 
-in_ns() { if [ "${FLEET_CLOUD_INSIDE:-}" = 1 ]; then "$@"; else ip netns exec "$NS" "$@"; fi; }
+# The cloud's network namespace only: the machine's mounts stay in view (the hypervisor's hosts are mounted there).
+in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
 ns_exists() { ip netns list | grep -qw "^$NS"; }
 answers() { in_ns bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 pid_alive() { [ -f "$D/run/$1.pid" ] && kill -0 "$(cat "$D/run/$1.pid")" 2>/dev/null; }
@@ -76,11 +84,23 @@ wait_for() { # what, seconds, command...
     sleep 0.2
   done
 }
+# The pid file holds the daemon's own pid: the shell writes its pid, then becomes the daemon (setsid may fork first).
 start() { # name, command... : started in the namespace, its own session, output to logs/<name>.out
   local name="$1"
   shift
-  in_ns setsid "$@" >"$D/logs/$name.out" 2>&1 </dev/null &
-  echo $! >"$D/run/$name.pid"
+  rm -f "$D/run/$name.pid"
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  in_ns setsid bash -c 'echo $$ >"$0"; exec "$@"' "$D/run/$name.pid" "$@" >"$D/logs/$name.out" 2>&1 </dev/null &
+  wait_for "$name to start" 10 test -s "$D/run/$name.pid"
+}
+start_agent() { # name, command... : as start, but with /sys showing the namespace's own devices (ip netns exec),
+  # which Neutron's agents read to find and wire tap devices
+  local name="$1"
+  shift
+  rm -f "$D/run/$name.pid"
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  ip netns exec "$NS" setsid bash -c 'echo $$ >"$0"; exec "$@"' "$D/run/$name.pid" "$@" >"$D/logs/$name.out" 2>&1 </dev/null &
+  wait_for "$name to start" 10 test -s "$D/run/$name.pid"
 }
 secret() { # a password made once and kept in the cloud's 0600 secrets file
   local f="$D/secrets/$1"
@@ -113,6 +133,15 @@ fi
 
 if [ "$cmd" = down ]; then
   stopped=0
+  # The servers' hosts first: powered off, their disks kept (--wipe: deleted).
+  guests=0
+  for dir in "$D"/hosts/*/; do
+    [ -f "$dir/guest.json" ] || continue
+    id="$(basename "$dir")"
+    if [ $wipe = 1 ]; then op=destroy; else op=power-off; fi
+    /usr/bin/node "$REPO/node_modules/tsx/dist/cli.mjs" "$REPO/lab/hypervisor/cli.ts" "$op" "$id" || true
+    guests=$((guests + 1))
+  done
   if ns_exists; then
     # Everything the cloud started runs in its namespace (epmd and rabbit's helpers too): stop them all.
     pids="$(ip netns pids "$NS" || true)"
@@ -128,19 +157,22 @@ if [ "$cmd" = down ]; then
     fi
   fi
   rm -f "$D"/run/*.pid 2>/dev/null || true
+  # The L3 agent's router namespaces hold no process; it makes them again when it starts.
+  for r in $(ip netns list | awk '/^qrouter-/ {print $1}'); do ip netns del "$r"; done
   if [ $wipe = 1 ]; then
     ns_exists && ip netns del "$NS"
     rm -rf "$D"
-    echo "cloud: stopped $stopped processes, deleted $D and namespace $NS"
+    echo "cloud: stopped $stopped processes and $guests hosts, deleted $D and namespace $NS"
   else
-    echo "cloud: stopped $stopped processes (data kept in $D)"
+    echo "cloud: stopped $stopped processes and $guests hosts (data kept in $D)"
   fi
   exit 0
 fi
 
 # ---- up ----
 [ "$(id -u)" = 0 ] || die "run as root"
-for b in mariadbd /usr/lib/rabbitmq/bin/rabbitmq-server memcached uwsgi keystone-manage glance-api neutron-server nova-api; do
+for b in mariadbd /usr/lib/rabbitmq/bin/rabbitmq-server memcached uwsgi keystone-manage glance-api neutron-server nova-api \
+  neutron-linuxbridge-agent neutron-l3-agent; do
   command -v "$b" >/dev/null || [ -x "$b" ] || die "$b is missing: bash scripts/setup.sh --no-up installs the lab's packages"
 done
 mkdir -p "$D"/{etc,logs,run,data,secrets}
@@ -148,17 +180,36 @@ chmod 700 "$D" "$D/secrets"
 
 all_up=1
 if ns_exists; then for s in "${SERVICES[@]}"; do running "$s" || all_up=0; done; else all_up=0; fi
+# nova-compute runs the hypervisor of one checkout, as its driver was when it started: another checkout's up, or a
+# changed driver, restarts it.
+HYPERVISOR="$REPO $(sha256sum "$REPO/lab/hypervisor/fleet_lab_driver.py" | cut -c1-16)"
+if [ "$(cat "$D/run/hypervisor" 2>/dev/null)" != "$HYPERVISOR" ] && pid_alive nova-compute; then
+  # Two nova-computes on one host would share its queue, each taking every other build: the old one must be gone.
+  kill "$(cat "$D/run/nova-compute.pid")" 2>/dev/null || true
+  gone() { ! pid_alive nova-compute; }
+  wait_for "the old nova-compute to exit" 60 gone
+  all_up=0
+fi
 if [ $all_up = 1 ]; then
   step "all services" "already running"
   exit 0
 fi
 
-if [ "${FLEET_CLOUD_INSIDE:-}" != 1 ]; then
-  if ! ns_exists; then ip netns add "$NS"; fi
+if ! ns_exists; then ip netns add "$NS"; fi
+if true; then
   ip netns exec "$NS" ip link set lo up
-  step "namespace $NS" "loopback up"
-  # The rest runs inside the namespace: every daemon, schema tool and client then sees the cloud on 127.0.0.1.
-  exec ip netns exec "$NS" env FLEET_CLOUD_INSIDE=1 FLEET_CLOUD_T0="$t_all" bash "$0" up
+  # The lab's internet: ext0 is the external network's wire (the Linux bridge agent bridges it as physnet
+  # "public"), inet0 its other end, the upstream gateway routers send to. The operator dials from 203.0.113.2.
+  if ! ip -n "$NS" link show ext0 >/dev/null 2>&1; then
+    ip -n "$NS" link add ext0 type veth peer name inet0
+    ip -n "$NS" addr add "$EXTERNAL_GW" dev inet0
+    ip -n "$NS" addr add "$OPERATOR_IP/32" dev lo
+    ip -n "$NS" link set ext0 up
+    ip -n "$NS" link set inet0 up
+    ip -n "$NS" route replace "${EXTERNAL_GW%.*}.0/24" dev inet0 src "$OPERATOR_IP"
+    ip netns exec "$NS" sysctl -qw net.ipv4.ip_forward=1
+  fi
+  step "namespace $NS" "loopback, external wire, operator $OPERATOR_IP"
 fi
 
 DBPASS="$(secret db)"
@@ -328,7 +379,8 @@ nova_common() { # the part every nova process shares; the API and the controller
 transport_url = $TRANSPORT
 my_ip = 127.0.0.1
 host = compute1
-compute_driver = fake.FakeDriver
+# The lab hypervisor (lab/hypervisor/fleet_lab_driver.py): FakeDriver's bookkeeping plus a booted host per server.
+compute_driver = fleet_lab_driver.LabDriver
 # One compute host: a resize must be allowed to land where the server already is (nova/compute/api.py, resize).
 allow_resize_to_same_host = true
 enabled_apis = osapi_compute
@@ -393,10 +445,10 @@ notify_nova_on_port_status_changes = true
 notify_nova_on_port_data_changes = true
 dhcp_agent_notification = false
 api_workers = 1
-rpc_workers = 0
-rpc_state_report_workers = 0
-# The Open vSwitch agent is a database record (register-agent.py), never a process: it must never be "down".
-agent_down_time = 2592000
+rpc_workers = 1
+rpc_state_report_workers = 1
+# The agents run on the compute host's name, so Nova's ports bind to its Linux bridge agent.
+host = compute1
 state_path = $D/data/neutron
 log_dir = $D/logs
 [database]
@@ -404,20 +456,36 @@ connection = $DB/neutron
 [oslo_concurrency]
 lock_path = $D/data/locks
 [ml2]
-type_drivers = flat,vxlan
-tenant_network_types = vxlan
-mechanism_drivers = openvswitch
+# One compute host: tenant networks are local bridges (no tunnel is needed between hosts that do not exist).
+type_drivers = local,flat
+tenant_network_types = local
+mechanism_drivers = linuxbridge
 extension_drivers = port_security
 [ml2_type_flat]
 flat_networks = public
-[ml2_type_vxlan]
-vni_ranges = 1:1000
 [securitygroup]
 enable_security_group = true
+firewall_driver = iptables
+[experimental]
+# Zed marks the Linux bridge driver experimental (neutron/common/experimental.py): the lab chooses it on purpose,
+# because its agent needs no Open vSwitch daemon and wires plain veths by name.
+linuxbridge = true
+[linux_bridge]
+physical_interface_mappings = public:ext0
+[vxlan]
+enable_vxlan = false
+[agent]
+# Running as root: commands need no sudo/rootwrap in front of them.
+root_helper =
+polling_interval = 1
 EOF
   authtoken neutron
   client nova nova
 } >"$D/etc/neutron.conf"
+cat >"$D/etc/l3_agent.ini" <<EOF
+[DEFAULT]
+interface_driver = linuxbridge
+EOF
 umask 022
 step "configs" "$D/etc"
 
@@ -427,13 +495,13 @@ synced() { # marker, command...
   local m="$D/data/synced-$1"
   shift
   [ -f "$m" ] && return 0
-  "$@" >>"$D/logs/db-sync.log" 2>&1 || die "$* failed; see $D/logs/db-sync.log"
+  in_ns "$@" >>"$D/logs/db-sync.log" 2>&1 || die "$* failed; see $D/logs/db-sync.log"
   touch "$m"
 }
 synced "keystone-$(pkgv keystone)" keystone-manage --config-file "$D/etc/keystone.conf" db_sync
 if [ ! -f "$D/data/keystone-fernet/0" ]; then
-  keystone-manage --config-file "$D/etc/keystone.conf" fernet_setup --keystone-user root --keystone-group root >>"$D/logs/db-sync.log" 2>&1
-  keystone-manage --config-file "$D/etc/keystone.conf" credential_setup --keystone-user root --keystone-group root >>"$D/logs/db-sync.log" 2>&1
+  in_ns keystone-manage --config-file "$D/etc/keystone.conf" fernet_setup --keystone-user root --keystone-group root >>"$D/logs/db-sync.log" 2>&1
+  in_ns keystone-manage --config-file "$D/etc/keystone.conf" credential_setup --keystone-user root --keystone-group root >>"$D/logs/db-sync.log" 2>&1
 fi
 synced "keystone-bootstrap" keystone-manage --config-file "$D/etc/keystone.conf" bootstrap --bootstrap-password "$ADMINPASS" \
   --bootstrap-region-id "$REGION" --bootstrap-admin-url http://127.0.0.1:5000/v3/ \
@@ -453,7 +521,8 @@ wait_for "keystone" 60 answers 5000
 step "keystone" "$(took)"
 
 # The service users and endpoints: one openstacksdk process, not one CLI call each.
-in_ns env OS_PASSWORD="$ADMINPASS" SERVICE_PASSWORD="$SVCPASS" "$PY" "$here/services.py" "$REGION" >"$D/logs/services.log" 2>&1 ||
+# The passwords travel in the environment, never on a command line.
+OS_PASSWORD="$ADMINPASS" SERVICE_PASSWORD="$SVCPASS" in_ns "$PY" "$here/services.py" "$REGION" >"$D/logs/services.log" 2>&1 ||
   die "the service catalogue failed; see $D/logs/services.log"
 step "service catalogue" "$(took)"
 
@@ -466,20 +535,27 @@ running nova-scheduler: || start nova-scheduler nova-scheduler --config-file "$D
 for p in 8778:placement 9292:glance 9696:neutron 8774:nova-api; do wait_for "${p#*:}" 120 answers "${p%%:*}"; done
 step "placement, glance, neutron, nova api" "$(took)"
 
-# Port binding with no agent process: ML2's openvswitch driver binds a port when an alive OVS agent is recorded for
-# the host (neutron/plugins/ml2/drivers/mech_agent.py, AgentMechanismDriverBase.bind_port).
-"$PY" "$here/register-agent.py" "$D/etc/neutron.conf" compute1 >>"$D/logs/register-agent.log" 2>&1 ||
-  die "registering the Open vSwitch agent record failed; see $D/logs/register-agent.log"
-step "neutron agent record" "$(took)"
+running neutron-linuxbridge-agent: || start_agent neutron-linuxbridge-agent neutron-linuxbridge-agent --config-file "$D/etc/neutron.conf"
+running neutron-l3-agent: || start_agent neutron-l3-agent neutron-l3-agent --config-file "$D/etc/neutron.conf" --config-file "$D/etc/l3_agent.ini"
+# Ports bind to a host whose Linux bridge agent is alive (neutron/plugins/ml2/drivers/mech_agent.py bind_port).
+agents_alive() { [ "$(mariadb --socket="$D/run/mysqld.sock" -uroot -N -e \
+  "SELECT COUNT(*) FROM neutron.agents WHERE host='compute1' AND admin_state_up=1 AND heartbeat_timestamp > UTC_TIMESTAMP() - INTERVAL 60 SECOND AND agent_type IN ('Linux bridge agent','L3 agent')")" = 2 ]; }
+wait_for "the Linux bridge and L3 agents" 120 agents_alive
+step "neutron linuxbridge and l3 agents" "$(took)"
 
 if ! running nova-compute:; then
-  start nova-compute "$PY" -c 'import sys; from nova.cmd.compute import main; sys.argv[0] = "nova-compute"; sys.exit(main())' \
-    --config-file "$D/etc/nova-compute.conf"
+  start nova-compute env PYTHONPATH="$here/../hypervisor" FLEET_LAB_REPO="$REPO" \
+    "$PY" -c 'import sys, fleet_lab_driver; from nova.cmd.compute import main
+# Nova looks drivers up under nova.virt only (nova/virt/driver.py, load_compute_driver).
+sys.modules["nova.virt.fleet_lab_driver"] = fleet_lab_driver
+sys.exit(main())' \
+    --config-file "$D/etc/nova-compute.conf" --log-file "$D/logs/nova-compute.log"
+  echo "$HYPERVISOR" >"$D/run/hypervisor"
 fi
 # The compute host must be in a cell before the scheduler places anything on it.
-discovered() { nova-manage --config-file "$D/etc/nova.conf" cell_v2 discover_hosts >/dev/null 2>&1 &&
-  nova-manage --config-file "$D/etc/nova.conf" cell_v2 list_hosts 2>/dev/null | grep -q compute1; }
+discovered() { in_ns nova-manage --config-file "$D/etc/nova.conf" cell_v2 discover_hosts >/dev/null 2>&1 &&
+  in_ns nova-manage --config-file "$D/etc/nova.conf" cell_v2 list_hosts 2>/dev/null | grep -q compute1; }
 wait_for "nova-compute registration" 120 discovered
-step "nova compute (FakeDriver) in cell1" "$(took)"
+step "nova compute (lab hypervisor) in cell1" "$(took)"
 
 step "ready" "every service in $NS on 127.0.0.1; $(ip netns pids "$NS" | wc -l) processes; data in $D"

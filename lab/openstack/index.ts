@@ -107,7 +107,7 @@ export function adminPython(script: string, args: string[], input = ""): RunResu
 }
 
 export interface ProjectObjects {
-  servers: { name: string; status: string; flavor: string; image: string; addresses: Record<string, string[]>; userData: string | null }[];
+  servers: { id: string; name: string; status: string; flavor: string; image: string; addresses: Record<string, string[]>; userData: string | null }[];
   ports: { name: string; fixedIps: string[]; mac: string; deviceOwner: string; deviceId: string; securityGroups: string[] }[];
   floatingIps: { address: string; fixedIp: string | null; portId: string | null }[];
   networks: string[];

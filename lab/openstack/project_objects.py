@@ -36,6 +36,7 @@ for s in conn.compute.servers(all_projects=True, project_id=pid):
     ud = s.user_data
     servers.append(
         {
+            "id": s.id,
             "name": s.name,
             "status": s.status,
             "flavor": flavor,

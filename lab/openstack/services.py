@@ -23,10 +23,10 @@ admin_role = idn.find_role("admin")
 project = idn.find_project("service", domain_id="default") or idn.create_project(name="service", domain_id="default")
 for name in ("glance", "placement", "nova", "neutron"):
     user = idn.find_user(name, domain_id="default")
+    # Made once with the password kept in the cloud's secrets; never set again: a password change revokes the
+    # user's tokens, and a running service that holds one would then fail its next call (401).
     if user is None:
         user = idn.create_user(name=name, password=os.environ["SERVICE_PASSWORD"], domain_id="default")
-    else:
-        idn.update_user(user, password=os.environ["SERVICE_PASSWORD"])
     idn.assign_project_role_to_user(project, user, admin_role)
 
 SERVICES = {

@@ -183,6 +183,15 @@ describe("the program with Pulumi.dev.yaml", () => {
     expect(await changedByReplacing("app-2")).toEqual(["app-2-firewall", "app-2-firewall-confirm", "app-2-ready", "shop-activate-app-2", "shop-prepare-app-2"]);
     // The gateway: its VPN too, and still no other host's step.
     expect(await changedByReplacing("gw-1")).toEqual(["fleet-vpn-configure", "gw-1-firewall", "gw-1-firewall-confirm", "gw-1-ready"]);
+    // A rebuild on a new image keeps the instance id but wipes the disk: the same steps run again, and only those.
+    const rebuilt = { ...dev, "fleet:servers": servers.map((s) => (s.name === "app-2" ? { ...s, image: "Debian 12" } : s)) };
+    await runProgram(rebuilt);
+    const afterRebuild = triggers();
+    expect(
+      Object.keys(afterRebuild)
+        .filter((k) => afterRebuild[k] !== before[k])
+        .sort(),
+    ).toEqual(["app-2-firewall", "app-2-firewall-confirm", "app-2-ready", "shop-activate-app-2", "shop-prepare-app-2"]);
     await runProgram(dev);
   });
 

@@ -57,7 +57,8 @@ async function outputsFor(type: string, name: string, inputs: Record<string, unk
     case "openstack:networking/floatingIp:FloatingIp":
       return { ...inputs, address: `203.0.113.${10 + (n % 240)}` };
     case "openstack:compute/instance:Instance":
-      return { ...inputs, accessIpV4: `198.51.100.${10 + (n % 240)}` };
+      // The cloud resolves the image's name to its id, as the provider records it in imageId.
+      return { ...inputs, accessIpV4: `198.51.100.${10 + (n % 240)}`, imageId: `image-id-of-${String(inputs.imageName)}` };
     case "command:remote:Command":
       // The provider always answers with the command's output; empty is what a silent script prints.
       // firewall-confirm reports the ruleset it saw the kernel run (scripts/remote/firewall-confirm.sh's last line).

@@ -1,0 +1,90 @@
+"""The lab's hypervisor, the one stand-in of the lab cloud: a Nova virt driver that keeps FakeDriver's bookkeeping
+(resources, power states) and, for each server Nova spawns, boots a systemd-nspawn host (lab/hypervisor/cli.ts) on
+the server's Neutron ports, seeded with the user data Nova holds. compute_driver = fleet_lab_driver.LabDriver, with
+lab/hypervisor on PYTHONPATH and FLEET_LAB_REPO naming the checkout (nova.conf and cloud.sh set both).
+
+What Nova does around these calls, and so what the lab follows (nova 26.2.2, Debian 12):
+- spawn(): ComputeManager._build_and_run_instance calls it once the ports are bound and their network_info built
+  (nova/compute/manager.py); network_info's VIFs carry the port id, MAC, fixed IPs, gateway and devname
+  ("tap" + the first 11 characters of the port id, nova/network/neutron.py _nw_info_build_network) and the
+  network's bridge ("brq" + the network id, cut to 14 characters, from the port's binding:vif_details; same
+  function). As os-vif's linux_bridge plugin does for libvirt, the hypervisor plugs the tap into that bridge,
+  making the bridge if it is missing: the Linux bridge agent leaves compute ports to Nova
+  (neutron/plugins/ml2/drivers/linuxbridge/agent/linuxbridge_neutron_agent.py, _add_tap_interface: "It is owned by
+  compute and thus will be added by nova") and only filters them and reports them up.
+- a rebuild (an image change): this driver has no rebuild(), so ComputeManager._rebuild_default_impl destroys the
+  guest and spawns it again on the same ports: a fresh disk, cloud-init runs as on a new machine.
+- destroy() on delete, reboot(), power_off()/power_on() as a user or Nova asks.
+"""
+import base64
+import json
+import os
+
+from nova.compute import power_state
+from nova.virt import fake
+from oslo_concurrency import processutils
+from oslo_log import log as logging
+
+LOG = logging.getLogger(__name__)
+REPO = os.environ.get("FLEET_LAB_REPO", "")
+
+
+def _hypervisor(*args, process_input=None):
+    """Runs lab/hypervisor/cli.ts; processutils keeps nova-compute's other greenthreads running meanwhile."""
+    cmd = ["/usr/bin/node", os.path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs"),
+           os.path.join(REPO, "lab", "hypervisor", "cli.ts"), *args]
+    out, err = processutils.execute(*cmd, process_input=process_input, cwd=REPO)
+    if err.strip():
+        LOG.info("lab hypervisor %s: %s", args[0], err.strip())
+    return out
+
+
+class LabDriver(fake.FakeDriver):
+    def init_host(self, host):
+        super().init_host(host)
+        # Hosts outlive a restart of nova-compute: take back the ones that still run.
+        for entry in json.loads(_hypervisor("list") or "[]"):
+            state = power_state.RUNNING if entry["running"] else power_state.SHUTDOWN
+            self.instances[entry["id"]] = fake.FakeInstance(entry["name"], state, entry["id"])
+
+    def spawn(self, context, instance, image_meta, injected_files, admin_password, allocations,
+              network_info=None, block_device_info=None, power_on=True, accel_info=None):
+        super().spawn(context, instance, image_meta, injected_files, admin_password, allocations,
+                      network_info, block_device_info, power_on, accel_info)
+        nics = []
+        for vif in network_info or []:
+            subnets = []
+            for subnet in vif["network"]["subnets"]:
+                gateway = subnet.get("gateway") or {}
+                subnets.append({
+                    "cidr": subnet["cidr"],
+                    "ips": [ip["address"] for ip in subnet["ips"]],
+                    "gateway": gateway.get("address"),
+                    "routes": [{"cidr": r["cidr"], "via": r["gateway"]["address"]} for r in subnet.get("routes", [])],
+                })
+            nics.append({"port": vif["id"], "mac": vif["address"], "devname": vif["devname"],
+                         "network": vif["network"]["id"], "bridge": vif["network"]["bridge"],
+                         "mtu": vif["network"].get("meta", {}).get("mtu"), "subnets": subnets})
+        user_data = base64.b64decode(instance.user_data).decode() if instance.user_data else ""
+        spec = {"id": instance.uuid, "name": instance.hostname or instance.display_name, "userData": user_data,
+                "nics": nics, "powerOn": bool(power_on)}
+        _hypervisor("spawn", process_input=json.dumps(spec))
+
+    def destroy(self, context, instance, network_info, block_device_info=None, destroy_disks=True,
+                destroy_secrets=True):
+        _hypervisor("destroy", instance.uuid)
+        super().destroy(context, instance, network_info, block_device_info, destroy_disks, destroy_secrets)
+
+    def reboot(self, context, instance, network_info, reboot_type, block_device_info=None,
+               bad_volumes_callback=None, accel_info=None):
+        _hypervisor("reboot", instance.uuid)
+        super().reboot(context, instance, network_info, reboot_type, block_device_info, bad_volumes_callback,
+                       accel_info)
+
+    def power_off(self, instance, timeout=0, retry_interval=0):
+        _hypervisor("power-off", instance.uuid)
+        super().power_off(instance, timeout, retry_interval)
+
+    def power_on(self, context, instance, network_info, block_device_info=None, accel_info=None):
+        _hypervisor("power-on", instance.uuid)
+        super().power_on(context, instance, network_info, block_device_info, accel_info)
