@@ -54,6 +54,17 @@ function upSteps(json: string): { op: string; urn: string }[] {
   return steps.map((m) => ({ op: m.op, urn: m.urn }));
 }
 
+/** What a failed `pulumi up --json` said: its error diagnostics (stdout carries them as events), else its stderr. */
+function errorsOf(r: { stdout: string; stderr: string }): string {
+  const errors = r.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => (JSON.parse(l) as { diagnosticEvent?: { severity: string; message: string } }).diagnosticEvent)
+    .filter((d) => d?.severity === "error")
+    .map((d) => d!.message.trim());
+  return (errors.length ? errors.join("\n") : r.stderr).slice(-2000);
+}
+
 /** The operations `pulumi up --json` reports, per resource type. */
 function operations(json: string): { ops: Record<string, number>; remote: number } {
   const doc = { steps: upSteps(json) } as { steps?: { op: string; urn: string }[] } & Summary;
@@ -243,7 +254,7 @@ describeLab("the dev stack under the real engine, on hosts the lab's hypervisor 
     writeFileSync(file, stringify(dev));
     env = await prepareRealStack(L, file, log);
     const r = await runPulumi(L, env, ["up", "--yes", "--skip-preview", "--json"], log);
-    expect({ code: r.code, err: r.code === 0 ? "" : r.stderr.slice(-2000) }).toEqual({ code: 0, err: "" });
+    expect({ code: r.code, err: r.code === 0 ? "" : errorsOf(r) }).toEqual({ code: 0, err: "" });
     const after = projectObjects(PROJECT).servers.find((s) => s.name === "app-2")!;
     expect({ id: after.id, image: after.image, status: after.status }).toEqual({ id: before.id, image: "Debian 12", status: "ACTIVE" });
     expect(existsSync(marker)).toBe(false);
@@ -266,7 +277,7 @@ describeLab("the dev stack under the real engine, on hosts the lab's hypervisor 
       .deployment.resources;
     const urn = state.find((x) => x.type === "openstack:compute/instance:Instance" && x.urn.endsWith("::app-1"))!.urn;
     const r = await runPulumi(L, env, ["up", "--yes", "--skip-preview", "--json", "--replace", urn], log);
-    expect({ code: r.code, err: r.code === 0 ? "" : r.stderr.slice(-2000) }).toEqual({ code: 0, err: "" });
+    expect({ code: r.code, err: r.code === 0 ? "" : errorsOf(r) }).toEqual({ code: 0, err: "" });
     const after = projectObjects(PROJECT).servers.find((s) => s.name === "app-1")!;
     expect(after.id).not.toBe(before.id);
     expect(after.addresses).toEqual(before.addresses);
