@@ -67,7 +67,8 @@ async function fabricate(type: string, n: number, inputs: Record<string, unknown
     case "openstack:networking/floatingIp:FloatingIp":
       return { ...inputs, address: `203.0.113.${10 + (n % 240)}` };
     case "openstack:compute/instance:Instance":
-      return { ...inputs, accessIpV4: `198.51.100.${10 + (n % 240)}` };
+      // The cloud resolves the image's name to an id, which the program's machine ids include.
+      return { ...inputs, accessIpV4: `198.51.100.${10 + (n % 240)}`, imageId: `image-id-of-${String(inputs.imageName)}` };
     case "command:remote:Command":
       // Nothing runs offline: what a command prints is unknown, as in a preview of a command that has not run yet.
       return { ...inputs, stdout: UNKNOWN, stderr: UNKNOWN };

@@ -356,6 +356,8 @@ function instanceHandler(cloud: Cloud): Handler {
           name,
           accessIpV4: publicIp ?? privateIp,
           accessIpV6: "",
+          // Glance resolves the image's name to an id; the machine id the program keys its steps on includes it.
+          imageId: `lab-image-${String(a.inputs.imageName ?? "")}`,
           networks: networks as unknown as Json,
           allMetadata: metadata,
           powerState: "active",

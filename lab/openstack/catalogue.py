@@ -8,23 +8,14 @@ The region gets the endpoints of every service the services' region has; the pro
 are the stack's tenant, as a Rackspace Flex account is. Prints one JSON line: what it created.
 Usage: OS_PASSWORD=<admin> python3 catalogue.py SERVICES_REGION < spec.json"""
 import json
-import os
 import sys
 
 import openstack
+from lab_cloud import admin, connect
 
 spec = json.load(sys.stdin)
 services_region = sys.argv[1]
-conn = openstack.connect(
-    auth_url="http://127.0.0.1:5000/v3",
-    username="admin",
-    password=os.environ["OS_PASSWORD"],
-    project_name="admin",
-    user_domain_name="Default",
-    project_domain_name="Default",
-    region_name=services_region,
-    identity_api_version="3",
-)
+conn = admin(services_region)
 idn = conn.identity
 made = []
 
@@ -52,15 +43,7 @@ if user is None:
 else:
     # Set again only when it no longer works (a new stack directory): a password change revokes the user's tokens.
     try:
-        openstack.connect(
-            auth_url="http://127.0.0.1:5000/v3",
-            username=spec["user"],
-            password=spec["password"],
-            project_name=spec["project"],
-            user_domain_name="Default",
-            project_domain_name="Default",
-            identity_api_version="3",
-        ).authorize()
+        connect(spec["user"], spec["password"], spec["project"]).authorize()
     except openstack.exceptions.SDKException:
         idn.update_user(user, password=spec["password"])
 member = idn.find_role("member")

@@ -7,18 +7,9 @@ import json
 import os
 import sys
 
-import openstack
+from lab_cloud import admin
 
-conn = openstack.connect(
-    auth_url="http://127.0.0.1:5000/v3",
-    username="admin",
-    password=os.environ["OS_PASSWORD"],
-    project_name="admin",
-    user_domain_name="Default",
-    project_domain_name="Default",
-    region_name=os.environ.get("OS_REGION_NAME", "RegionOne"),
-    identity_api_version="3",
-)
+conn = admin(os.environ.get("OS_REGION_NAME", "RegionOne"))
 project = conn.identity.find_project(sys.argv[1], domain_id="default")
 if project is None:
     print(json.dumps({"servers": [], "ports": [], "floatingIps": [], "networks": [], "subnets": [], "routers": [], "securityGroups": []}))

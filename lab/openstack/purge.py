@@ -5,19 +5,10 @@ Usage: python3 purge.py < {"project": "lab-dev", "user": "lab-dev", "password": 
 import json
 import sys
 
-import openstack
+from lab_cloud import connect
 
 spec = json.load(sys.stdin)
-conn = openstack.connect(
-    auth_url="http://127.0.0.1:5000/v3",
-    username=spec["user"],
-    password=spec["password"],
-    project_name=spec["project"],
-    user_domain_name="Default",
-    project_domain_name="Default",
-    region_name=spec["region"],
-    identity_api_version="3",
-)
+conn = connect(spec["user"], spec["password"], spec["project"], spec["region"])
 
 
 def count():

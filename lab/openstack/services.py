@@ -5,19 +5,10 @@ Usage: OS_PASSWORD=<admin> SERVICE_PASSWORD=<services> python3 services.py REGIO
 import os
 import sys
 
-import openstack
+from lab_cloud import admin
 
 region = sys.argv[1]
-conn = openstack.connect(
-    auth_url="http://127.0.0.1:5000/v3",
-    username="admin",
-    password=os.environ["OS_PASSWORD"],
-    project_name="admin",
-    user_domain_name="Default",
-    project_domain_name="Default",
-    region_name=region,
-    identity_api_version="3",
-)
+conn = admin(region)
 idn = conn.identity
 admin_role = idn.find_role("admin")
 project = idn.find_project("service", domain_id="default") or idn.create_project(name="service", domain_id="default")
