@@ -38,6 +38,6 @@ describe("stack names", () => {
     );
   });
   it("refuses names that could collide with other lab objects", () => {
-    for (const bad of ["t", "Dev", "a-b", "x".repeat(13), ""]) expect(() => checkStackName(bad)).toThrow(/lab stack name/);
+    for (const bad of ["t", "os", "vm", "Dev", "a-b", "x".repeat(13), ""]) expect(() => checkStackName(bad)).toThrow(/lab stack name/);
   });
 });

@@ -24,8 +24,12 @@ export class LabNameError extends Error {}
 const STACK_NAME = /^[a-z0-9]{1,12}$/;
 
 export function checkStackName(stack: string): void {
-  if (!STACK_NAME.test(stack) || stack === "t") {
-    throw new LabNameError(`lab stack name ${JSON.stringify(stack)} is not usable: use 1-12 lowercase letters/digits (not "t", which lab test namespaces use)`);
+  // "t" is the lab tests' namespaces' (fl-t-…); "os" and "vm" the lab cloud's (fl-os, and fl-vm-… for its servers),
+  // which a stack's teardown by prefix must never reach.
+  if (!STACK_NAME.test(stack) || ["t", "os", "vm"].includes(stack)) {
+    throw new LabNameError(
+      `lab stack name ${JSON.stringify(stack)} is not usable: use 1-12 lowercase letters/digits (not "t", "os" or "vm", which the lab's own namespaces use)`,
+    );
   }
 }
 
