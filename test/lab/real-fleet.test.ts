@@ -16,6 +16,7 @@ import { prepareRealStack, runPulumi } from "../../lab/pulumi-cli";
 import { fromStackExport } from "../../scripts/audit/checks";
 import { auditFleet } from "../../scripts/audit/run";
 import { inNs, netnsList, runAsync } from "../../lab/sh";
+import { waitFor } from "../../lab/hosts";
 
 const STACK = "realfleet";
 const L = layout(STACK);
@@ -215,10 +216,13 @@ describeLab("the dev stack under the real engine, on hosts the lab's hypervisor 
     const ns = (n: string) => `fl-vm-${guest(n).slice(0, 8)}`;
     // db-1 listens on 5432 and its own firewall accepts everything: only the security group stands in the way.
     await runAsync(inNs(ns("db-1"), ["iptables", "-I", "INPUT", "1", "-j", "ACCEPT"]));
-    const listener = runAsync(inNs(ns("db-1"), ["timeout", "20", "nc", "-l", "-p", "5432"]));
+    // -k: one listener for both probes, so web-1's can only fail at the security group, never at a closed port.
+    const listener = runAsync(inNs(ns("db-1"), ["timeout", "30", "nc", "-lk", "-p", "5432"]));
+    await waitFor("db-1 to listen on 5432", async () => (await runAsync(inNs(ns("db-1"), ["ss", "-Htln", "sport = :5432"]))).stdout.trim() !== "");
     const fromApp = await runAsync(inNs(ns("app-1"), ["nc", "-z", "-w", "3", ip("db-1"), "5432"]));
     const fromWeb = await runAsync(inNs(ns("web-1"), ["nc", "-z", "-w", "3", ip("db-1"), "5432"]));
     await runAsync(inNs(ns("db-1"), ["iptables", "-D", "INPUT", "1"]));
+    await runAsync(inNs(ns("db-1"), ["pkill", "-f", "nc -lk -p 5432"]));
     await listener.catch(() => undefined);
     expect({ app: fromApp.code, web: fromWeb.code }).toEqual({ app: 0, web: 1 });
   });
