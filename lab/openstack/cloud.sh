@@ -180,16 +180,19 @@ chmod 700 "$D" "$D/secrets"
 
 all_up=1
 if ns_exists; then for s in "${SERVICES[@]}"; do running "$s" || all_up=0; done; else all_up=0; fi
-# nova-compute runs the hypervisor of one checkout, as its driver was when it started: another checkout's up, or a
-# changed driver, restarts it.
-HYPERVISOR="$REPO $(sha256sum "$REPO/lab/hypervisor/fleet_lab_driver.py" | cut -c1-16)"
-if [ "$(cat "$D/run/hypervisor" 2>/dev/null)" != "$HYPERVISOR" ] && pid_alive nova-compute; then
+# nova-compute (the hypervisor) and the Linux bridge agent (its ebtables fix) run code of one checkout, as it was
+# when they started: another checkout's up, or a changed file, restarts them.
+code_of() { echo "$REPO $(sha256sum "$1" | cut -c1-16)"; }
+restart_if_changed() { # name, file
+  [ "$(cat "$D/run/$1.code" 2>/dev/null)" != "$(code_of "$2")" ] && pid_alive "$1" || return 0
   # Two nova-computes on one host would share its queue, each taking every other build: the old one must be gone.
-  kill "$(cat "$D/run/nova-compute.pid")" 2>/dev/null || true
-  gone() { ! pid_alive nova-compute; }
-  wait_for "the old nova-compute to exit" 60 gone
+  kill "$(cat "$D/run/$1.pid")" 2>/dev/null || true
+  gone() { ! pid_alive "$1"; }
+  wait_for "the old $1 to exit" 60 gone "$1"
   all_up=0
-fi
+}
+restart_if_changed nova-compute "$REPO/lab/hypervisor/fleet_lab_driver.py"
+restart_if_changed neutron-linuxbridge-agent "$here/linuxbridge_agent.py"
 if [ $all_up = 1 ]; then
   step "all services" "already running"
   exit 0
@@ -535,7 +538,11 @@ running nova-scheduler: || start nova-scheduler nova-scheduler --config-file "$D
 for p in 8778:placement 9292:glance 9696:neutron 8774:nova-api; do wait_for "${p#*:}" 120 answers "${p%%:*}"; done
 step "placement, glance, neutron, nova api" "$(took)"
 
-running neutron-linuxbridge-agent: || start_agent neutron-linuxbridge-agent neutron-linuxbridge-agent --config-file "$D/etc/neutron.conf"
+if ! running neutron-linuxbridge-agent:; then
+  start_agent neutron-linuxbridge-agent "$PY" "$here/linuxbridge_agent.py" --config-file "$D/etc/neutron.conf" \
+    --log-file "$D/logs/neutron-linuxbridge-agent.log"
+  code_of "$here/linuxbridge_agent.py" >"$D/run/neutron-linuxbridge-agent.code"
+fi
 running neutron-l3-agent: || start_agent neutron-l3-agent neutron-l3-agent --config-file "$D/etc/neutron.conf" --config-file "$D/etc/l3_agent.ini"
 # Ports bind to a host whose Linux bridge agent is alive (neutron/plugins/ml2/drivers/mech_agent.py bind_port).
 agents_alive() { [ "$(mariadb --socket="$D/run/mysqld.sock" -uroot -N -e \
@@ -550,7 +557,7 @@ if ! running nova-compute:; then
 sys.modules["nova.virt.fleet_lab_driver"] = fleet_lab_driver
 sys.exit(main())' \
     --config-file "$D/etc/nova-compute.conf" --log-file "$D/logs/nova-compute.log"
-  echo "$HYPERVISOR" >"$D/run/hypervisor"
+  code_of "$REPO/lab/hypervisor/fleet_lab_driver.py" >"$D/run/nova-compute.code"
 fi
 # The compute host must be in a cell before the scheduler places anything on it.
 discovered() { in_ns nova-manage --config-file "$D/etc/nova.conf" cell_v2 discover_hosts >/dev/null 2>&1 &&

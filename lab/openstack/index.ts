@@ -100,8 +100,8 @@ function adminPassword(): string {
 
 /** Runs one of this folder's Python scripts in fl-os as the cloud's admin (the password in its environment). */
 export function adminPython(script: string, args: string[], input = ""): RunResult {
-  const argv = inNs(CLOUD_NS, ["/usr/bin/python3", path.join(HERE, script), ...args]);
-  const r = spawnSync(argv[0], argv.slice(1), { input, encoding: "utf8", timeout: 120_000, env: { ...process.env, ...adminEnv() } });
+  const argv = inNs(CLOUD_NS, ["/usr/bin/python3", path.resolve(HERE, script), ...args]);
+  const r = spawnSync(argv[0], argv.slice(1), { input, encoding: "utf8", timeout: 300_000, env: { ...process.env, ...adminEnv() } });
   if (r.error) throw new CloudError(`${script}: ${r.error.message}`);
   return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
