@@ -1,106 +1,44 @@
 /**
  * npm run lab -- <command>
  *
- *   up      [--stack NAME] [--config-file FILE] [--program FILE] [--json] [--show-outputs]
- *           streams each change, then a short summary; --show-outputs prints every output (the matrix too)
- *   status  [--stack NAME] [--json]
- *   exec    [--stack NAME] HOST -- CMD...      HOST: a server, `operator`, `eng1` or `eng2`
- *   outputs [--stack NAME] [--json] [--show-secrets]
- *   reboot  [--stack NAME] HOST                 processes and kernel state gone, disk kept; bootcmd + sshd again
- *   audit   [--stack NAME] [--repair] [--json]  npm run audit on the lab stack: every host against what up applied
- *   down    [--stack NAME]
- *   cloud   up|down|status [--wipe]             the lab's OpenStack (one per machine, namespace fl-os)
+ *   up      [--stack NAME] [--config-file FILE] [--json]
+ *           the real `pulumi up` of the stack against the lab's OpenStack (cloud, tenant and laptops made first);
+ *           pulumi's own progress, then the hosts; --json prints one summary object (steps, remote runs)
  *   preview [--stack NAME] [--config-file FILE] [--json] [-- PULUMI-ARGS...]
- *           the real `pulumi preview` of the stack against the lab's OpenStack
+ *           the real `pulumi preview` of the stack
+ *   status  [--stack NAME] [--json]              servers (Nova's status, host, sshd), the operator, the laptops
+ *   exec    [--stack NAME] HOST -- CMD...        HOST: a server, `operator` (where pulumi runs), `eng1` or `eng2`
+ *   outputs [--stack NAME] [--json] [--show-secrets]
+ *   reboot  [--stack NAME] HOST                 a hard reboot through Nova's API
+ *   audit   [--stack NAME] [--repair] [--json]  npm run audit on the stack's checkpoint: every host against it
+ *   down    [--stack NAME]                      pulumi destroy, then whatever is left (cloud objects, laptops, files)
+ *   cloud   up|down|status [--wipe]             the lab's OpenStack (one per machine, namespace fl-os)
  *   pulumi  [--stack NAME] [--config-file FILE] -- ARGS...
- *           the real `pulumi ARGS` for the stack (up, refresh, destroy, stack output...), in the cloud's namespace
+ *           the real `pulumi ARGS` for the stack (refresh, destroy, stack export...), in the cloud's namespace
  *
- * The stack defaults to $FLEET_LAB_STACK or `dev`; its config is Pulumi.<stack>.yaml
- * unless --config-file (or $FLEET_LAB_CONFIG) names another file.
+ * The stack defaults to $FLEET_LAB_STACK or `dev`; its config is Pulumi.<stack>.yaml unless --config-file names
+ * another file.
  */
 import { spawnSync } from "child_process";
-import { existsSync, mkdirSync, readFileSync } from "fs";
+import { mkdirSync } from "fs";
 import * as path from "path";
-import { displayOutputs, formatUp, LabError, preflight, up } from "./engine";
-import { Json, loadState } from "./emulator/state";
-import { hostArgv, hostAlive, loadFabric, sshdPid, stackLinks, stackNamespaces, teardown } from "./hosts";
-import { LAPTOP_IPS, LAPTOPS, layout, OPERATOR_IP, StackLayout } from "./layout";
-import { reboot } from "./reboot";
-import { inNs } from "./sh";
-import { cloud } from "./openstack";
+import { layout } from "./layout";
+import { ensureLaptops } from "./laptops";
+import { cloud, CLOUD_NS } from "./openstack";
 import { prepareRealStack, runPulumi } from "./pulumi-cli";
-import { stackFilePath } from "./stackfile";
+import { changedNames, labExecArgv, realDown, rebootServer, remoteRuns, stackExport, stackOutputs, stackStatus, eventSteps } from "./real-stack";
+import { LAB_CORE, labUnavailable } from "./preflight";
+import { inNs } from "./sh";
+import { stackFilePath } from "../scripts/stack-file";
+import { fromStackExport } from "../scripts/audit/checks";
 import { auditFleet } from "../scripts/audit/run";
 import { exitAfterFlush, usageOf, wantsHelp } from "../scripts/cli-support";
 
-export interface StatusEntry {
-  name: string;
-  kind: "server" | "operator" | "laptop";
-  role: string;
-  netns: string;
-  privateIp: string | null;
-  publicIp: string | null;
-  sshdPid: number | null;
-  running: boolean;
-}
+export class LabError extends Error {}
 
-function configOrder(L: StackLayout): string[] {
-  if (!existsSync(L.outputsFile)) return [];
-  const servers = (JSON.parse(readFileSync(L.outputsFile, "utf8")) as { servers?: Json }).servers;
-  return servers && typeof servers === "object" && !Array.isArray(servers) ? Object.keys(servers) : [];
-}
-
-export function status(L: StackLayout): StatusEntry[] {
-  const fabric = loadFabric(L);
-  const present = new Set(stackNamespaces(L));
-  // Config order (the `servers` output lists servers as the config does), then creation order.
-  const order = configOrder(L);
-  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
-  const servers: StatusEntry[] = Object.values(fabric.hosts)
-    .sort((a, b) => rank(a.name) - rank(b.name) || a.index - b.index)
-    .map((h) => ({
-      name: h.name,
-      kind: "server",
-      role: h.role,
-      netns: h.netns,
-      privateIp: h.privateCidrs[0]?.split("/")[0] ?? null,
-      publicIp: h.publicIp ?? null,
-      sshdPid: sshdPid(h),
-      running: hostAlive(h),
-    }));
-  const outside: StatusEntry[] = [
-    {
-      name: "operator",
-      kind: "operator",
-      role: "operator",
-      netns: L.operatorNs,
-      privateIp: null,
-      publicIp: OPERATOR_IP,
-      sshdPid: null,
-      running: present.has(L.operatorNs),
-    },
-    ...LAPTOPS.map((l): StatusEntry => ({
-      name: l,
-      kind: "laptop",
-      role: "engineer laptop",
-      netns: L.laptopNs(l),
-      privateIp: null,
-      publicIp: LAPTOP_IPS[l],
-      sshdPid: null,
-      running: present.has(L.laptopNs(l)),
-    })),
-  ];
-  return present.size === 0 && servers.length === 0 ? [] : [...servers, ...outside];
-}
-
-/** argv that runs CMD inside a lab host or one of the lab's outside namespaces. */
-export function labExecArgv(L: StackLayout, host: string, cmd: string[]): string[] {
-  if (host === "operator" || host === "op") return inNs(L.operatorNs, cmd);
-  if ((LAPTOPS as readonly string[]).includes(host)) return inNs(L.laptopNs(host), cmd);
-  const rec = loadFabric(L).hosts[host];
-  if (!rec) throw new LabError(`no lab host ${JSON.stringify(host)} in stack ${L.stack} (see: npm run lab -- status)`);
-  if (!hostAlive(rec)) throw new LabError(`lab host ${host} is not running; run up again, or down`);
-  return hostArgv(rec, cmd);
+function preflight(): void {
+  const why = labUnavailable(LAB_CORE);
+  if (why) throw new LabError(`the lab cannot run here: ${why}`);
 }
 
 interface Args {
@@ -113,7 +51,7 @@ function parseArgs(argv: string[]): Args {
   const [cmd = "help", ...tail] = argv;
   const flags: Record<string, string | true> = {};
   const rest: string[] = [];
-  const withValue = new Set(["--stack", "--config-file", "--program"]);
+  const withValue = new Set(["--stack", "--config-file"]);
   for (let i = 0; i < tail.length; i++) {
     const a = tail[i];
     if (a === "--") {
@@ -145,33 +83,35 @@ async function main(argv: string[]): Promise<number> {
   const json = a.flags["--json"] === true;
   switch (a.cmd) {
     case "up": {
+      preflight();
+      const L = layout(stack);
       const log = (l: string) => (json ? process.stderr : process.stdout).write(l);
-      let r: Awaited<ReturnType<typeof up>>;
-      try {
-        r = await up({ stack, configFile: str(a.flags["--config-file"]), program: str(a.flags["--program"]), log });
-      } catch (e) {
-        // A script reading --json gets a summary even when up stops before it starts (a bad config).
-        if (json && e instanceof LabError)
-          process.stdout.write(`${JSON.stringify({ ok: false, error: e.message, steps: [], remoteRuns: 0, durationMs: 0 })}\n`);
-        throw e;
-      }
-      log(`${formatUp(r, stack, { showOutputs: a.flags["--show-outputs"] === true })}\n`);
+      const env = await prepareRealStack(L, stackFilePath(stack, str(a.flags["--config-file"])), log);
+      ensureLaptops(L);
+      // --json: the engine's event stream, read for the summary; otherwise pulumi's own display, as a user sees it.
+      const r = await runPulumi(L, env, ["up", "--yes", "--skip-preview", ...(json ? ["--json"] : [])], json ? () => undefined : log);
       if (json) {
-        process.stdout.write(
-          `${JSON.stringify({ ok: r.ok, error: r.error, steps: r.steps, remoteRuns: r.remoteRuns, durationMs: r.durationMs, outputs: displayOutputs(r.outputs, false) })}\n`,
-        );
+        const steps = r.code === 0 || r.stdout.includes('"summaryEvent"') ? eventSteps(r.stdout) : [];
+        process.stdout.write(`${JSON.stringify({ ok: r.code === 0, steps, changed: changedNames(steps), remoteRuns: remoteRuns(steps) })}\n`);
+        if (r.code !== 0) process.stderr.write(r.stderr);
+        return r.code === 0 ? 0 : 1;
       }
-      return r.ok ? 0 : 1;
+      if (r.code !== 0) return 1;
+      for (const e of stackStatus(L, await stackOutputs(L)).filter((h) => h.kind === "server")) {
+        log(`${e.name.padEnd(12)} ${e.role.padEnd(10)} private ${(e.privateIp ?? "-").padEnd(15)} public ${(e.publicIp ?? "-").padEnd(15)} ${e.status}\n`);
+      }
+      log(`lab stack ${stack}: up. npm run lab -- status | exec HOST -- CMD | down (see --help)\n`);
+      return 0;
     }
     case "status": {
       preflight();
-      const entries = status(layout(stack));
+      const L = layout(stack);
+      const entries = stackStatus(L, await stackOutputs(L).catch(() => ({})));
       if (json) process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
-      else if (entries.length === 0) process.stdout.write(`lab stack ${stack} is not running\n`);
       else {
         for (const e of entries) {
           process.stdout.write(
-            `${e.name.padEnd(12)} ${e.role.padEnd(16)} ${e.netns.padEnd(22)} private ${(e.privateIp ?? "-").padEnd(15)} public ${(e.publicIp ?? "-").padEnd(15)} ${e.kind === "server" ? `sshd ${e.sshdPid ?? "down"}` : ""}${e.running ? "" : " (not running)"}\n`,
+            `${e.name.padEnd(12)} ${e.role.padEnd(16)} ${e.netns.padEnd(14)} private ${(e.privateIp ?? "-").padEnd(15)} public ${(e.publicIp ?? "-").padEnd(15)} ${e.kind === "server" ? `${e.status} sshd ${e.sshdPid ?? "down"}` : ""}${e.running ? "" : " (not running)"}\n`,
           );
         }
       }
@@ -187,30 +127,29 @@ async function main(argv: string[]): Promise<number> {
     }
     case "outputs": {
       const L = layout(stack);
-      if (!existsSync(L.outputsFile)) throw new LabError(`no outputs for stack ${stack}: run npm run lab -- up --stack ${stack} first`);
-      const outputs = displayOutputs(JSON.parse(readFileSync(L.outputsFile, "utf8")) as Json, a.flags["--show-secrets"] === true);
-      if (json) process.stdout.write(`${JSON.stringify(outputs, null, 2)}\n`);
-      else for (const [k, v] of Object.entries(outputs as Record<string, Json>)) process.stdout.write(`${k}: ${JSON.stringify(v, null, 2)}\n`);
+      const out = await stackOutputs(L, a.flags["--show-secrets"] === true);
+      if (json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      else for (const [k, v] of Object.entries(out)) process.stdout.write(`${k}: ${JSON.stringify(v, null, 2)}\n`);
       return 0;
     }
     case "reboot": {
       preflight();
       const [host] = a.rest;
       if (!host) throw new LabError("usage: lab reboot HOST");
-      const r = await reboot(layout(stack), host);
-      process.stdout.write(`rebooted ${host}${r.errors.length ? `; bootcmd reported: ${r.errors.join("; ")}` : ""}\n`);
-      return r.errors.length ? 1 : 0;
+      rebootServer(layout(stack), host);
+      process.stdout.write(`rebooted ${host} (Nova reports it ACTIVE again)\n`);
+      return 0;
     }
     case "audit": {
       preflight();
       const L = layout(stack);
-      const resources = Object.values(loadState(L.stateFile, L.stack).resources).map((r) => ({ type: r.type, name: r.name, inputs: r.inputs }));
-      if (resources.length === 0) throw new LabError(`lab stack ${stack} has no state: run npm run lab -- up first`);
+      const resources = fromStackExport(await stackExport(L));
+      if (resources.length === 0) throw new LabError(`lab stack ${stack} has no resources: run npm run lab -- up first`);
       const tmpRoot = path.join(L.dir, "tmp");
       mkdirSync(tmpRoot, { recursive: true, mode: 0o700 });
       try {
         return await auditFleet(resources, {
-          wrap: (cmd) => inNs(L.operatorNs, cmd),
+          wrap: (cmd) => inNs(CLOUD_NS, cmd),
           tmpRoot,
           repair: a.flags["--repair"] === true,
           json,
@@ -247,10 +186,10 @@ async function main(argv: string[]): Promise<number> {
     case "down": {
       preflight();
       const L = layout(stack);
-      const gone = teardown(L);
-      const left = [...stackNamespaces(L), ...stackLinks(L)];
-      process.stdout.write(`lab stack ${stack}: removed ${gone.namespaces.length} namespaces, ${gone.links.length} links and ${L.dir}\n`);
-      if (left.length) throw new LabError(`could not remove: ${left.join(", ")}`);
+      const r = await realDown(L, (l) => process.stdout.write(l));
+      process.stdout.write(
+        `lab stack ${stack}: ${r.destroyed ? "destroyed" : "no state to destroy"}; ${r.purged} cloud objects purged after it; removed its laptops and ${L.dir}\n`,
+      );
       return 0;
     }
     default:

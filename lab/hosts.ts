@@ -1,18 +1,12 @@
 /**
- * Lab hosts: one network namespace per server, wired to two bridges in the root
- * namespace (private, public) that carry no address, so the root namespace
- * cannot talk to, or route for, the lab. Each host also has its own mount and
- * UTS namespace, held open by an "anchor" process: /etc, /var, /opt and
- * /usr/local are overlays whose upper layer is the host's own directory, and
- * /root, /home, /srv, /var/log are the host's own directories, so two hosts
- * never see each other's files. sshd and everything it spawns live inside.
+ * The lab's hosts, as its hypervisor (lab/hypervisor) boots them for Nova's servers: a systemd Debian 12 container
+ * (systemd-nspawn) on a copy-on-write view of the lab image, in the server's own network namespace, configured at
+ * first boot by the real cloud-init from its NoCloud seed; and the ways in from outside (nsenter, its sshd's pid).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "fs";
 import { spawn } from "child_process";
-import { createHash } from "crypto";
 import * as path from "path";
-import { LAPTOP_IPS, LAPTOPS, OPERATOR_IP, PUBLIC_PREFIX_LEN, StackLayout } from "./layout";
-import { inNs, must, netnsList, run, runAsync, RunResult } from "./sh";
+import { must, run, runAsync } from "./sh";
 
 export interface HostRecord {
   name: string;
@@ -28,12 +22,6 @@ export interface HostRecord {
   macs?: Record<string, string>;
 }
 
-export interface Fabric {
-  stack: string;
-  nextIndex: number;
-  hosts: Record<string, HostRecord>;
-}
-
 export class LabHostError extends Error {}
 
 const CLEAN_ENV = {
@@ -41,71 +29,6 @@ const CLEAN_ENV = {
   HOME: "/root",
   LANG: "C.UTF-8",
 };
-
-export function loadFabric(L: StackLayout): Fabric {
-  if (!existsSync(L.hostsFile)) return { stack: L.stack, nextIndex: 1, hosts: {} };
-  return JSON.parse(readFileSync(L.hostsFile, "utf8")) as Fabric;
-}
-
-export function saveFabric(L: StackLayout, f: Fabric): void {
-  mkdirSync(L.dir, { recursive: true, mode: 0o700 });
-  const tmp = `${L.hostsFile}.tmp`;
-  writeFileSync(tmp, JSON.stringify(f, null, 2), { mode: 0o600 });
-  renameSync(tmp, L.hostsFile);
-}
-
-function linkExists(name: string): boolean {
-  return run(["ip", "link", "show", "dev", name]).code === 0;
-}
-
-/** A namespace with loopback up and one veth leg (eth0/eth1...) on `bridge`; returns the leg's MAC. */
-function plugInto(ns: string, rootSide: string, inside: string, bridge: string, cidr: string, mac?: string): string {
-  if (linkExists(rootSide)) run(["ip", "link", "del", rootSide]);
-  must(["ip", "link", "add", rootSide, "type", "veth", "peer", "name", inside, "netns", ns]);
-  // No address at all in the root namespace, not even an IPv6 link-local one.
-  must(["ip", "link", "set", rootSide, "addrgenmode", "none"]);
-  must(["ip", "link", "set", rootSide, "master", bridge, "up"]);
-  // The same MAC after a reboot, like a real NIC: neighbours' ARP caches stay right.
-  if (mac) must(inNs(ns, ["ip", "link", "set", inside, "address", mac]));
-  must(inNs(ns, ["ip", "addr", "add", cidr, "dev", inside]));
-  must(inNs(ns, ["ip", "link", "set", inside, "up"]));
-  return must(inNs(ns, ["cat", `/sys/class/net/${inside}/address`])).trim();
-}
-
-function freshNetns(ns: string): void {
-  if (netnsList().includes(ns)) killNetnsProcesses(ns);
-  run(["ip", "netns", "del", ns]);
-  must(["ip", "netns", "add", ns]);
-  must(inNs(ns, ["ip", "link", "set", "lo", "up"]));
-}
-
-/** Bridges, the operator namespace (where the engine's SSH runs) and the engineer laptops. Idempotent. */
-export function ensureFabric(L: StackLayout): void {
-  for (const br of [L.privBridge, L.pubBridge]) {
-    if (!linkExists(br)) {
-      must(["ip", "link", "add", br, "type", "bridge"]);
-      must(["ip", "link", "set", br, "addrgenmode", "none"]);
-      must(["ip", "link", "set", br, "up"]);
-    }
-  }
-  const outside: [string, string, string][] = [
-    [L.operatorNs, `${L.linkPrefix}op`, OPERATOR_IP],
-    ...LAPTOPS.map((l, i): [string, string, string] => [L.laptopNs(l), `${L.linkPrefix}e${i + 1}`, LAPTOP_IPS[l]]),
-  ];
-  const present = netnsList();
-  for (const [ns, veth, ip] of outside) {
-    if (present.includes(ns) && linkExists(veth)) continue;
-    freshNetns(ns);
-    plugInto(ns, veth, "eth0", L.pubBridge, `${ip}/${PUBLIC_PREFIX_LEN}`);
-  }
-}
-
-export interface HostSpec {
-  name: string;
-  role: string;
-  privateCidrs: string[];
-  publicIp?: string;
-}
 
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -125,74 +48,6 @@ function spawnDetached(argv: string[], logFile: string): number {
   return child.pid;
 }
 
-/** A MAC that stays the host's across reboots and re-creations, like a Neutron port's (locally administered). */
-function macFor(L: StackLayout, host: string, iface: string): string {
-  const h = createHash("sha256").update(`${L.stack}/${host}/${iface}`).digest();
-  return ["02", ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, "0"))].join(":");
-}
-
-/**
- * The host's "hardware" as a script: a fresh network namespace (so kernel state, iptables, ipsets, routes and
- * sysctls are gone) with its NICs, fixed MACs and addresses. The lab runs it before every boot, including a
- * reboot the host asks for itself (`systemctl reboot`: the supervisor runs it again before nspawn).
- */
-function wireScript(L: StackLayout, rec: HostRecord): string {
-  const lines = [
-    "set -eu",
-    `ns=${rec.netns}`,
-    'for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done',
-    'ip netns del "$ns" 2>/dev/null || true',
-    'ip netns add "$ns"',
-    'ip -n "$ns" link set lo up',
-  ];
-  const nic = (rootSide: string, inside: string, bridge: string, cidrs: string[]) => {
-    lines.push(
-      `ip link del ${rootSide} 2>/dev/null || true`,
-      `ip link add ${rootSide} type veth peer name ${inside} netns "$ns"`,
-      `ip link set ${rootSide} addrgenmode none`,
-      `ip link set ${rootSide} master ${bridge} up`,
-      `ip -n "$ns" link set ${inside} address ${macFor(L, rec.name, inside)}`,
-      ...cidrs.map((c) => `ip -n "$ns" addr add ${c} dev ${inside}`),
-      `ip -n "$ns" link set ${inside} up`,
-    );
-  };
-  nic(L.veth(rec.index, "p"), "eth0", L.privBridge, rec.privateCidrs);
-  if (rec.publicIp) nic(L.veth(rec.index, "u"), "eth1", L.pubBridge, [`${rec.publicIp}/${PUBLIC_PREFIX_LEN}`]);
-  return `${lines.join("\n")}\n`;
-}
-
-function writeWire(L: StackLayout, rec: HostRecord): string {
-  const file = path.join(rec.dir, "wire.sh");
-  writeFileSync(file, wireScript(L, rec), { mode: 0o700 });
-  return file;
-}
-
-/** Sets up a host: its wired network namespace and its disk, a copy-on-write view (overlayfs) of the lab image. */
-export async function createHost(L: StackLayout, fabric: Fabric, spec: HostSpec): Promise<HostRecord> {
-  if (/[,:\s]/.test(L.dir)) throw new LabHostError(`lab directory ${L.dir} must not contain commas, colons or spaces`);
-  const dir = L.hostDir(spec.name);
-  unmountHost(dir);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const rec: HostRecord = {
-    name: spec.name,
-    role: spec.role,
-    netns: L.hostNs(spec.name),
-    index: fabric.nextIndex++,
-    privateCidrs: spec.privateCidrs,
-    publicIp: spec.publicIp,
-    anchorPid: 0,
-    dir,
-  };
-  must(["bash", writeWire(L, rec)]);
-  for (const d of ["upper", "work", "root"]) mkdirSync(path.join(dir, d), { mode: 0o755 });
-  must(["mount", "-t", "overlay", "overlay", "-o", `lowerdir=${labImage()},upperdir=${dir}/upper,workdir=${dir}/work`, `${dir}/root`]);
-  fabric.hosts[spec.name] = rec;
-  saveFabric(L, fabric);
-  return rec;
-}
-
-/** The host's root filesystem, as the host sees it at `/`. */
 export const hostRoot = (rec: HostRecord) => path.join(rec.dir, "root");
 
 /**
@@ -207,15 +62,11 @@ export function writeSeed(rec: HostRecord, userData: string, instanceId: string)
 }
 
 /**
- * Boots the host: systemd-nspawn runs the image's systemd as PID 1 in the host's network namespace
- * (--keep-unit --register=no: there is no host systemd or machined to ask; ../shared/research/lab-hosts.md).
- * A supervisor loop re-wires and boots again when the host reboots itself (nspawn exits 133 on reboot).
+ * Boots a host whose "hardware" is the script `wireFile` (the lab hypervisor's, lab/hypervisor): systemd-nspawn runs
+ * the image's systemd as PID 1 in the host's network namespace (--keep-unit --register=no: there is no host systemd
+ * or machined to ask; ../shared/research/lab-hosts.md). A supervisor loop re-wires and boots again when the host
+ * reboots itself (nspawn exits 133 on reboot).
  */
-export async function bootHost(L: StackLayout, rec: HostRecord): Promise<void> {
-  await bootHostWired(rec, writeWire(L, rec));
-}
-
-/** bootHost for a host whose "hardware" is the script `wireFile` (the lab hypervisor's hosts, lab/hypervisor). */
 export async function bootHostWired(rec: HostRecord, wireFile: string): Promise<void> {
   ensureNspawnRuntime();
   const nspawn = [
@@ -341,38 +192,6 @@ export async function stopHost(rec: HostRecord): Promise<void> {
  * A reboot as the host sees it: every process gone, kernel state (addresses, routes, iptables, ipsets, sysctls)
  * fresh, the disk kept; then systemd boots again and only what the host's own boot path restores comes back.
  */
-export async function powerCycle(L: StackLayout, fabric: Fabric, name: string): Promise<HostRecord> {
-  const rec = fabric.hosts[name];
-  if (!rec) throw new LabHostError(`no lab host ${name}`);
-  await stopHost(rec);
-  must(["bash", writeWire(L, rec)]);
-  await bootHost(L, rec);
-  saveFabric(L, fabric);
-  return rec;
-}
-
-/** The public address sits on the host itself (eth1 on the public bridge), like a floating IP seen from outside. */
-export function attachPublic(L: StackLayout, rec: HostRecord, ip: string): void {
-  if (rec.publicIp === ip) return;
-  if (rec.publicIp) detachPublic(L, rec);
-  rec.publicIp = ip;
-  const veth = L.veth(rec.index, "u");
-  if (linkExists(veth)) run(["ip", "link", "del", veth]);
-  must(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth1", "netns", rec.netns]);
-  must(["ip", "link", "set", veth, "addrgenmode", "none"]);
-  must(["ip", "link", "set", veth, "master", L.pubBridge, "up"]);
-  must(inNs(rec.netns, ["ip", "link", "set", "eth1", "address", macFor(L, rec.name, "eth1")]));
-  must(inNs(rec.netns, ["ip", "addr", "add", `${ip}/${PUBLIC_PREFIX_LEN}`, "dev", "eth1"]));
-  must(inNs(rec.netns, ["ip", "link", "set", "eth1", "up"]));
-  writeWire(L, rec);
-}
-
-export function detachPublic(L: StackLayout, rec: HostRecord): void {
-  run(["ip", "link", "del", L.veth(rec.index, "u")]);
-  delete rec.publicIp;
-  writeWire(L, rec);
-}
-
 /** argv that runs inside the host (all its namespaces, as root, with a clean environment), like `machinectl shell`. */
 export function hostArgv(rec: HostRecord, argv: string[]): string[] {
   const init = containerInit(rec);
@@ -393,10 +212,6 @@ export function hostArgv(rec: HostRecord, argv: string[]): string[] {
     ...Object.entries(CLEAN_ENV).map(([k, v]) => `${k}=${v}`),
     ...argv,
   ];
-}
-
-export function hostExec(rec: HostRecord, argv: string[], input?: string, timeoutMs?: number): Promise<RunResult> {
-  return runAsync(hostArgv(rec, argv), { input, timeoutMs });
 }
 
 /** PID of the host's listening sshd (in the root namespace), if it runs. */
@@ -427,10 +242,6 @@ export function processAlive(pid: number): boolean {
 }
 
 /** True when the host's systemd runs (false after a power-off or a manual kill). */
-export function hostAlive(rec: HostRecord): boolean {
-  return containerInit(rec) !== 0;
-}
-
 export function killNetnsProcesses(ns: string): void {
   for (const sig of ["TERM", "KILL"]) {
     const pids = run(["ip", "netns", "pids", ns])
@@ -447,55 +258,4 @@ export function killNetnsProcesses(ns: string): void {
 
 function spawnSyncSleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-export async function destroyHost(L: StackLayout, fabric: Fabric, name: string): Promise<void> {
-  const rec = fabric.hosts[name];
-  const ns = rec?.netns ?? L.hostNs(name);
-  if (rec) await stopHost(rec);
-  killNetnsProcesses(ns);
-  unmountHost(L.hostDir(name));
-  run(["ip", "netns", "del", ns]);
-  if (rec) {
-    run(["ip", "link", "del", L.veth(rec.index, "p")]);
-    run(["ip", "link", "del", L.veth(rec.index, "u")]);
-  }
-  rmSync(L.hostDir(name), { recursive: true, force: true });
-  delete fabric.hosts[name];
-  saveFabric(L, fabric);
-}
-
-/** Every link of this stack in the root namespace, found by prefix. */
-export function stackLinks(L: StackLayout): string[] {
-  const out = must(["ip", "-o", "link", "show"]);
-  return out
-    .split("\n")
-    .map((l) => l.split(": ")[1]?.split("@")[0])
-    .filter((n): n is string => n !== undefined && n.startsWith(L.linkPrefix));
-}
-
-export function stackNamespaces(L: StackLayout): string[] {
-  return netnsList().filter((n) => n.startsWith(L.nsPrefix));
-}
-
-/** Removes every namespace, process, link and file of the stack; safe to run twice and without state. */
-export function teardown(L: StackLayout): { namespaces: string[]; links: string[] } {
-  // Supervisors first (so nothing boots again), then the hosts' processes, then their disks.
-  for (const rec of Object.values(loadFabric(L).hosts)) if (rec.anchorPid && processAlive(rec.anchorPid)) run(["kill", "-KILL", String(rec.anchorPid)]);
-  const namespaces = stackNamespaces(L);
-  for (const ns of namespaces) {
-    killNetnsProcesses(ns);
-    run(["ip", "netns", "del", ns]);
-  }
-  const links = stackLinks(L);
-  // Bridges last: deleting a veth's namespace already took most veths with it.
-  for (const l of links.sort((a, b) => Number(a.endsWith("priv") || a.endsWith("pub")) - Number(b.endsWith("priv") || b.endsWith("pub")))) {
-    run(["ip", "link", "del", l]);
-  }
-  for (const rec of Object.values(loadFabric(L).hosts)) {
-    unmountHost(rec.dir);
-    removeCgroups(rec);
-  }
-  rmSync(L.dir, { recursive: true, force: true });
-  return { namespaces, links };
 }

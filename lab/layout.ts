@@ -1,7 +1,7 @@
 /**
- * Names and paths of everything one lab stack creates. Every name is derived
- * from the stack here, so `down` can find leftovers by prefix even when the
- * state file is gone, and two stacks never share an object.
+ * Names and paths of what one lab stack has on this machine: its directory (state, passphrase, tenant password)
+ * and its engineers' laptops. Every name derives from the stack, so `down` finds them even without state, and two
+ * stacks never share one.
  */
 import { createHash } from "crypto";
 import * as path from "path";
@@ -9,15 +9,11 @@ import { LAB_PREFIX } from "./sh";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 
-/** The lab's stand-in for the Internet: TEST-NET-3, only ever inside lab namespaces. */
-export const PUBLIC_CIDR = "203.0.113.0/24";
-export const PUBLIC_PREFIX_LEN = 24;
+/** The operator: where pulumi runs (the cloud's namespace, fl-os), on the lab's Internet (TEST-NET-3). */
 export const OPERATOR_IP = "203.0.113.2";
-/** Engineer laptops: outside the private network, on the public bridge. */
+/** Engineer laptops: on the lab's Internet, outside the private network. */
 export const LAPTOPS = ["eng1", "eng2"] as const;
 export const LAPTOP_IPS: Record<string, string> = { eng1: "203.0.113.3", eng2: "203.0.113.4" };
-/** Floating and PublicNet addresses are handed out from here up. */
-export const FIRST_PUBLIC_HOST = 10;
 
 export class LabNameError extends Error {}
 
@@ -40,53 +36,16 @@ export function stackTag(stack: string): string {
 
 export interface StackLayout {
   stack: string;
+  /** `.lab/<stack>`: pulumi's backend and passphrase, the tenant's password: secrets, 0700. */
   dir: string;
-  stateFile: string;
-  hostsFile: string;
-  outputsFile: string;
-  logsDir: string;
-  /** Prefix of every netns of this stack. */
-  nsPrefix: string;
-  /** Prefix of every link (bridges, veths) of this stack in the root netns. */
-  linkPrefix: string;
-  privBridge: string;
-  pubBridge: string;
-  operatorNs: string;
   laptopNs(name: string): string;
-  hostNs(host: string): string;
-  hostDir(host: string): string;
-  /** Root-side veth of host number `index`; kind p = private, u = public. */
-  veth(index: number, kind: "p" | "u"): string;
 }
 
-export function labRoot(): string {
+function labRoot(): string {
   return process.env.FLEET_LAB_DIR ?? path.join(REPO_ROOT, ".lab");
 }
 
 export function layout(stack: string): StackLayout {
   checkStackName(stack);
-  const tag = stackTag(stack);
-  const dir = path.join(labRoot(), stack);
-  const nsPrefix = `${LAB_PREFIX}${stack}-`;
-  const linkPrefix = `${LAB_PREFIX}${tag}-`;
-  return {
-    stack,
-    dir,
-    stateFile: path.join(dir, "state.json"),
-    hostsFile: path.join(dir, "hosts.json"),
-    outputsFile: path.join(dir, "outputs.json"),
-    logsDir: path.join(dir, "logs"),
-    nsPrefix,
-    linkPrefix,
-    privBridge: `${linkPrefix}priv`,
-    pubBridge: `${linkPrefix}pub`,
-    operatorNs: `${nsPrefix}op`,
-    laptopNs: (name) => `${nsPrefix}${name}`,
-    hostNs: (host) => `${nsPrefix}${host}`,
-    hostDir: (host) => path.join(dir, "hosts", host),
-    veth: (index, kind) => `${linkPrefix}${index}${kind}`,
-  };
+  return { stack, dir: path.join(labRoot(), stack), laptopNs: (name) => `${LAB_PREFIX}${stack}-${name}` };
 }
-
-/** Server names the lab keeps for its own namespaces. */
-export const RESERVED_HOST_NAMES = new Set(["op", "operator", ...LAPTOPS]);

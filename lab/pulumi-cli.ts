@@ -14,9 +14,9 @@ import { rawConfigFrom } from "../components/config/load";
 import { parseFleetConfig } from "../components/config/validate";
 import { FleetConfigError } from "../components/config/errors";
 import { REPO_ROOT, StackLayout } from "./layout";
-import { CLOUD_NS, cloud, cloudRunning, ensureTenant, tenantSpec } from "./openstack";
+import { CLOUD_NS, cloud, cloudRunning, ensureTenant, tenantEnv, tenantSpec } from "./openstack";
 import { RunResult } from "./sh";
-import { flattenConfig, projectName } from "./stackfile";
+import { flattenConfig, projectName } from "../scripts/stack-file";
 
 export class PulumiCliError extends Error {}
 
@@ -98,11 +98,28 @@ export async function prepareRealStack(L: StackLayout, stackFile: string, log: (
     const init = await pulumiIn(R, env, ["stack", "init", L.stack, "--cwd", R.projectDir, "--non-interactive"], () => undefined);
     if (init.code !== 0 && !/already exists/.test(init.stderr)) throw new PulumiCliError(`pulumi stack init ${L.stack}: ${init.stderr.trim()}`);
   }
+  writeStackConfig(L, source);
+  return env;
+}
+
+/**
+ * Writes a stack's config file (`config:` as a stack file has it), keeping the stack's encryption salt. Unchecked:
+ * prepareRealStack checks first; a test may write a bad config on purpose, to see what the program says of it.
+ */
+export function writeStackConfig(L: StackLayout, config: Record<string, unknown>): void {
+  const R = realStack(L);
   const current = existsSync(R.configFile) ? ((parse(readFileSync(R.configFile, "utf8")) ?? {}) as Record<string, unknown>) : {};
-  const doc = { ...(current.encryptionsalt ? { encryptionsalt: current.encryptionsalt } : {}), config: source };
+  const doc = { ...(current.encryptionsalt ? { encryptionsalt: current.encryptionsalt } : {}), config };
   writeFileSync(R.configFile, stringify(doc), { mode: 0o600 });
   chmodSync(R.configFile, 0o600);
-  return env;
+}
+
+/** The environment of a stack prepareRealStack made before (its backend and tenant), or undefined if none. */
+export function stackEnv(L: StackLayout): Record<string, string> | undefined {
+  const R = realStack(L);
+  const tenant = tenantEnv(L.dir);
+  if (!tenant || !existsSync(R.configFile)) return undefined;
+  return { ...baseEnv(R), ...tenant };
 }
 
 /** argv of `pulumi ARGS` for the stack, inside the cloud's namespace. */

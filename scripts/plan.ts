@@ -12,7 +12,7 @@ import * as path from "path";
 import { planDiff } from "../components/plan/diff";
 import { planModel } from "../components/plan/model";
 import { packDirectory } from "../components/deploy/pack";
-import { countByType, OfflineOptions, runProgramOffline } from "../lab/offline";
+import { countByType, OfflineOptions, runProgramOffline } from "./offline/run";
 import { PlainResource } from "../policy/args";
 import { PackConfig } from "../policy/run";
 import { PlanReport, renderPlanJson, renderPlanMarkdown } from "../components/plan/report";

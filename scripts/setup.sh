@@ -64,6 +64,11 @@ bash lab/image/build.sh >/dev/null
 done_step
 
 [ "${1:-}" = "--no-up" ] && exit 0
+# The lab runs the real pulumi: installed at the SDK's version, or built by npm run toolchain.
+if ! bash scripts/toolchain.sh --check >/dev/null 2>&1; then
+  echo "==> the lab needs the Pulumi toolchain first: npm run toolchain -- --src DIR (or a pulumi on PATH), then npm run lab -- up" >&2
+  exit 1
+fi
 echo "==> the dev stack in the lab (npm run lab -- up)"
 t0=$SECONDS
 npm run -s lab -- up

@@ -3,7 +3,7 @@ import { parseFleetConfig } from "../components/config/validate";
 import { FleetConfig } from "../components/config/types";
 import { FleetConfigError } from "../components/config/errors";
 import { rawConfigFrom } from "../components/config/load";
-import { readStackConfig, stackFilePath, projectName } from "../lab/stackfile";
+import { readStackConfig, stackFilePath, projectName } from "./stack-file";
 import { exitAfterFlush, printHelp } from "./cli-support";
 
 export function rawConfigOf(stack: string, file?: string): Record<string, unknown> {

@@ -122,11 +122,16 @@ async function spawnGuest(spec: ServerSpec): Promise<void> {
   writeSeed(g, spec.userData, spec.id);
   save(g);
   must(["bash", path.join(dir, "wire.sh")]);
-  if (spec.powerOn) await powerOn(g);
+  if (spec.powerOn) await powerOn(g, false);
 }
 
-async function powerOn(g: Guest): Promise<void> {
+/**
+ * Powers the host on. A machine that was off comes back with no kernel state (routes, iptables, ipsets, sysctls):
+ * its NICs are wired anew in a fresh network namespace first, unless spawn has just done so.
+ */
+async function powerOn(g: Guest, rewire = true): Promise<void> {
   if (containerInit(g)) return;
+  if (rewire) must(["bash", path.join(g.dir, "wire.sh")]);
   await bootHostWired(g, path.join(g.dir, "wire.sh"));
   save(g);
 }

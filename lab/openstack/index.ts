@@ -152,15 +152,35 @@ export function ensureTenant(spec: TenantSpec, stackDir: string): Record<string,
   const r = adminPython("catalogue.py", [SERVICES_REGION], JSON.stringify({ ...spec, password }));
   writeFileSync(path.join(stackDir, "tenant.json"), JSON.stringify({ project: spec.project, user: spec.user, region: spec.region }), { mode: 0o600 });
   if (r.code !== 0) throw new CloudError(`the lab cloud could not make stack ${spec.project}'s tenant:\n${r.stderr.trim().split("\n").slice(-8).join("\n")}`);
+  return tenantEnv(stackDir)!;
+}
+
+export interface Tenant {
+  project: string;
+  user: string;
+  region: string;
+}
+
+/** The tenant ensureTenant made for a stack (its tenant.json), or undefined if it never made one. */
+export function tenantOf(stackDir: string): Tenant | undefined {
+  const f = path.join(stackDir, "tenant.json");
+  return existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as Tenant) : undefined;
+}
+
+/** OS_* of a stack's tenant, as ensureTenant made it (undefined if it never did). */
+export function tenantEnv(stackDir: string): Record<string, string> | undefined {
+  const t = tenantOf(stackDir);
+  const pwFile = path.join(stackDir, "cloud-password");
+  if (!t || !existsSync(pwFile)) return undefined;
   return {
     OS_AUTH_URL: "http://127.0.0.1:5000/v3",
     OS_IDENTITY_API_VERSION: "3",
-    OS_USERNAME: spec.user,
-    OS_PASSWORD: password,
-    OS_PROJECT_NAME: spec.project,
+    OS_USERNAME: t.user,
+    OS_PASSWORD: readFileSync(pwFile, "utf8").trim(),
+    OS_PROJECT_NAME: t.project,
     OS_USER_DOMAIN_NAME: "Default",
     OS_PROJECT_DOMAIN_NAME: "Default",
-    OS_REGION_NAME: spec.region,
+    OS_REGION_NAME: t.region,
   };
 }
 
@@ -170,10 +190,9 @@ export function ensureTenant(spec: TenantSpec, stackDir: string): Record<string,
  * tenant has none.
  */
 export function purgeTenant(stackDir: string): { before: number; after: number } {
-  const tenantFile = path.join(stackDir, "tenant.json");
+  const tenant = tenantOf(stackDir);
   const pwFile = path.join(stackDir, "cloud-password");
-  if (!existsSync(tenantFile) || !existsSync(pwFile) || !cloudRunning()) return { before: 0, after: 0 };
-  const tenant = JSON.parse(readFileSync(tenantFile, "utf8")) as { project: string; user: string; region: string };
+  if (!tenant || !existsSync(pwFile) || !cloudRunning()) return { before: 0, after: 0 };
   const argv = inNs(CLOUD_NS, ["/usr/bin/python3", path.join(HERE, "purge.py")]);
   const r = spawnSync(argv[0], argv.slice(1), {
     input: JSON.stringify({ ...tenant, password: readFileSync(pwFile, "utf8").trim() }),

@@ -6,7 +6,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { readStackText } from "../../components/plan/stack";
 import { decodeBundle } from "../../components/remote/bundle";
-import { runProgramOffline } from "../../lab/offline";
+import { runProgramOffline } from "../offline/run";
 import { fromStackExport, parseAudit, planAudit, StateResource } from "./checks";
 
 const loadProgram = () => {

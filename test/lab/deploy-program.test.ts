@@ -9,8 +9,8 @@ import * as os from "os";
 import * as path from "path";
 import { describeLab } from "./guard";
 import { fromStackFile, lab, LabUp } from "./support";
+import { changedNames } from "../../lab/real-stack";
 
-const PROGRAM = path.join(__dirname, "deployProgram.ts");
 const APP_HOSTS = ["app-1", "app-2", "app-3"];
 
 describeLab(
@@ -22,28 +22,33 @@ describeLab(
     const git = (...a: string[]) =>
       execFileSync("git", ["-C", repo, "-c", "user.name=lab", "-c", "user.email=lab@example.com", ...a], { encoding: "utf8" }).trim();
 
+    // No revision: the fleet without its deploy, so each app host can be given its git mirror first (lab hosts
+    // cannot reach the Internet); then the deploy, exactly as a stack declares it.
     const config = (revision: string | undefined) =>
       fromStackFile("Pulumi.dev.yaml", {
         "fleet:servers": [{ name: "gw-1", role: "gateway" }, ...APP_HOSTS.map((name) => ({ name, role: "app" }))],
-        "fleet:deploy": {
-          app: "shop",
-          roles: ["app"],
-          source: { git: { url: "file:///root/shop.git", revision: revision ?? "v1" } },
-          port: 8080,
-          healthTimeoutSeconds: 5,
-          batchSize: 2,
-          keepReleases: 3,
-        },
+        "fleet:deploy":
+          revision === undefined
+            ? undefined
+            : {
+                app: "shop",
+                roles: ["app"],
+                source: { git: { url: "file:///root/shop.git", revision } },
+                port: 8080,
+                healthTimeoutSeconds: 5,
+                batchSize: 2,
+                keepReleases: 3,
+              },
         "fleet:appEnv": { API_TOKEN: "lab-secret-token" },
-        "deploylab:enabled": revision !== undefined,
       });
 
     const get = async (host: string, p: string) => (await t.exec(host, ["curl", "-s", "--max-time", "3", `http://127.0.0.1:8080${p}`])).stdout.trim();
     const cat = async (host: string, file: string) => (await t.exec(host, ["cat", file])).stdout;
-    const deploySteps = (u: LabUp) => u.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`);
+    // What changed, in the order the engine started it (a replacement's three steps are one change).
+    const deploySteps = (u: LabUp) => changedNames(u.steps);
 
     beforeAll(async () => {
-      t.down();
+      await t.down();
       repo = mkdtempSync(path.join(os.tmpdir(), "fl-deploy-prog-"));
       git("init", "-q");
       copyFileSync(path.join(__dirname, "..", "..", "app", "server.py"), path.join(repo, "server.py"));
@@ -59,15 +64,15 @@ describeLab(
       git("bundle", "create", "-q", bundle, "--all");
       const b64 = readFileSync(bundle).toString("base64");
       rmSync(bundle);
-      await t.up(config(undefined), { program: PROGRAM });
+      await t.up(config(undefined));
       // Each app host gets its own copy of "the company's git server".
       for (const h of APP_HOSTS) {
         const r = await t.exec(h, ["sh", "-c", "base64 -d >/root/shop.bundle && git clone -q --mirror /root/shop.bundle /root/shop.git"], b64);
         expect(r.code).toBe(0);
       }
     });
-    afterAll(() => {
-      t.down();
+    afterAll(async () => {
+      await t.down();
       if (repo) rmSync(repo, { recursive: true, force: true });
     });
 
@@ -81,27 +86,28 @@ describeLab(
     const unitsBefore: Record<string, { pid: string; release?: string; active: string }> = {};
 
     it("deploys v1 to every app host and exports the revision per host", async () => {
-      const u = await t.up(config("v1"), { program: PROGRAM });
+      const u = await t.up(config("v1"));
       expect(u.outputs.revisions).toEqual({ "app-1": "v1", "app-2": "v1", "app-3": "v1" });
       for (const h of APP_HOSTS) expect(await get(h, "/")).toBe(sha.v1);
       const env = await t.exec("app-1", ["stat", "-c", "%a %U", "/srv/shop/.fleet/app.env"]);
       expect(env.stdout.trim()).toBe("600 root");
-      expect(JSON.stringify(u.steps)).not.toContain("lab-secret-token");
+      // The token never reaches what pulumi printed (progress, diffs, outputs).
+      expect(u.printed).not.toContain("lab-secret-token");
     });
 
     it("re-runs nothing on a no-op up", async () => {
-      const u = await t.up(config("v1"), { program: PROGRAM });
+      const u = await t.up(config("v1"));
       expect(deploySteps(u)).toEqual([]);
       expect(u.remoteRuns).toBe(0);
     });
 
     it("deploys v2 replacing only deploy resources", async () => {
-      const u = await t.up(config("v2"), { program: PROGRAM });
+      const u = await t.up(config("v2"));
       const changed = deploySteps(u);
       expect(changed.length).toBeGreaterThan(0);
-      for (const s of changed) expect(s).toMatch(/ shop-(prepare|activate)-app-\d$/);
-      // Steps are recorded as they finish: every prepare before any activate, batch 2 after batch 1.
-      const done = changed.map((s) => s.split(" ")[1]);
+      for (const s of changed) expect(s).toMatch(/^shop-(prepare|activate)-app-\d$/);
+      // In the order the engine started them: every prepare before any activate, batch 2 after batch 1.
+      const done = changed;
       const lastPrepare = Math.max(...APP_HOSTS.map((h) => done.indexOf(`shop-prepare-${h}`)));
       const firstActivate = Math.min(...APP_HOSTS.map((h) => done.indexOf(`shop-activate-${h}`)));
       expect(lastPrepare).toBeLessThan(firstActivate);
@@ -117,10 +123,14 @@ describeLab(
 
     it("stops at a broken v3: the first batch rolls back, the last batch is never touched", async () => {
       const before = await cat("app-3", "/srv/shop/revisions.log");
-      const u = await t.up(config("v3"), { program: PROGRAM, expectFailure: true });
+      const u = await t.up(config("v3"), { expectFailure: true });
       expect(u.ok).toBe(false);
       expect(u.error).toMatch(/failed its health check/);
       expect(u.error).toMatch(/HEALTH_FAIL marker/);
+      // The failing remote command's error, and all the rest pulumi printed, hold no secret: not the app's token,
+      // not a private key (the admin key and host keys are inputs of every remote command).
+      expect(u.printed).not.toContain("lab-secret-token");
+      expect(u.printed).not.toMatch(/PRIVATE KEY/);
       for (const h of APP_HOSTS) expect(await get(h, "/")).toBe(sha.v2);
       expect(await cat("app-3", "/srv/shop/revisions.log")).toBe(before);
       expect(u.steps.map((s) => s.name)).not.toContain("shop-activate-app-3");

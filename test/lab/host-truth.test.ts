@@ -11,7 +11,8 @@ import { describeLab } from "./guard";
 import { fromStackFile, lab, LabUp } from "./support";
 import { HostProcesses, probeFrom } from "./support/e2e";
 import { sshArgv } from "../../scripts/ssh/openssh";
-import { isSecretWrapper, loadState, SECRET_SIG, SECRET_SIG_KEY, unwrap } from "../../lab/emulator/state";
+import { CLOUD_NS } from "../../lab/openstack";
+import { changedNames } from "../../lab/real-stack";
 import { inNs, runAsync } from "../../lab/sh";
 
 /** A stream's text so far; `until(re)` resolves when it matches, woken by the stream's own data (10 s at most). */
@@ -42,7 +43,7 @@ function collect(stream: Readable, timeoutMs = 10_000) {
 
 const SSH_AUDIT = path.join(process.env.FLEET_CACHE ?? path.join(os.homedir(), ".cache", "openstack-fleet"), "ssh-audit-3.3.0", "bin", "ssh-audit");
 
-describeLab("lab: the host is the truth", () => {
+describeLab("lab: the host is the truth (real engine)", () => {
   const t = lab("truth");
   const base = fromStackFile("Pulumi.dev.yaml");
   const roles = base["fleet:roles"] as Record<string, { allow?: { proto?: string; ports: number[]; from: string[] }[] }>;
@@ -50,19 +51,19 @@ describeLab("lab: the host is the truth", () => {
   const procs = new HostProcesses(t);
 
   beforeAll(async () => {
-    t.down();
+    await t.down();
     first = await t.up(base);
-  }, 300_000);
-  afterAll(() => {
+  }, 600_000);
+  afterAll(async () => {
     procs.killAll();
-    t.down();
-  });
+    await t.down();
+  }, 300_000);
 
   describe("the gateway's sshd", () => {
     it("passes ssh-audit with no warning or failure, and offers no compression", async () => {
       expect(existsSync(SSH_AUDIT)).toBe(true); // installed by scripts/setup.sh (a current release; Debian's is too old)
       const gw = first.host("gw-1").publicIp!;
-      const r = await runAsync(inNs(t.L.operatorNs, [SSH_AUDIT, "-j", "-n", gw]), { timeoutMs: 60_000 });
+      const r = await runAsync(inNs(CLOUD_NS, [SSH_AUDIT, "-j", "-n", gw]), { timeoutMs: 60_000 });
       expect(r.stderr).toBe("");
       const report = JSON.parse(r.stdout) as {
         compression: string[];
@@ -82,7 +83,7 @@ describeLab("lab: the host is the truth", () => {
       const local = "127.0.0.1:17505";
       const fwd = spawn(
         ...((argv) => [argv[0], argv.slice(1)] as const)(
-          inNs(t.L.operatorNs, [...sshArgv(t.connection("gw-1"), dir, "test -L"), "-N", "-v", "-L", `${local}:/run/openvpn-server/fleet.sock`]),
+          inNs(CLOUD_NS, [...sshArgv(await t.connection("gw-1"), dir, "test -L"), "-N", "-v", "-L", `${local}:/run/openvpn-server/fleet.sock`]),
         ),
         { stdio: ["ignore", "ignore", "pipe"] },
       );
@@ -90,7 +91,7 @@ describeLab("lab: the host is the truth", () => {
       try {
         // The listener is up once ssh says so; then one connection through it, which sshd must refuse.
         await log.until(/Local forwarding listening on 127\.0\.0\.1 port 17505/);
-        const banner = await runAsync(inNs(t.L.operatorNs, ["timeout", "5", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/17505; timeout 2 cat <&3"]));
+        const banner = await runAsync(inNs(CLOUD_NS, ["timeout", "5", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/17505; timeout 2 cat <&3"]));
         expect(banner.stdout).not.toContain(">INFO:OpenVPN Management Interface");
         await log.until(/channel \d+: open failed/);
       } finally {
@@ -104,22 +105,11 @@ describeLab("lab: the host is the truth", () => {
     const TSX = path.join("node_modules", ".bin", "tsx");
     const audit = (...args: string[]) => runAsync([TSX, path.join("lab", "cli.ts"), "audit", "--stack", t.stack, ...args], { timeoutMs: 300_000 });
 
-    it("audits a real stack from its `pulumi stack export --show-secrets` document, as npm run audit -- --state - does", async () => {
-      // The lab's record of the up, in the export's shape: URNs, and secrets as {sig, plaintext: JSON}.
-      const asExport = (v: unknown): unknown => {
-        if (isSecretWrapper(v)) return { [SECRET_SIG_KEY]: SECRET_SIG, plaintext: JSON.stringify(unwrap(v.value)) };
-        if (Array.isArray(v)) return v.map(asExport);
-        if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asExport(x)]));
-        return v;
-      };
-      const resources = Object.values(loadState(t.L.stateFile, t.stack).resources).map((r) => ({
-        urn: `urn:pulumi:${t.stack}::openstack-fleet::fleet:index:Fleet$${r.type}::${r.name}`,
-        type: r.type,
-        inputs: asExport(r.inputs),
-      }));
-      const doc = JSON.stringify({ version: 3, deployment: { resources } });
+    it("audits the stack from its `pulumi stack export --show-secrets` document, as npm run audit -- --state - does", async () => {
+      const exported = await t.pulumi(["stack", "export", "--show-secrets"]);
+      expect(exported.code).toBe(0);
       // From the operator's network: where `pulumi up` ran from, for the lab.
-      const r = await runAsync(inNs(t.L.operatorNs, [TSX, path.join("scripts", "audit.ts"), "--state", "-"]), { input: doc, timeoutMs: 300_000 });
+      const r = await runAsync(inNs(CLOUD_NS, [TSX, path.join("scripts", "audit.ts"), "--state", "-"]), { input: exported.stdout, timeoutMs: 300_000 });
       expect(r.stdout).toContain("All 15 checks on 6 hosts in sync.");
       expect([r.code, r.stderr]).toEqual([0, ""]);
     }, 300_000);
@@ -162,8 +152,17 @@ describeLab("lab: the host is the truth", () => {
       const offered = async () => {
         const dir = mkdtempSync(path.join(os.tmpdir(), "auth-"));
         try {
-          const argv = [...sshArgv(t.connection("gw-1"), dir, "auth probe"), "-v", "-o", "BatchMode=yes", "-o", "PreferredAuthentications=none", "--", "true"];
-          const r = await runAsync(inNs(t.L.operatorNs, argv), { timeoutMs: 30_000 });
+          const argv = [
+            ...sshArgv(await t.connection("gw-1"), dir, "auth probe"),
+            "-v",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "PreferredAuthentications=none",
+            "--",
+            "true",
+          ];
+          const r = await runAsync(inNs(CLOUD_NS, argv), { timeoutMs: 30_000 });
           return /Authentications that can continue: (\S+)/.exec(r.stderr)?.[1] ?? `(none in: ${r.stderr.slice(-300)})`;
         } finally {
           rmSync(dir, { recursive: true, force: true });
@@ -178,7 +177,7 @@ describeLab("lab: the host is the truth", () => {
       expect(await offered()).toBe("publickey,password");
       // An open SSH session across the repair: sshd's reload must not end it. It answers one line read after it.
       const dir = mkdtempSync(path.join(os.tmpdir(), "sess-"));
-      const argv = inNs(t.L.operatorNs, [...sshArgv(t.connection("gw-1"), dir, "session"), "--", 'echo up; read -r x; echo "got $x"']);
+      const argv = inNs(CLOUD_NS, [...sshArgv(await t.connection("gw-1"), dir, "session"), "--", 'echo up; read -r x; echo "got $x"']);
       const sess = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "ignore"] });
       const said = collect(sess.stdout);
       const ended = new Promise<number | null>((ok) => sess.on("exit", ok));
@@ -203,16 +202,20 @@ describeLab("lab: the host is the truth", () => {
 
   describe("firewall confirm checks the kernel", () => {
     it("a host that restarts between apply and confirm fails the up; the next up confirms, and the removed flow is refused", async () => {
-      // db-1 stops taking 5432 from the app servers (only the VPN keeps it); db-1 reboots right after its apply.
+      // db-1 stops taking 5432 from the app servers (only the VPN keeps it). Only db-1's apply runs first
+      // (`pulumi up --target`): its new rules are live but unconfirmed, so not saved for boot; then db-1 reboots.
       const narrowed = { ...roles, db: { ...roles.db, allow: [{ proto: "tcp", ports: [5432], from: ["vpn"] }] } };
       const config = { ...base, "fleet:roles": narrowed };
-      const failed = await t.up(config, { expectFailure: true, fault: "reboot:db-1:before:db-1-firewall-confirm" });
+      const applied = await t.up(config, { args: ["--target", await t.urn("db-1-firewall", "command:remote:Command")] });
+      expect(changedNames(applied.steps, "command:remote:Command")).toEqual(["db-1-firewall"]);
+      await t.reboot("db-1");
+      const failed = await t.up(config, { expectFailure: true });
       expect(failed.ok).toBe(false);
       expect(failed.error).toMatch(/db-1-firewall-confirm[\s\S]*fleet: db-1: the kernel does not run rules [0-9a-f]{16}/);
       expect(failed.error).toContain("run `pulumi up` again");
 
       const healed = await t.up(config);
-      const ran = healed.steps.filter((s) => s.op !== "same" && s.type === "command:remote:Command").map((s) => s.name);
+      const ran = changedNames(healed.steps, "command:remote:Command");
       expect(ran).toEqual(["db-1-firewall-confirm"]);
       expect(healed.outputs.firewallHashes["db-1"]).not.toBe(first.outputs.firewallHashes["db-1"]);
 

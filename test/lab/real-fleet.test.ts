@@ -17,6 +17,7 @@ import { fromStackExport } from "../../scripts/audit/checks";
 import { auditFleet } from "../../scripts/audit/run";
 import { inNs, netnsList, runAsync } from "../../lab/sh";
 import { waitFor } from "../../lab/hosts";
+import { eventErrors, eventSteps, remoteRuns, stackGuests } from "../../lab/real-stack";
 
 const STACK = "realfleet";
 const L = layout(STACK);
@@ -37,53 +38,15 @@ const typeOf = (urn: string) => urn.split("::")[2].split("$").pop()!;
 const countTypes = (urns: string[]) => urns.map(typeOf).reduce<Record<string, number>>((m, t) => ({ ...m, [t]: (m[t] ?? 0) + 1 }), {});
 const log = (l: string) => void (process.env.FLEET_LAB_VERBOSE ? process.stderr.write(l) : undefined);
 
-interface Summary {
-  result?: string;
-  changeSummary?: Record<string, number>;
-}
-/**
- * The steps an `up --json` performed: it streams engine events, one JSON object a line, and each step is announced by
- * a resourcePreEvent whose metadata holds its op and URN (Pulumi's apitype.EngineEvent, StepEventMetadata).
- */
-function upSteps(json: string): { op: string; urn: string }[] {
-  const steps = json
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => (JSON.parse(l) as { resourcePreEvent?: { metadata: { op: string; urn: string } } }).resourcePreEvent?.metadata)
-    .filter((m): m is { op: string; urn: string } => m !== undefined);
-  if (!json.includes('"summaryEvent"')) throw new Error(`pulumi up --json printed no summary: ${json.slice(-500)}`);
-  return steps.map((m) => ({ op: m.op, urn: m.urn }));
-}
-
-/** What a failed `pulumi up --json` said: its error diagnostics (stdout carries them as events), else its stderr. */
-function errorsOf(r: { stdout: string; stderr: string }): string {
-  const errors = r.stdout
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .map((l) => (JSON.parse(l) as { diagnosticEvent?: { severity: string; message: string } }).diagnosticEvent)
-    .filter((d) => d?.severity === "error")
-    .map((d) => d!.message.trim());
-  return (errors.length ? errors.join("\n") : r.stderr).slice(-2000);
-}
-
-/** The operations `pulumi up --json` reports, per resource type. */
+/** The operations an `up --json` reports, by op, and how many remote commands ran. */
 function operations(json: string): { ops: Record<string, number>; remote: number } {
-  const doc = { steps: upSteps(json) } as { steps?: { op: string; urn: string }[] } & Summary;
+  const steps = eventSteps(json);
   const ops: Record<string, number> = {};
-  let remote = 0;
-  for (const s of doc.steps ?? []) {
-    if (s.op === "same") continue;
-    ops[s.op] = (ops[s.op] ?? 0) + 1;
-    if (s.urn.includes("command:remote:Command")) remote++;
-  }
-  return { ops, remote };
+  for (const s of steps) if (s.op !== "same") ops[s.op] = (ops[s.op] ?? 0) + 1;
+  return { ops, remote: remoteRuns(steps) };
 }
-
-/** The server a hypervisor host was booted for (lab/hypervisor/cli.ts keeps guest.json beside its disk). */
-function guestName(id: string): string | undefined {
-  const f = path.join(cloudDir(), "hosts", id, "guest.json");
-  return existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as { name: string }).name : undefined;
-}
+/** The directory of the host the hypervisor booted for a server (lab/hypervisor/cli.ts). */
+const hostDir = (name: string) => stackGuests(L)[name].dir;
 
 describeLab("the dev stack under the real engine, on hosts the lab's hypervisor boots for Nova", () => {
   let env: Record<string, string>;
@@ -159,8 +122,7 @@ describeLab("the dev stack under the real engine, on hosts the lab's hypervisor 
       const port = objs.ports.find((p) => p.name.startsWith(`${s.name}-`) && p.deviceOwner === "compute:nova")!;
       expect(s.addresses.fleet[0]).toBe(port.fixedIps[0]);
       // The host booted for it got the user data Nova holds, byte for byte.
-      const id = readdirSync(path.join(cloudDir(), "hosts")).find((g) => guestName(g) === s.name)!;
-      expect(readFileSync(path.join(cloudDir(), "hosts", id, "root", "var/lib/cloud/seed/nocloud/user-data"), "utf8")).toBe(s.userData);
+      expect(readFileSync(path.join(hostDir(s.name), "root", "var/lib/cloud/seed/nocloud/user-data"), "utf8")).toBe(s.userData);
     }
     const fixed = (name: string) => objs.servers.find((s) => s.name === name)!.addresses.fleet[0];
     expect(objs.floatingIps.map((f) => f.fixedIp).sort()).toEqual(PUBLIC.map(fixed).sort());
@@ -212,8 +174,7 @@ describeLab("the dev stack under the real engine, on hosts the lab's hypervisor 
   it("Neutron's security groups are enforced outside the host: web-1 cannot reach db-1's 5432 even with db-1's own firewall open", async () => {
     const objs = projectObjects(PROJECT);
     const ip = (n: string) => objs.servers.find((s) => s.name === n)!.addresses.fleet[0];
-    const guest = (n: string) => readdirSync(path.join(cloudDir(), "hosts")).find((id) => guestName(id) === n)!;
-    const ns = (n: string) => `fl-vm-${guest(n).slice(0, 8)}`;
+    const ns = (n: string) => stackGuests(L)[n].netns;
     // db-1 listens on 5432 and its own firewall accepts everything: only the security group stands in the way.
     await runAsync(inNs(ns("db-1"), ["iptables", "-I", "INPUT", "1", "-j", "ACCEPT"]));
     // -k: one listener for both probes, so web-1's can only fail at the security group, never at a closed port.
@@ -241,15 +202,14 @@ describeLab("the dev stack under the real engine, on hosts the lab's hypervisor 
 
   /** Non-"same" steps of an `up --json`, as "op name" (name: the last URN segment). */
   const changed = (json: string) =>
-    upSteps(json)
+    eventSteps(json)
       .filter((s) => s.op !== "same")
       .map((s) => `${s.op} ${typeOf(s.urn).split(":").pop()} ${s.urn.split("::").pop()}`)
       .sort();
-  const hostOf = (name: string) => readdirSync(path.join(cloudDir(), "hosts")).find((g) => guestName(g) === name)!;
 
   it("an image change rebuilds the server in place: its steps run again on the wiped host, and nowhere else", async () => {
     const before = projectObjects(PROJECT).servers.find((s) => s.name === "app-2")!;
-    const marker = path.join(cloudDir(), "hosts", hostOf("app-2"), "root", "root", "before-rebuild");
+    const marker = path.join(hostDir("app-2"), "root", "root", "before-rebuild");
     writeFileSync(marker, "the old disk\n");
     const dev = parse(readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
     const servers = dev.config["fleet:servers"] as { name: string; image?: string }[];
@@ -258,7 +218,7 @@ describeLab("the dev stack under the real engine, on hosts the lab's hypervisor 
     writeFileSync(file, stringify(dev));
     env = await prepareRealStack(L, file, log);
     const r = await runPulumi(L, env, ["up", "--yes", "--skip-preview", "--json"], log);
-    expect({ code: r.code, err: r.code === 0 ? "" : errorsOf(r) }).toEqual({ code: 0, err: "" });
+    expect({ code: r.code, err: r.code === 0 ? "" : eventErrors(r) }).toEqual({ code: 0, err: "" });
     const after = projectObjects(PROJECT).servers.find((s) => s.name === "app-2")!;
     expect({ id: after.id, image: after.image, status: after.status }).toEqual({ id: before.id, image: "Debian 12", status: "ACTIVE" });
     expect(existsSync(marker)).toBe(false);
@@ -281,7 +241,7 @@ describeLab("the dev stack under the real engine, on hosts the lab's hypervisor 
       .deployment.resources;
     const urn = state.find((x) => x.type === "openstack:compute/instance:Instance" && x.urn.endsWith("::app-1"))!.urn;
     const r = await runPulumi(L, env, ["up", "--yes", "--skip-preview", "--json", "--replace", urn], log);
-    expect({ code: r.code, err: r.code === 0 ? "" : errorsOf(r) }).toEqual({ code: 0, err: "" });
+    expect({ code: r.code, err: r.code === 0 ? "" : eventErrors(r) }).toEqual({ code: 0, err: "" });
     const after = projectObjects(PROJECT).servers.find((s) => s.name === "app-1")!;
     expect(after.id).not.toBe(before.id);
     expect(after.addresses).toEqual(before.addresses);

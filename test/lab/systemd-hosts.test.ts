@@ -7,14 +7,16 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { writeProfile } from "../../scripts/vpn-profile";
 import { describeLab } from "./guard";
+
 import { fromStackFile, lab, LabUp } from "./support";
 import { firewallState, startVpnClient } from "./support/e2e";
 import { stopClient, VpnClient, waitConnected } from "./vpn-lab";
-import { loadFabric, waitFor } from "../../lab/hosts";
+import { waitFor } from "../../lab/hosts";
+import { stackGuests } from "../../lab/real-stack";
 
 const SERVERS = ["gw-1", "web-1", "web-2", "app-1", "app-2", "db-1"];
 
-describeLab("lab: hosts boot systemd and the real cloud-init", () => {
+describeLab("lab: hosts the hypervisor boots for Nova run systemd and the real cloud-init", () => {
   const t = lab("sys");
   let up: LabUp;
   const dir = mkdtempSync(path.join(tmpdir(), "fl-sys-"));
@@ -31,12 +33,13 @@ describeLab("lab: hosts boot systemd and the real cloud-init", () => {
   };
 
   beforeAll(async () => {
-    t.down();
+    await t.down();
+    t.laptops();
     up = await t.up(fromStackFile("Pulumi.dev.yaml"));
-  }, 300_000);
-  afterAll(() => {
+  }, 600_000);
+  afterAll(async () => {
     for (const c of clients) stopClient(c);
-    t.down();
+    await t.down();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -55,7 +58,7 @@ describeLab("lab: hosts boot systemd and the real cloud-init", () => {
       expect({ h, status: await sh(h, "cloud-init status --wait >/dev/null; cloud-init status") }).toEqual({ h, status: "status: done" });
       const schema = await t.exec(h, ["cloud-init", "schema", "--system"]);
       expect({ h, code: schema.code, out: schema.stdout.trim() }).toEqual({ h, code: 0, out: expect.stringMatching(/Valid cloud-config/) });
-      // The seed holds exactly the user data the program gave the instance.
+      // The seed holds the user data Nova holds for the server (real-fleet compares the two byte for byte).
       expect(await sh(h, "head -n1 /var/lib/cloud/seed/nocloud/user-data")).toBe("#cloud-config");
       expect(await sh(h, "cloud-init query local_hostname")).toBe(h);
     }
@@ -68,7 +71,7 @@ describeLab("lab: hosts boot systemd and the real cloud-init", () => {
   });
 
   it.each([["gw-1"], ["web-1"], ["app-1"], ["db-1"]])(
-    "npm run lab -- reboot %s: kernel state is rebuilt by the host's own boot path, identical, with no up",
+    "a hard reboot of %s through Nova: kernel state is rebuilt by the host's own boot path, identical, with no up",
     async (h) => {
       const before = await firewallState(t, h);
       const bootBefore = await sh(h, "cat /proc/sys/kernel/random/boot_id; systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target");
@@ -106,7 +109,7 @@ describeLab("lab: hosts boot systemd and the real cloud-init", () => {
       150_000,
     ).catch(async (e: Error) => {
       // What the host said while it went down: the state and jobs of its systemd (a stop job that held it), its console.
-      const log = path.join(loadFabric(t.L).hosts["app-2"].dir, "console.log");
+      const log = path.join(stackGuests(t.L)["app-2"].dir, "console.log");
       const state = await sh("app-2", "systemctl is-system-running; systemctl list-jobs --no-pager | head -20").catch(
         (x: Error) => `(no answer: ${x.message})`,
       );

@@ -7,10 +7,17 @@ import { ChildProcess, spawn } from "child_process";
 import { writeFileSync } from "fs";
 import * as path from "path";
 import { Proto } from "../../../components/model";
-import { labExecArgv } from "../../../lab/cli";
 import { CLIENT, LISTENER, PROBER, lineReader } from "../firewall-lab";
 import { VpnClient } from "../vpn-lab";
-import { Lab } from "./index";
+import { RunResult } from "../../../lab/sh";
+import { StackLayout } from "../../../lab/layout";
+
+/** What these helpers need of a lab (./index's Lab or ./real's RealLab). */
+export interface LabHosts {
+  readonly L: StackLayout;
+  execArgv(host: string, argv: string[]): string[];
+  exec(host: string, argv: string[], input?: string, timeoutMs?: number): Promise<RunResult>;
+}
 
 export interface PortSpec {
   proto: Proto;
@@ -25,10 +32,10 @@ export interface ProbeTarget extends PortSpec {
 export class HostProcesses {
   private readonly children: ChildProcess[] = [];
 
-  constructor(private readonly t: Lab) {}
+  constructor(private readonly t: LabHosts) {}
 
   spawn(host: string, argv: string[], stdin: "ignore" | "pipe" = "ignore"): ChildProcess {
-    const [cmd, ...args] = labExecArgv(this.t.L, host, argv);
+    const [cmd, ...args] = this.t.execArgv(host, argv);
     const child = spawn(cmd, args, { stdio: [stdin, "pipe", "pipe"] });
     this.children.push(child);
     return child;
@@ -74,7 +81,7 @@ export class HostProcesses {
 }
 
 /** Parallel probes (firewall-lab's prober) from inside a lab host or laptop: true = connected / UDP echo came back. */
-export async function probeFrom(t: Lab, host: string, targets: ProbeTarget[], timeoutSeconds = 1.5): Promise<boolean[]> {
+export async function probeFrom(t: LabHosts, host: string, targets: ProbeTarget[], timeoutSeconds = 1.5): Promise<boolean[]> {
   if (targets.length === 0) return [];
   const r = await t.exec(host, ["python3", "-c", PROBER, String(timeoutSeconds)], JSON.stringify(targets), 60_000);
   if (r.code !== 0) throw new Error(`prober in ${host} failed (${r.code}): ${r.stderr}`);
@@ -82,7 +89,7 @@ export async function probeFrom(t: Lab, host: string, targets: ProbeTarget[], ti
 }
 
 /** `openvpn --config profile` as a daemon in a laptop namespace, with vpn-lab's log/pid layout (so its waitConnected/stopClient apply). */
-export async function startVpnClient(t: Lab, laptop: "eng1" | "eng2", profileFile: string, tag: string): Promise<VpnClient> {
+export async function startVpnClient(t: LabHosts, laptop: "eng1" | "eng2", profileFile: string, tag: string): Promise<VpnClient> {
   const base = path.join(path.dirname(profileFile), `client-${tag}-${Date.now()}`);
   const c: VpnClient = { name: tag, ns: t.L.laptopNs(laptop), log: `${base}.log`, pidFile: `${base}.pid` };
   writeFileSync(c.log, "", { mode: 0o600 });
@@ -92,7 +99,7 @@ export async function startVpnClient(t: Lab, laptop: "eng1" | "eng2", profileFil
 }
 
 /** Kernel firewall state comparable across a reboot: iptables/ip6tables-save without counters or comments, and the ipsets without their hash seeds. */
-export async function firewallState(t: Lab, host: string): Promise<string> {
+export async function firewallState(t: LabHosts, host: string): Promise<string> {
   const out: string[] = [];
   for (const argv of [["iptables-save"], ["ip6tables-save"], ["ipset", "save"]]) {
     const r = await t.exec(host, argv);

@@ -1,60 +1,51 @@
 /**
- * The lab, for test suites: bring a stack up through the real program, look
- * inside its hosts, connect over SSH as the engine does, tear it down.
+ * The lab for test suites, on the real engine: a stack brought up by the real `pulumi` CLI and providers against
+ * the lab's OpenStack, its servers booted by the lab's hypervisor; hosts looked into, SSH as the command provider
+ * does it, reboots through Nova's API, and everything taken down.
  *
- *   import { describeLab } from "../guard";
- *   import { lab, fromStackFile, unsecret } from "./support";
+ *   const t = realLab("fw");                     // own stack name per suite: [a-z0-9]{1,12}
+ *   beforeAll(async () => { await t.down(); up = await t.up(fromStackFile("Pulumi.dev.yaml", {...})); });
+ *   afterAll(() => t.down());
  *
- *   describeLab("firewall through the program", () => {
- *     const fw = lab("fw");                       // own stack name per suite: [a-z0-9]{1,12}
- *     let up: LabUp;
- *     beforeAll(async () => {
- *       fw.down();                                // leftovers of an aborted run
- *       up = await fw.up(fromStackFile("Pulumi.dev.yaml", { "fleet:servers": [...] }));
- *     });
- *     afterAll(() => fw.down());
- *     it("web cannot reach db", async () => {
- *       const r = await fw.exec("web-1", ["nc", "-z", "-w", "2", up.host("db-1").privateIp!, "5432"]);
- *       expect(r.code).not.toBe(0);
- *     });
- *   });
- *
- * - `up(source)` runs `npm run lab -- up` in a child process (the SDK's runtime is
- *   global state, so every up gets a fresh process, as with `pulumi up`). `source`
- *   is a stack file path or a config object (`{"fleet:servers": [...], ...}`).
- *   It resolves with the stack outputs (secrets unwrapped), the hosts (`status`),
- *   the steps and `remoteRuns` (remote commands run by this up). It rejects with
- *   the engine's error (the failing resource and its stdout/stderr) if up fails.
- *   `up(source, { expectFailure: true })` resolves with `ok: false` instead.
- *   After every successful up, `npm run lab -- audit` must find every host in sync, or the up rejects.
- * - `exec(host, argv, input?)` runs argv as root inside a host (its network, mount
- *   and UTS namespaces), or inside `operator`, `eng1`, `eng2`. Never throws on a
- *   non-zero exit: check `code`.
- * - `ssh(target, command, opts)` runs a command over SSH exactly like the engine's
- *   command:remote:Command (OpenSSH client, pinned host key, optional jump host),
- *   from the operator namespace or `opts.from` (`eng1`...). ssh2 is not used: it
- *   would run in the test's own (root) namespace, which has no lab address.
- * - `reboot(server)` power-cycles a server: processes, addresses, routes, iptables,
- *   ipsets, sysctls, /run and /tmp are gone, the disk stays; cloud-init's bootcmd and
- *   sshd run again (`npm run lab -- reboot HOST` does the same).
- * - `down()` removes everything of the stack, even without state; safe twice.
- * - Lab suites take root and real daemons: wrap them in describeLab (../guard).
+ * - `up(source)` runs `pulumi up` (lab/real-stack.ts realUp) and resolves with the stack outputs (secrets shown),
+ *   the hosts, the steps the engine performed and how many remote commands ran. It rejects with the engine's
+ *   errors if up fails; `{ expectFailure: true }` resolves with `ok: false` instead. After every successful up,
+ *   `npm run audit` over the stack's own checkpoint must find every host in sync, or the up rejects.
+ * - `exec(host, argv, input?)` runs argv as root inside a server's host, in `operator` (the cloud's namespace, where
+ *   the CLI runs) or on a laptop (`eng1`, `eng2`). Never throws on a non-zero exit: check `code`.
+ * - `ssh(target, command, opts)` connects as the command provider does (OpenSSH, pinned host key, the gateway as
+ *   jump host) from `operator` or a laptop.
+ * - `reboot(server)` hard-reboots through Nova's API; `down()` destroys the stack and removes what is left.
  */
-import { execFileSync } from "child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
+import { mkdirSync, writeFileSync } from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
-import { parseStackYaml } from "../../../components/config/stack-yaml";
-import { labExecArgv, status, StatusEntry } from "../../../lab/cli";
-import { runRemote, SshConnection } from "../../../scripts/ssh/openssh";
-import { isSecretWrapper, Json, loadState } from "../../../lab/emulator/state";
-import { Step } from "../../../lab/emulator";
-import { processAlive, stackLinks, stackNamespaces, teardown } from "../../../lab/hosts";
+import { cloud, CLOUD_NS } from "../../../lab/openstack";
 import { layout, REPO_ROOT, StackLayout } from "../../../lab/layout";
-import { reboot } from "../../../lab/reboot";
+import { ensureLaptops, Laptop } from "../../../lab/laptops";
+import { prepareRealStack, PulumiCliError, runPulumi, stackEnv } from "../../../lab/pulumi-cli";
+import {
+  Json,
+  labExecArgv,
+  realDown,
+  realUp,
+  rebootServer,
+  stackExport,
+  stackGuests,
+  stackOutputs,
+  stackStatus,
+  StatusEntry,
+  Step,
+} from "../../../lab/real-stack";
+import { sshdPid, waitFor } from "../../../lab/hosts";
 import { inNs, runAsync, RunResult } from "../../../lab/sh";
+import { fromStackExport } from "../../../scripts/audit/checks";
+import { auditFleet } from "../../../scripts/audit/run";
+import { runRemote, SshConnection } from "../../../scripts/ssh/openssh";
+import { parseStackYaml } from "../../../components/config/stack-yaml";
+import { readFileSync } from "fs";
 
-export type { RunResult, StatusEntry, SshConnection, Json };
+export type { Step, RunResult, SshConnection };
 
 /** Stack outputs are whatever the program exports: tests index into them freely. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -62,37 +53,7 @@ export type StackOutputs = Record<string, any>;
 
 export type ConfigSource = string | Record<string, unknown>;
 
-export interface UpOptions {
-  /** Program to run instead of the repo's index.ts (the lab's own suite uses a fixture). */
-  program?: string;
-  /** Resolve with ok=false instead of rejecting when up fails. */
-  expectFailure?: boolean;
-  /** A lab fault to inject during this up (lab/engine.ts faultInjector), e.g. `reboot:db-1:before:db-1-firewall-confirm`. */
-  fault?: string;
-}
-
-export interface LabUp {
-  ok: boolean;
-  error?: string;
-  /** Stack outputs with secrets unwrapped. */
-  outputs: StackOutputs;
-  hosts: StatusEntry[];
-  steps: Step[];
-  remoteRuns: number;
-  durationMs: number;
-  /** The status entry of a server or lab namespace; throws naming the host if absent. */
-  host(name: string): StatusEntry;
-}
-
 export class LabUpError extends Error {}
-
-/** Secret wrappers removed: what a test needs to use keys from the outputs. */
-export function unsecret(v: Json): Json {
-  if (isSecretWrapper(v)) return unsecret(v.value);
-  if (Array.isArray(v)) return v.map(unsecret);
-  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unsecret(x)]));
-  return v;
-}
 
 /** A stack file's config map with some keys replaced (`undefined` removes a key): the usual way to make a small test stack. */
 export function fromStackFile(file: string, patch: Record<string, unknown> = {}): Record<string, unknown> {
@@ -108,6 +69,23 @@ export interface SshOptions {
   from?: "operator" | "eng1" | "eng2";
 }
 
+export type HostEntry = StatusEntry;
+
+export interface LabUp {
+  ok: boolean;
+  error?: string;
+  printed: string;
+  outputs: StackOutputs;
+  hosts: HostEntry[];
+  steps: Step[];
+  remoteRuns: number;
+  durationMs: number;
+  /** A server's host; throws naming the server if the stack has none. */
+  host(name: string): HostEntry;
+}
+
+const verbose = (l: string) => void (process.env.FLEET_LAB_VERBOSE ? process.stderr.write(l) : undefined);
+
 export class Lab {
   readonly L: StackLayout;
   constructor(readonly stack: string) {
@@ -122,92 +100,105 @@ export class Lab {
     return file;
   }
 
-  async up(source: ConfigSource, opts: UpOptions = {}): Promise<LabUp> {
-    const argv = [
-      path.join(REPO_ROOT, "node_modules", ".bin", "tsx"),
-      path.join(REPO_ROOT, "lab", "cli.ts"),
-      "up",
-      "--json",
-      "--stack",
-      this.stack,
-      "--config-file",
-      this.configFile(source),
-    ];
-    if (opts.program) argv.push("--program", opts.program);
-    const env = { ...process.env };
-    delete env.FLEET_LAB_FAULT;
-    if (opts.fault) env.FLEET_LAB_FAULT = opts.fault;
-    const r = await runAsync(argv, { timeoutMs: 600_000, env });
-    const last = r.stdout.trim().split("\n").pop() ?? "";
-    let summary: { ok: boolean; error?: string; steps: Step[]; remoteRuns: number; durationMs: number };
+  /** Makes the stack ready for the CLI (cloud, tenant, backend, config) without an up; returns its environment. */
+  prepare(source: ConfigSource): Promise<Record<string, string>> {
+    return prepareRealStack(this.L, this.configFile(source), verbose);
+  }
+
+  /** `pulumi ARGS` for the prepared stack, in the operator's namespace. */
+  pulumi(args: string[]): Promise<RunResult> {
+    const env = stackEnv(this.L);
+    if (!env) throw new LabUpError(`stack ${this.stack} is not prepared`);
+    return runPulumi(this.L, env, args, verbose);
+  }
+
+  /** `opts.args`: more `pulumi up` arguments, e.g. `--target URN`. */
+  async up(source: ConfigSource, opts: { expectFailure?: boolean; args?: string[] } = {}): Promise<LabUp> {
+    let r: Awaited<ReturnType<typeof realUp>>;
     try {
-      summary = JSON.parse(last);
-    } catch {
-      throw new LabUpError(`lab up (stack ${this.stack}) failed before it could report (exit ${r.code}):\n${r.stderr.trim().slice(-4000)}`);
+      r = await realUp(this.L, this.configFile(source), verbose, opts.args);
+    } catch (e) {
+      // The lab checks the config before it makes anything (as the program does before it declares anything).
+      if (!(e instanceof PulumiCliError)) throw e;
+      r = { ok: false, error: e.message, printed: e.message, steps: [], remoteRuns: 0, durationMs: 0 };
     }
-    if (!summary.ok && !opts.expectFailure) throw new LabUpError(`lab up (stack ${this.stack}) failed: ${summary.error}\n${r.stderr.trim().slice(-3000)}`);
-    const outputs = summary.ok ? this.outputs() : {};
-    // What the stack records must be what the hosts run: every successful up is audited.
-    if (summary.ok) await this.expectInSync();
-    const hosts = status(this.L);
+    if (!r.ok && !opts.expectFailure) throw new LabUpError(`pulumi up (lab stack ${this.stack}) failed:\n${r.error}`);
+    const outputs = r.ok ? await this.outputs() : {};
+    if (r.ok) await this.expectInSync();
+    const hosts = this.hosts(outputs);
     return {
-      ...summary,
+      ...r,
       outputs,
       hosts,
       host: (name) => {
         const h = hosts.find((x) => x.name === name);
-        if (!h) throw new LabUpError(`stack ${this.stack} has no lab host ${name}; it has ${hosts.map((x) => x.name).join(", ")}`);
+        if (!h) throw new LabUpError(`stack ${this.stack} has no server ${name}; it has ${hosts.map((x) => x.name).join(", ")}`);
         return h;
       },
     };
   }
 
-  /** Runs `npm run lab -- audit` on this stack; rejects with the drifted checks unless every host is in sync. */
+  async outputs(): Promise<StackOutputs> {
+    return stackOutputs(this.L);
+  }
+
+  /** The stack's servers: role and addresses from its outputs, the host from Nova and the hypervisor. */
+  hosts(outputs: StackOutputs): HostEntry[] {
+    return stackStatus(this.L, outputs).filter((h) => h.kind === "server");
+  }
+
+  /** `npm run audit` over the stack's own checkpoint, from the operator: rejects unless every host is in sync. */
   async expectInSync(): Promise<void> {
-    const r = await runAsync([path.join(REPO_ROOT, "node_modules", ".bin", "tsx"), path.join(REPO_ROOT, "lab", "cli.ts"), "audit", "--stack", this.stack], {
-      timeoutMs: 300_000,
+    const resources = fromStackExport(await stackExport(this.L));
+    const tmpRoot = path.join(this.L.dir, "tmp");
+    mkdirSync(tmpRoot, { recursive: true, mode: 0o700 });
+    let report = "";
+    const code = await auditFleet(resources, {
+      wrap: (cmd) => inNs(CLOUD_NS, cmd),
+      tmpRoot,
+      repair: false,
+      json: false,
+      repairHint: "",
+      write: (t) => void (report += t),
     });
-    if (r.code !== 0)
-      throw new LabUpError(`after a successful up, npm run lab -- audit (stack ${this.stack}) found drift (exit ${r.code}):\n${r.stdout}${r.stderr}`);
+    if (code !== 0) throw new LabUpError(`after a successful up, the audit of stack ${this.stack} found drift (exit ${code}):\n${report}`);
   }
 
-  /** The last successful up's outputs, secrets unwrapped. */
-  outputs(): StackOutputs {
-    if (!existsSync(this.L.outputsFile)) return {};
-    return unsecret(JSON.parse(readFileSync(this.L.outputsFile, "utf8")) as Json) as Record<string, Json>;
+  /** The URN of the stack's resource with this name and type token (from its checkpoint). */
+  async urn(name: string, type: string): Promise<string> {
+    const doc = await stackExport(this.L);
+    const urns = ((doc.deployment.resources ?? []) as { urn: string; type: string }[])
+      .filter((r) => r.type === type && r.urn.endsWith(`::${name}`))
+      .map((r) => r.urn);
+    if (urns.length !== 1) throw new LabUpError(`stack ${this.stack} has ${urns.length} resources of type ${type} named ${name}`);
+    return urns[0];
   }
 
-  /**
-   * The connection the engine used for a server (from its `<server>-ready`
-   * command, or any command that targets the server's address): pinned host
-   * key, admin key, and the gateway as proxy for private servers.
-   */
-  connection(server: string): SshConnection {
-    const state = loadState(this.L.stateFile, this.stack);
-    const commands = Object.values(state.resources).filter((r) => r.type === "command:remote:Command");
-    const host = status(this.L).find((h) => h.name === server);
-    const byName = commands.find((r) => r.name === `${server}-ready`);
-    const byAddress = commands.find((r) => {
-      const c = r.inputs.connection as { host?: string } | null;
-      return host !== undefined && c !== null && (c.host === host.privateIp || c.host === host.publicIp);
-    });
-    const rec = byName ?? byAddress;
-    if (!rec) throw new LabUpError(`stack ${this.stack}: no remote command targets ${server}, so there is no connection to copy`);
-    return rec.inputs.connection as unknown as SshConnection;
+  /** The connection the command provider used for a server: its `<server>-ready` command's, from the checkpoint. */
+  async connection(server: string): Promise<SshConnection> {
+    const ready = fromStackExport(await stackExport(this.L)).find((r) => r.type === "command:remote:Command" && r.name === `${server}-ready`);
+    if (!ready) throw new LabUpError(`stack ${this.stack}: no ${server}-ready command, so there is no connection to copy`);
+    return ready.inputs.connection as unknown as SshConnection;
   }
 
-  status(): StatusEntry[] {
-    return status(this.L);
+  /** argv that runs inside a server's host, the operator's namespace or a laptop. */
+  execArgv(host: string, argv: string[]): string[] {
+    return labExecArgv(this.L, host, argv);
   }
 
-  /** Async throughout: a host that is not running (say, between two boots) rejects, it does not throw at the call. */
+  /** Async throughout: a host that is not running rejects, it does not throw at the call. */
   async exec(host: string, argv: string[], input?: string, timeoutMs?: number): Promise<RunResult> {
-    return runAsync(labExecArgv(this.L, host, argv), { input, timeoutMs });
+    return runAsync(this.execArgv(host, argv), { input, timeoutMs });
+  }
+
+  /** Makes the engineers' laptops (eng1, eng2) on the lab's Internet. */
+  laptops(): void {
+    ensureLaptops(this.L);
   }
 
   ssh(target: SshConnection, command: string, opts: SshOptions = {}): Promise<RunResult> {
     const from = opts.from ?? "operator";
-    const ns = from === "operator" ? this.L.operatorNs : this.L.laptopNs(from);
+    const ns = from === "operator" ? CLOUD_NS : this.L.laptopNs(from as Laptop);
     mkdirSync(path.join(this.L.dir, "tmp"), { recursive: true, mode: 0o700 });
     return runRemote({
       wrap: (argv) => inNs(ns, argv),
@@ -220,29 +211,23 @@ export class Lab {
     });
   }
 
-  /** Power-cycles a server: processes, addresses, routes, iptables, ipsets, /run, /tmp gone; disk kept; bootcmd and sshd run again. */
+  /** Hard-reboots a server through Nova and waits until its sshd listens again. */
   async reboot(server: string): Promise<void> {
-    const r = await reboot(this.L, server);
-    if (r.errors.length) throw new LabUpError(`reboot ${server}: ${r.errors.join("; ")}`);
-  }
-
-  down(): void {
-    teardown(this.L);
-  }
-
-  /** Every process inside this stack's namespaces (sshd, anchors, sessions, daemons scripts started). */
-  pids(): number[] {
-    return stackNamespaces(this.L).flatMap((ns) =>
-      execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" })
-        .split("\n")
-        .filter((p) => /^\d+$/.test(p))
-        .map(Number),
+    rebootServer(this.L, server);
+    await waitFor(
+      `${server}'s sshd after the reboot`,
+      () => {
+        const g = stackGuests(this.L)[server];
+        return g !== undefined && sshdPid(g) !== null;
+      },
+      120_000,
     );
   }
 
-  /** What of this stack still exists after down: namespaces, links, and which of `pids` still run. */
-  leftovers(pids: number[] = []): { namespaces: string[]; links: string[]; processes: number[] } {
-    return { namespaces: stackNamespaces(this.L), links: stackLinks(this.L), processes: pids.filter((p) => processAlive(p)) };
+  /** Destroys the stack and removes what is left of it (cloud objects, laptops, its lab directory). */
+  async down(): Promise<void> {
+    await cloud("up");
+    await realDown(this.L, verbose);
   }
 }
 
@@ -250,8 +235,4 @@ export function lab(stack: string): Lab {
   return new Lab(stack);
 }
 
-/** Shorthands on a default stack, for one-off scripts. */
-const DEFAULT_STACK = "labt";
-export const labUp = (source: ConfigSource, opts?: UpOptions & { stack?: string }) => lab(opts?.stack ?? DEFAULT_STACK).up(source, opts);
-export const labExec = (host: string, argv: string[], input?: string, stack = DEFAULT_STACK) => lab(stack).exec(host, argv, input);
-export const labDown = (stack = DEFAULT_STACK) => lab(stack).down();
+export type { Json };

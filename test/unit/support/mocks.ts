@@ -9,7 +9,7 @@ import { decodeBundle } from "../../../components/remote/bundle";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { parseStackYaml } from "../../../components/config/stack-yaml";
-import * as tlsEmu from "../../../lab/emulator/tls";
+import * as tlsEmu from "../../../scripts/offline/tls";
 
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
@@ -34,7 +34,7 @@ const TLS: Record<string, (inputs: Record<string, any>) => Record<string, unknow
 };
 
 /**
- * tls resources get real keys and certificates (the lab's emulator), cached per name and
+ * tls resources get real keys and certificates (scripts/offline/tls.ts), cached per name and
  * inputs like the engine's state would keep them, so re-running a program is deterministic.
  */
 const tlsCache = new Map<string, Record<string, unknown>>();

@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import * as tlsEmu from "./emulator/tls";
+import * as tlsEmu from "./tls";
 
 /**
  * Runs the Pulumi program in-process under the SDK's mock runtime: no engine, no cloud,
  * no CLI. Providers are replaced by a fake that echoes inputs and fabricates the outputs
- * the program reads (addresses; real keys and certificates from the lab's tls emulator,
+ * the program reads (addresses; real keys and certificates from ./tls.ts,
  * because the VPN PKI parses them), so the run proves the config is accepted end to end
  * and shows every resource the program would register, with its inputs.
  */

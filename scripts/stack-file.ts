@@ -1,12 +1,13 @@
 /**
- * Reads a Pulumi stack file (`Pulumi.<stack>.yaml`) into the flat config map the
- * SDK takes (`ns:key` -> string; objects JSON-encoded, as the CLI passes them).
+ * Reads a Pulumi stack file (`Pulumi.<stack>.yaml`) into the flat config map the SDK takes (`ns:key` -> string;
+ * objects JSON-encoded, as the CLI passes them): for the tools that read a stack offline (matrix, plan) and the lab.
  */
 import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { parseStackYaml, StackFileError } from "../components/config/stack-yaml";
-import { REPO_ROOT } from "./layout";
+
+const REPO_ROOT = path.resolve(__dirname, "..");
 
 export { StackFileError };
 
@@ -18,7 +19,7 @@ export function projectName(root = REPO_ROOT): string {
 }
 
 export function stackFilePath(stack: string, override?: string): string {
-  return override ?? process.env.FLEET_LAB_CONFIG ?? path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+  return override ?? path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
 }
 
 export function readStackConfig(file: string, project: string): Record<string, string> {
@@ -31,7 +32,9 @@ export function flattenConfig(config: Record<string, unknown>, project: string, 
   for (const [key, value] of Object.entries(config)) {
     const full = key.includes(":") ? key : `${project}:${key}`;
     if (value !== null && typeof value === "object" && !Array.isArray(value) && "secure" in value) {
-      throw new StackFileError(`${where}: ${full} is an encrypted secret; the lab cannot decrypt it: give a plain value in a lab stack file`);
+      throw new StackFileError(
+        `${where}: ${full} is an encrypted secret; it cannot be decrypted offline: give a plain value in a stack file read offline (a lab stack, matrix, plan)`,
+      );
     }
     out[full] = typeof value === "string" ? value : JSON.stringify(value);
   }

@@ -1,10 +1,11 @@
 /**
- * The tls provider, for real: keys from node's crypto, X.509 from @peculiar/x509,
- * with the same outputs the provider has, so sshd and OpenVPN accept them.
+ * The tls provider's outputs for the offline run (./run.ts, `npm run plan`) and the unit tests' mocks: real keys from
+ * node's crypto and X.509 from @peculiar/x509, with the outputs the provider has, because the program parses them
+ * (the VPN's PKI). Under `pulumi up` the real tls provider makes them.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes, webcrypto } from "crypto";
 import * as x509 from "@peculiar/x509";
-import { fingerprintMd5, fingerprintSha256, privateOpenssh, publicOpenssh } from "../../scripts/ssh/openssh-key";
+import { fingerprintMd5, fingerprintSha256, privateOpenssh, publicOpenssh } from "../ssh/openssh-key";
 
 x509.cryptoProvider.set(webcrypto as never);
 
