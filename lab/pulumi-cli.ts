@@ -13,6 +13,7 @@ import { parseStackYaml } from "../components/config/stack-yaml";
 import { rawConfigFrom } from "../components/config/load";
 import { parseFleetConfig } from "../components/config/validate";
 import { FleetConfigError } from "../components/config/errors";
+import { pulumiConfigProblems } from "../components/config/pulumi-env";
 import { REPO_ROOT, StackLayout } from "./layout";
 import { CLOUD_NS, cloud, cloudRunning, ensureTenant, tenantEnv, tenantSpec } from "./openstack";
 import { RunResult } from "./sh";
@@ -66,7 +67,12 @@ function baseEnv(R: RealStack): Record<string, string> {
  * initialised in its own backend, its config file written from the stack file's `config:` (the same values, with
  * this stack's encryption salt). Returns the environment every `pulumi` run of the stack takes.
  */
-export async function prepareRealStack(L: StackLayout, stackFile: string, log: (l: string) => void): Promise<Record<string, string>> {
+export async function prepareRealStack(
+  L: StackLayout,
+  stackFile: string,
+  log: (l: string) => void,
+  opts: { secretKeys?: string[] } = {},
+): Promise<Record<string, string>> {
   if (!existsSync(stackFile)) throw new PulumiCliError(`stack file ${stackFile} is missing (create it, or pass --config-file FILE)`);
   const source = parseStackYaml(readFileSync(stackFile, "utf8"), stackFile);
   const project = projectName();
@@ -79,6 +85,9 @@ export async function prepareRealStack(L: StackLayout, stackFile: string, log: (
     if (e instanceof FleetConfigError) throw new PulumiCliError(e.message);
     throw e;
   }
+  // A config pulumi cannot hand to the program fails with only "argument list too long": say which key, first.
+  const tooBig = pulumiConfigProblems(flat);
+  if (tooBig.length) throw new PulumiCliError(`invalid stack config:\n  - ${tooBig.join("\n  - ")}`);
   const R = realStack(L);
   mkdirSync(R.projectDir, { recursive: true, mode: 0o700 });
   mkdirSync(R.backendDir, { recursive: true, mode: 0o700 });
@@ -98,7 +107,15 @@ export async function prepareRealStack(L: StackLayout, stackFile: string, log: (
     const init = await pulumiIn(R, env, ["stack", "init", L.stack, "--cwd", R.projectDir, "--non-interactive"], () => undefined);
     if (init.code !== 0 && !/already exists/.test(init.stderr)) throw new PulumiCliError(`pulumi stack init ${L.stack}: ${init.stderr.trim()}`);
   }
-  writeStackConfig(L, source);
+  // Keys the stack keeps as secrets are set as a user sets them (`pulumi config set --secret`, the value on stdin):
+  // encrypted in the config file, shown as [secret] by pulumi.
+  const secretKeys = (opts.secretKeys ?? []).filter((k) => k in source);
+  writeStackConfig(L, Object.fromEntries(Object.entries(source).filter(([k]) => !secretKeys.includes(k))));
+  for (const key of secretKeys) {
+    const v = source[key];
+    const r = await pulumiIn(R, env, ["config", "set", "--secret", key], () => undefined, typeof v === "string" ? v : JSON.stringify(v));
+    if (r.code !== 0) throw new PulumiCliError(`pulumi config set --secret ${key}: ${r.stderr.trim()}`);
+  }
   return env;
 }
 
@@ -131,17 +148,22 @@ export function pulumiArgv(R: RealStack, args: string[]): string[] {
   return ["ip", "netns", "exec", CLOUD_NS, "pulumi", ...args, ...stackArgs, ...(takesConfig ? ["--config-file", R.configFile] : [])];
 }
 
-function pulumiIn(R: RealStack, env: Record<string, string>, args: string[], log: (l: string) => void): Promise<RunResult> {
+function pulumiIn(R: RealStack, env: Record<string, string>, args: string[], log: (l: string) => void, input?: string): Promise<RunResult> {
   const argv = pulumiArgv(R, args);
   return new Promise((resolve, reject) => {
-    const p = spawn(argv[0], argv.slice(1), { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(argv[0], argv.slice(1), {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    if (input !== undefined) p.stdin!.end(input);
     let stdout = "";
     let stderr = "";
-    p.stdout.on("data", (d: Buffer) => {
+    p.stdout!.on("data", (d: Buffer) => {
       stdout += d.toString();
       log(d.toString());
     });
-    p.stderr.on("data", (d: Buffer) => {
+    p.stderr!.on("data", (d: Buffer) => {
       stderr += d.toString();
       log(d.toString());
     });

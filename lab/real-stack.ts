@@ -101,10 +101,16 @@ export interface UpReport {
 
 /**
  * `pulumi up --yes --skip-preview --json ARGS` of the stack, from its stack file (prepared first: cloud, tenant,
- * config).
+ * config; `secretKeys` stored encrypted, as `pulumi config set --secret` stores them).
  */
-export async function realUp(L: StackLayout, stackFile: string, log: (l: string) => void = () => undefined, args: string[] = []): Promise<UpReport> {
-  const env = await prepareRealStack(L, stackFile, log);
+export async function realUp(
+  L: StackLayout,
+  stackFile: string,
+  opts: { log?: (l: string) => void; args?: string[]; secretKeys?: string[] } = {},
+): Promise<UpReport> {
+  const log = opts.log ?? (() => undefined);
+  const args = opts.args ?? [];
+  const env = await prepareRealStack(L, stackFile, log, { secretKeys: opts.secretKeys });
   const t0 = Date.now();
   const r = await runPulumi(L, env, ["up", "--yes", "--skip-preview", "--json", ...args], (l) => log(l));
   const durationMs = Date.now() - t0;

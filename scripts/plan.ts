@@ -1,9 +1,12 @@
 /**
- * npm run plan -- [--stack NAME] [--stack-file FILE] [--base FILE|GIT-REF] [--out DIR] [--policy-config FILE] [--help]
+ * npm run plan -- [--stack NAME] [--stack-file FILE] [--base FILE|GIT-REF] [--preview FILE|-] [--out DIR]
+ *                  [--policy-config FILE] [--help]
  *
  * Writes plan.md and plan.json for a stack: servers, topology, connectivity, engineers,
  * deploys, the resources the program registers (run offline under the mock runtime),
- * the policy pack's verdict, and with --base the changes against another config.
+ * the policy pack's verdict, with --base the changes against another config, and with
+ * --preview what a real `pulumi preview --json` of the stack (saved to FILE, or on stdin
+ * with -) says the next up does to each resource.
  */
 import { execFileSync } from "child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
@@ -17,6 +20,7 @@ import { PlainResource } from "../policy/args";
 import { PackConfig } from "../policy/run";
 import { PlanReport, renderPlanJson, renderPlanMarkdown } from "../components/plan/report";
 import { readStackText, StackConfig } from "../components/plan/stack";
+import { PreviewError, summarizePreview } from "../components/plan/preview";
 import { runPolicies } from "../policy/run";
 import { exitAfterFlush, printHelp } from "./cli-support";
 
@@ -96,6 +100,15 @@ export async function plan(
     resources: countByType(run.resources),
     policy: { checked: resources.length, violations },
   };
+  const preview = flag(argv, "preview");
+  if (preview) {
+    try {
+      report.preview = summarizePreview(readFileSync(preview === "-" ? 0 : preview, "utf8"));
+    } catch (e) {
+      if (e instanceof PreviewError || (e as NodeJS.ErrnoException).code === "ENOENT") throw new UsageError(`--preview ${preview}: ${(e as Error).message}`);
+      throw e;
+    }
+  }
   if (base) {
     const b = readBase(base, stack);
     const baseLocal = b.ref ? packedAt(b.ref) : packedHere;

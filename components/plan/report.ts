@@ -2,6 +2,7 @@ import { formatMatrix } from "../firewall/matrix";
 import { Change } from "./diff";
 import { renderTopology } from "./mermaid";
 import { Flow, formatRange, PlanModel } from "./model";
+import { PreviewSummary } from "./preview";
 
 /** Everything plan.md and plan.json are rendered from. */
 export interface PlanReport {
@@ -13,6 +14,8 @@ export interface PlanReport {
   resources?: { type: string; count: number }[];
   /** The policy pack run offline against the registered resources. */
   policy?: { checked: number; violations: PolicyFinding[] };
+  /** With --preview: what a real `pulumi preview --json` of the stack says the next up does. */
+  preview?: PreviewSummary;
 }
 
 export interface PolicyFinding {
@@ -46,6 +49,24 @@ function flowRows(flows: Flow[]): string[][] {
   return [...rows.values()].map(([from, to, ...ports]) => [from, to, ports.join(", ")]);
 }
 
+const OP_BADGE: Record<string, string> = { delete: "🔴 delete", replace: "🟠 replace", update: "🟡 update", create: "🟢 create" };
+
+function previewSection(p: PreviewSummary): string[] {
+  const counts = Object.entries(p.counts)
+    .map(([op, n]) => `${n} ${op}`)
+    .join(", ");
+  const out = ["## What `pulumi preview` says the up will do", "", `${counts || "nothing"}.`, ""];
+  if (p.changes.length === 0) return [...out, "No resource changes.", ""];
+  return [
+    ...out,
+    ...table(
+      ["op", "type", "name"],
+      p.changes.map((c) => [OP_BADGE[c.op] ?? c.op, `\`${c.type}\``, `\`${c.name}\``]),
+    ),
+    "",
+  ];
+}
+
 function changesSection(base: NonNullable<PlanReport["base"]>): string[] {
   const out = [`## Changes against ${base.label}`, ""];
   if (base.changes.length === 0) return [...out, "No changes to flows, servers, engineers, settings or deploys.", ""];
@@ -71,6 +92,7 @@ export function renderPlanMarkdown(report: PlanReport): string {
     "",
   );
   if (report.base) out.push(...changesSection(report.base));
+  if (report.preview) out.push(...previewSection(report.preview));
 
   out.push("## Topology", "", "```mermaid", renderTopology(m).trimEnd(), "```", "");
 

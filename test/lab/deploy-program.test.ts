@@ -64,7 +64,7 @@ describeLab(
       git("bundle", "create", "-q", bundle, "--all");
       const b64 = readFileSync(bundle).toString("base64");
       rmSync(bundle);
-      await t.up(config(undefined));
+      await t.up(config(undefined), { secrets: ["fleet:appEnv"] });
       // Each app host gets its own copy of "the company's git server".
       for (const h of APP_HOSTS) {
         const r = await t.exec(h, ["sh", "-c", "base64 -d >/root/shop.bundle && git clone -q --mirror /root/shop.bundle /root/shop.git"], b64);
@@ -86,7 +86,7 @@ describeLab(
     const unitsBefore: Record<string, { pid: string; release?: string; active: string }> = {};
 
     it("deploys v1 to every app host and exports the revision per host", async () => {
-      const u = await t.up(config("v1"));
+      const u = await t.up(config("v1"), { secrets: ["fleet:appEnv"] });
       expect(u.outputs.revisions).toEqual({ "app-1": "v1", "app-2": "v1", "app-3": "v1" });
       for (const h of APP_HOSTS) expect(await get(h, "/")).toBe(sha.v1);
       const env = await t.exec("app-1", ["stat", "-c", "%a %U", "/srv/shop/.fleet/app.env"]);
@@ -96,13 +96,13 @@ describeLab(
     });
 
     it("re-runs nothing on a no-op up", async () => {
-      const u = await t.up(config("v1"));
+      const u = await t.up(config("v1"), { secrets: ["fleet:appEnv"] });
       expect(deploySteps(u)).toEqual([]);
       expect(u.remoteRuns).toBe(0);
     });
 
     it("deploys v2 replacing only deploy resources", async () => {
-      const u = await t.up(config("v2"));
+      const u = await t.up(config("v2"), { secrets: ["fleet:appEnv"] });
       const changed = deploySteps(u);
       expect(changed.length).toBeGreaterThan(0);
       for (const s of changed) expect(s).toMatch(/^shop-(prepare|activate)-app-\d$/);
@@ -123,7 +123,7 @@ describeLab(
 
     it("stops at a broken v3: the first batch rolls back, the last batch is never touched", async () => {
       const before = await cat("app-3", "/srv/shop/revisions.log");
-      const u = await t.up(config("v3"), { expectFailure: true });
+      const u = await t.up(config("v3"), { expectFailure: true, secrets: ["fleet:appEnv"] });
       expect(u.ok).toBe(false);
       expect(u.error).toMatch(/failed its health check/);
       expect(u.error).toMatch(/HEALTH_FAIL marker/);
@@ -131,7 +131,21 @@ describeLab(
       // not a private key (the admin key and host keys are inputs of every remote command).
       expect(u.printed).not.toContain("lab-secret-token");
       expect(u.printed).not.toMatch(/PRIVATE KEY/);
-      for (const h of APP_HOSTS) expect(await get(h, "/")).toBe(sha.v2);
+      // What each host serves, with its unit's own account when it serves nothing (a failure says why).
+      for (const h of APP_HOSTS) {
+        const served = await get(h, "/");
+        const why =
+          served === sha.v2
+            ? ""
+            : (
+                await t.exec(h, [
+                  "sh",
+                  "-c",
+                  "systemctl status --no-pager shop.service; journalctl -u shop.service --no-pager -n 30; tail -n 20 /var/log/shop/app.log",
+                ])
+              ).stdout;
+        expect({ h, served, why }).toEqual({ h, served: sha.v2, why: "" });
+      }
       expect(await cat("app-3", "/srv/shop/revisions.log")).toBe(before);
       expect(u.steps.map((s) => s.name)).not.toContain("shop-activate-app-3");
       for (const h of ["app-1", "app-2"]) expect(await cat(h, "/srv/shop/revisions.log")).toMatch(/\tfailed\tv3\t/);

@@ -4,7 +4,8 @@
  * the lab CLI, real SSH with the stack's pinned host keys, the hosts' own files and kernel state, Nova's API.
  */
 import { spawnSync } from "child_process";
-import { existsSync } from "fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import * as os from "os";
 import * as path from "path";
 import { describeLab } from "./guard";
 import { fromStackFile, lab, LabUp } from "./support";
@@ -13,6 +14,7 @@ import { projectObjects } from "../../lab/openstack";
 import { changedNames, stackGuests } from "../../lab/real-stack";
 import { netnsList } from "../../lab/sh";
 import { processAlive } from "../../lab/hosts";
+import { PreviewSummary } from "../../components/plan/preview";
 
 const SERVERS = [
   { name: "gw-1", role: "gateway" },
@@ -118,9 +120,38 @@ describeLab("lab: the fleet program on the lab's OpenStack (a gateway and two pr
     expect(again.outputs).toEqual(first.outputs);
   });
 
-  it("removing a server deletes its Nova server, port and host; the others are untouched", async () => {
+  it("removing a server: the real preview lists exactly what the up then changes, and npm run plan reports it", async () => {
+    await t.prepare(config(SERVERS.slice(0, 2)));
+    const preview = await t.pulumi(["preview", "--json"]);
+    expect(preview.code).toBe(0);
+    const file = path.join(t.L.dir, "preview.json");
+    writeFileSync(file, preview.stdout);
+    const out = mkdtempSync(path.join(os.tmpdir(), "plan-"));
+    const r = spawnSync(
+      path.join(REPO_ROOT, "node_modules", ".bin", "tsx"),
+      [
+        path.join(REPO_ROOT, "scripts", "plan.ts"),
+        "--stack",
+        "labp",
+        // The config the lab just wrote for the stack (support's configFile), the one the preview ran with.
+        "--stack-file",
+        path.join(path.dirname(t.L.dir), "configs", "Pulumi.labp.yaml"),
+        "--preview",
+        file,
+        "--out",
+        out,
+      ],
+      { encoding: "utf8" },
+    );
+    expect([r.status, r.stderr]).toEqual([0, ""]);
+    const planned = JSON.parse(readFileSync(path.join(out, "plan.json"), "utf8")) as { preview: PreviewSummary };
+    rmSync(out, { recursive: true, force: true });
+    expect(planned.preview.changes).toContainEqual({ op: "delete", type: "openstack:compute/instance:Instance", name: "db-1" });
+
     const db = stackGuests(t.L)["db-1"];
     const smaller = await t.up(config(SERVERS.slice(0, 2)));
+    // What the engine did is what the preview said, resource by resource.
+    expect(changedNames(smaller.steps).sort()).toEqual(planned.preview.changes.map((c) => c.name).sort());
     expect(changedNames(smaller.steps, "openstack:compute/instance:Instance")).toEqual(["db-1"]);
     expect(
       projectObjects("lab-labp")

@@ -113,6 +113,43 @@ describe("npm run plan on the dev stack", () => {
     expect(changes).toEqual(planDiff(readStackText(atHead, "HEAD").fleet, fleet(), { base: local, head: local }).filter((c) => c.kind !== "revision-changed"));
   });
 
+  it("with --preview FILE, shows what the real pulumi preview says the up does, after the config changes", async () => {
+    const out = mkdtempSync(path.join(tmpdir(), "plan-"));
+    const file = path.join(out, "preview.json");
+    const urn = (type: string, name: string) => `urn:pulumi:dev::fleet::fleet:fleet:Fleet$${type}::${name}`;
+    // The shape `pulumi preview --json` prints (steps with op and urn), as test/lab/lab.test.ts checks against the real CLI.
+    writeFileSync(
+      file,
+      JSON.stringify({
+        steps: [
+          { op: "same", urn: urn("openstack:compute/instance:Instance", "gw-1") },
+          { op: "delete", urn: urn("openstack:compute/instance:Instance", "db-1") },
+          { op: "update", urn: urn("command:remote:Command", "app-1-firewall") },
+        ],
+      }),
+    );
+    const { report } = await plan(["--out", out, "--preview", file], { loadProgram });
+    expect(report.preview).toEqual({
+      counts: { delete: 1, update: 1, same: 1 },
+      changes: [
+        { op: "delete", type: "openstack:compute/instance:Instance", name: "db-1" },
+        { op: "update", type: "command:remote:Command", name: "app-1-firewall" },
+      ],
+    });
+    const text = readFileSync(path.join(out, "plan.md"), "utf8");
+    expect(text).toContain("## What `pulumi preview` says the up will do\n\n1 delete, 1 update, 1 same.\n");
+    expect(text).toContain("| 🔴 delete | `openstack:compute/instance:Instance` | `db-1` |");
+    expect(text.indexOf("## What `pulumi preview`")).toBeLessThan(text.indexOf("## Topology"));
+    expect(JSON.parse(readFileSync(path.join(out, "plan.json"), "utf8")).preview).toEqual(report.preview);
+  });
+
+  it.each([
+    ["a missing file", "/nonexistent/preview.json", /--preview \/nonexistent\/preview.json: ENOENT/],
+    ["not a preview", "package.json", /--preview package.json: not the output of `pulumi preview --json`/],
+  ])("names a bad --preview clearly: %s", async (_what, file, why) => {
+    await expect(plan(["--out", tmpdir(), "--preview", file], { loadProgram })).rejects.toThrow(why);
+  });
+
   it("names a bad --base clearly", async () => {
     await expect(plan(["--out", tmpdir(), "--base", "no-such-ref-xyz"], { loadProgram })).rejects.toThrow(
       /--base no-such-ref-xyz: neither a file nor a git revision holding Pulumi.dev.yaml/,

@@ -112,11 +112,11 @@ export class Lab {
     return runPulumi(this.L, env, args, verbose);
   }
 
-  /** `opts.args`: more `pulumi up` arguments, e.g. `--target URN`. */
-  async up(source: ConfigSource, opts: { expectFailure?: boolean; args?: string[] } = {}): Promise<LabUp> {
+  /** `opts.args`: more `pulumi up` arguments, e.g. `--target URN`; `opts.secrets`: config keys stored as secrets. */
+  async up(source: ConfigSource, opts: { expectFailure?: boolean; args?: string[]; secrets?: string[] } = {}): Promise<LabUp> {
     let r: Awaited<ReturnType<typeof realUp>>;
     try {
-      r = await realUp(this.L, this.configFile(source), verbose, opts.args);
+      r = await realUp(this.L, this.configFile(source), { log: verbose, args: opts.args, secretKeys: opts.secrets });
     } catch (e) {
       // The lab checks the config before it makes anything (as the program does before it declares anything).
       if (!(e instanceof PulumiCliError)) throw e;
