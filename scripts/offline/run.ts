@@ -116,7 +116,7 @@ export interface OfflineOptions {
   load?: (program: string) => Record<string, unknown>;
 }
 
-export const PROGRAM = path.join(__dirname, "..", "index.ts");
+export const PROGRAM = path.join(__dirname, "..", "..", "index.ts");
 
 /**
  * Loads the program (a module whose top level declares resources) with the given stack

@@ -14,6 +14,7 @@ import { MAX_COMMENT, PlanReport, renderPlanJson, renderPlanMarkdown } from "../
 import { firewallInputFromConfig } from "../../components/fleet/policy-input";
 import { isAllowed } from "../../components/firewall/matrix";
 import { plan } from "../../scripts/plan";
+import { PROGRAM } from "../../scripts/offline/run";
 import { readStackText } from "../../components/plan/stack";
 import { packDirectory } from "../../components/deploy/pack";
 import { PlainResource } from "../../policy/args";
@@ -33,6 +34,15 @@ const loadProgram = () => {
 };
 
 const brief = (changes: Change[]) => changes.map((c) => `${c.risk} ${c.kind} ${c.subject}`);
+
+describe("the offline run's program", () => {
+  // The suites below pass their own loader; `npm run plan` by hand runs this file (a move once broke the path).
+  it("is the program pulumi runs: Pulumi.yaml's main", () => {
+    const main = (parse(read(path.join(path.dirname(DEV_FILE), "Pulumi.yaml"), "utf8")) as { main: string }).main;
+    expect(PROGRAM).toBe(path.join(path.dirname(DEV_FILE), main));
+    expect(read(PROGRAM, "utf8")).toContain("new Fleet(");
+  });
+});
 
 describe("npm run plan on the dev stack", () => {
   let md: string;
