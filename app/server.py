@@ -10,6 +10,7 @@ release can be committed to git and deployed like any other.
 import os
 import sys
 import time
+import socketserver
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -61,11 +62,22 @@ class Handler(BaseHTTPRequestHandler):
         log("%s %s" % (self.address_string(), format % args))
 
 
+class Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer without the reverse DNS lookup HTTPServer.server_bind does (socket.getfqdn): where no
+    resolver answers, that lookup alone held every start for its 5 s timeout, the whole of a 5 s health check."""
+
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = host
+        self.server_port = port
+
+
 def main():
     port = int(os.environ.get("PORT", "8080"))
     bind = os.environ.get("BIND", "0.0.0.0")
     time.sleep(float(os.environ.get("STARTUP_DELAY", "0")))
-    server = ThreadingHTTPServer((bind, port), Handler)
+    server = Server((bind, port), Handler)
     log(f"revision {revision()} listening on {bind}:{port} pid {os.getpid()}")
     try:
         server.serve_forever()
