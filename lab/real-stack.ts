@@ -259,7 +259,7 @@ export async function realDown(L: StackLayout, log: (l: string) => void = () => 
     const r = await runPulumi(L, env, ["destroy", "--yes", "--skip-preview"], log);
     destroyed = r.code === 0;
   }
-  const purged = purgeTenant(L.dir).before;
+  const purged = purgeTenant(L.stack).before;
   removeLaptops(L);
   rmSync(L.dir, { recursive: true, force: true });
   return { destroyed, purged };

@@ -185,20 +185,13 @@ export function tenantEnv(stackDir: string): Record<string, string> | undefined 
 }
 
 /**
- * Deletes every object of the stack's project (openstacksdk's project_cleanup, as the project's user), for when its
- * state is gone or cannot be destroyed. Resolves with how many objects there were; a stack that never had a
- * tenant has none.
+ * Deletes every object of a lab stack's project (`lab-<stack>`), as the cloud's admin, for what its state does not
+ * hold (gone, or not destroyed). Needs nothing of the stack's lab directory. Resolves with how many objects there
+ * were before and after; a stack that never had a tenant has none.
  */
-export function purgeTenant(stackDir: string): { before: number; after: number } {
-  const tenant = tenantOf(stackDir);
-  const pwFile = path.join(stackDir, "cloud-password");
-  if (!tenant || !existsSync(pwFile) || !cloudRunning()) return { before: 0, after: 0 };
-  const argv = inNs(CLOUD_NS, ["/usr/bin/python3", path.join(HERE, "purge.py")]);
-  const r = spawnSync(argv[0], argv.slice(1), {
-    input: JSON.stringify({ ...tenant, password: readFileSync(pwFile, "utf8").trim() }),
-    encoding: "utf8",
-    timeout: 300_000,
-  });
-  if (r.status !== 0) throw new CloudError(`purging ${tenant.project}: ${(r.stderr ?? "").trim().split("\n").slice(-5).join("\n")}`);
+export function purgeTenant(stack: string): { before: number; after: number } {
+  if (!cloudRunning()) return { before: 0, after: 0 };
+  const r = adminPython("purge.py", [`lab-${stack}`]);
+  if (r.code !== 0) throw new CloudError(`purging lab-${stack}: ${r.stderr.trim().split("\n").slice(-5).join("\n")}`);
   return JSON.parse(r.stdout) as { before: number; after: number };
 }

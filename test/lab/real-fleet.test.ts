@@ -57,7 +57,7 @@ describeLab("the dev stack under the real engine, on hosts the lab's hypervisor 
 
   beforeAll(async () => {
     expect(await cloud("up", { log })).toBe(0);
-    purgeTenant(L.dir);
+    purgeTenant(L.stack);
     if (existsSync(L.dir)) rmSync(L.dir, { recursive: true, force: true });
     env = await prepareRealStack(L, path.join(REPO_ROOT, "Pulumi.dev.yaml"), log);
     // package.json "main" is the library's build: with it present, Pulumi must still run index.ts.
@@ -77,7 +77,7 @@ describeLab("the dev stack under the real engine, on hosts the lab's hypervisor 
   });
   afterAll(async () => {
     await runPulumi(L, env, ["destroy", "--yes", "--skip-preview"], log).catch(() => undefined);
-    purgeTenant(L.dir);
+    purgeTenant(L.stack);
     rmSync(L.dir, { recursive: true, force: true });
   });
 
