@@ -20,18 +20,13 @@
  * another file.
  */
 import { spawnSync } from "child_process";
-import { mkdirSync } from "fs";
-import * as path from "path";
 import { layout } from "./layout";
 import { ensureLaptops } from "./laptops";
-import { cloud, CLOUD_NS } from "./openstack";
+import { cloud } from "./openstack";
 import { prepareRealStack, runPulumi } from "./pulumi-cli";
-import { changedNames, labExecArgv, realDown, rebootServer, remoteRuns, stackExport, stackOutputs, stackStatus, eventSteps } from "./real-stack";
+import { auditStack, changedNames, labExecArgv, realDown, rebootServer, remoteRuns, stackOutputs, stackStatus, eventSteps } from "./real-stack";
 import { LAB_CORE, labUnavailable } from "./preflight";
-import { inNs } from "./sh";
 import { stackFilePath } from "../scripts/stack-file";
-import { fromStackExport } from "../scripts/audit/checks";
-import { auditFleet } from "../scripts/audit/run";
 import { exitAfterFlush, usageOf, wantsHelp } from "../scripts/cli-support";
 
 export class LabError extends Error {}
@@ -143,19 +138,8 @@ async function main(argv: string[]): Promise<number> {
     case "audit": {
       preflight();
       const L = layout(stack);
-      const resources = fromStackExport(await stackExport(L));
-      if (resources.length === 0) throw new LabError(`lab stack ${stack} has no resources: run npm run lab -- up first`);
-      const tmpRoot = path.join(L.dir, "tmp");
-      mkdirSync(tmpRoot, { recursive: true, mode: 0o700 });
       try {
-        return await auditFleet(resources, {
-          wrap: (cmd) => inNs(CLOUD_NS, cmd),
-          tmpRoot,
-          repair: a.flags["--repair"] === true,
-          json,
-          repairHint: "npm run lab -- audit --repair",
-          write: (t) => process.stdout.write(t),
-        });
+        return await auditStack(L, { repair: a.flags["--repair"] === true, json, write: (t) => process.stdout.write(t) });
       } catch (e) {
         // 1 means drift; a failed audit or repair is another answer.
         process.stderr.write(`lab: audit: ${(e as Error).message}\n`);

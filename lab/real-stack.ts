@@ -3,7 +3,7 @@
  * stream reports, the stack's outputs and state, the hosts the lab's hypervisor booted for the stack's servers
  * (found through Nova's API), and taking it all down again.
  */
-import { existsSync, readFileSync, rmSync } from "fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "fs";
 import * as path from "path";
 import { cloudDir, cloudRunning, projectObjects, purgeTenant, tenantOf, adminPython } from "./openstack";
 import { prepareRealStack, runPulumi, stackEnv } from "./pulumi-cli";
@@ -12,6 +12,8 @@ import { LAPTOP_IPS, LAPTOPS, OPERATOR_IP, StackLayout } from "./layout";
 import { removeLaptops } from "./laptops";
 import { CLOUD_NS } from "./openstack";
 import { inNs, netnsList } from "./sh";
+import { fromStackExport } from "../scripts/audit/checks";
+import { auditFleet } from "../scripts/audit/run";
 
 export class RealStackError extends Error {}
 
@@ -142,6 +144,25 @@ export async function stackExport(L: StackLayout): Promise<{ deployment: { resou
   const r = await runPulumi(L, envOf(L), ["stack", "export", "--show-secrets"]);
   if (r.code !== 0) throw new RealStackError(`pulumi stack export (stack ${L.stack}): ${r.stderr.trim()}`);
   return JSON.parse(r.stdout) as { deployment: { resources?: Json[] } };
+}
+
+/**
+ * `npm run audit` over the stack's own checkpoint (`pulumi stack export --show-secrets`), from the operator's
+ * namespace, where pulumi runs: every host against what the stack applied. Resolves with the audit's exit code.
+ */
+export async function auditStack(L: StackLayout, opts: { repair?: boolean; json?: boolean; write: (text: string) => void }): Promise<number> {
+  const resources = fromStackExport(await stackExport(L));
+  if (resources.length === 0) throw new RealStackError(`lab stack ${L.stack} has no resources: run npm run lab -- up first`);
+  const tmpRoot = path.join(L.dir, "tmp");
+  mkdirSync(tmpRoot, { recursive: true, mode: 0o700 });
+  return auditFleet(resources, {
+    wrap: (cmd) => inNs(CLOUD_NS, cmd),
+    tmpRoot,
+    repair: opts.repair ?? false,
+    json: opts.json ?? false,
+    repairHint: "npm run lab -- audit --repair",
+    write: opts.write,
+  });
 }
 
 /** A Nova server of the stack and the host the lab hypervisor booted for it (lab/hypervisor/cli.ts, guest.json). */

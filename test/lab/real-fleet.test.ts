@@ -5,19 +5,16 @@
  * included. Everything is checked from outside the program: the OpenStack API, the hosts, probes.
  */
 import { execFileSync } from "child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { parse, stringify } from "yaml";
-import * as os from "os";
 import * as path from "path";
 import { describeLab } from "./guard";
 import { layout, REPO_ROOT } from "../../lab/layout";
-import { cloud, cloudDir, CLOUD_NS, projectObjects, purgeTenant } from "../../lab/openstack";
+import { cloud, cloudDir, projectObjects, purgeTenant } from "../../lab/openstack";
 import { prepareRealStack, runPulumi } from "../../lab/pulumi-cli";
-import { fromStackExport } from "../../scripts/audit/checks";
-import { auditFleet } from "../../scripts/audit/run";
 import { inNs, netnsList, runAsync } from "../../lab/sh";
 import { waitFor } from "../../lab/hosts";
-import { eventErrors, eventSteps, remoteRuns, stackGuests } from "../../lab/real-stack";
+import { auditStack, eventErrors, eventSteps, remoteRuns, stackGuests } from "../../lab/real-stack";
 
 const STACK = "realfleet";
 const L = layout(STACK);
@@ -153,22 +150,9 @@ describeLab("the dev stack under the real engine, on hosts the lab's hypervisor 
   });
 
   it("every host, audited over SSH with the stack's pinned keys from the operator's place, runs what the stack applied", async () => {
-    const exported = await runPulumi(L, env, ["stack", "export", "--show-secrets"]);
-    const tmpRoot = mkdtempSync(path.join(os.tmpdir(), "real-audit-"));
     let report = "";
-    try {
-      const code = await auditFleet(fromStackExport(JSON.parse(exported.stdout)), {
-        wrap: (cmd) => inNs(CLOUD_NS, cmd),
-        tmpRoot,
-        repair: false,
-        json: false,
-        repairHint: "",
-        write: (t) => void (report += t),
-      });
-      expect({ code, report }).toEqual({ code: 0, report: expect.not.stringMatching(/DRIFTED/) as unknown as string });
-    } finally {
-      rmSync(tmpRoot, { recursive: true, force: true });
-    }
+    const code = await auditStack(L, { write: (t) => void (report += t) });
+    expect({ code, report }).toEqual({ code: 0, report: expect.not.stringMatching(/DRIFTED/) as unknown as string });
   });
 
   it("Neutron's security groups are enforced outside the host: web-1 cannot reach db-1's 5432 even with db-1's own firewall open", async () => {

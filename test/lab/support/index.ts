@@ -25,6 +25,7 @@ import { layout, REPO_ROOT, StackLayout } from "../../../lab/layout";
 import { ensureLaptops, Laptop } from "../../../lab/laptops";
 import { prepareRealStack, PulumiCliError, runPulumi, stackEnv } from "../../../lab/pulumi-cli";
 import {
+  auditStack,
   Json,
   labExecArgv,
   realDown,
@@ -40,7 +41,6 @@ import {
 import { sshdPid, waitFor } from "../../../lab/hosts";
 import { inNs, runAsync, RunResult } from "../../../lab/sh";
 import { fromStackExport } from "../../../scripts/audit/checks";
-import { auditFleet } from "../../../scripts/audit/run";
 import { runRemote, SshConnection } from "../../../scripts/ssh/openssh";
 import { parseStackYaml } from "../../../components/config/stack-yaml";
 import { readFileSync } from "fs";
@@ -149,18 +149,8 @@ export class Lab {
 
   /** `npm run audit` over the stack's own checkpoint, from the operator: rejects unless every host is in sync. */
   async expectInSync(): Promise<void> {
-    const resources = fromStackExport(await stackExport(this.L));
-    const tmpRoot = path.join(this.L.dir, "tmp");
-    mkdirSync(tmpRoot, { recursive: true, mode: 0o700 });
     let report = "";
-    const code = await auditFleet(resources, {
-      wrap: (cmd) => inNs(CLOUD_NS, cmd),
-      tmpRoot,
-      repair: false,
-      json: false,
-      repairHint: "",
-      write: (t) => void (report += t),
-    });
+    const code = await auditStack(this.L, { write: (t) => void (report += t) });
     if (code !== 0) throw new LabUpError(`after a successful up, the audit of stack ${this.stack} found drift (exit ${code}):\n${report}`);
   }
 
