@@ -3,7 +3,7 @@
  * (systemd-nspawn) on a copy-on-write view of the lab image, in the server's own network namespace, configured at
  * first boot by the real cloud-init from its NoCloud seed; and the ways in from outside (nsenter, its sshd's pid).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { spawn } from "child_process";
 import * as path from "path";
 import { must, run, runAsync } from "./sh";
@@ -59,6 +59,30 @@ export function writeSeed(rec: HostRecord, userData: string, instanceId: string)
   mkdirSync(seed, { recursive: true, mode: 0o700 });
   writeFileSync(path.join(seed, "user-data"), userData, { mode: 0o600 });
   writeFileSync(path.join(seed, "meta-data"), `instance-id: ${instanceId}\nlocal-hostname: ${rec.name}\n`, { mode: 0o600 });
+}
+
+/**
+ * A new host's disk at rec.dir: a copy-on-write view of the lab image at rec.dir/root (the image stays untouched),
+ * seeded with its user data; `wire` is the script that gives it its NICs before every boot.
+ */
+export function prepareHost(rec: HostRecord, userData: string, instanceId: string, wire: string): string {
+  rmSync(rec.dir, { recursive: true, force: true });
+  mkdirSync(rec.dir, { recursive: true, mode: 0o700 });
+  const wireFile = path.join(rec.dir, "wire.sh");
+  writeFileSync(wireFile, wire, { mode: 0o700 });
+  for (const d of ["upper", "work", "root"]) mkdirSync(path.join(rec.dir, d), { mode: 0o755 });
+  must(["mount", "-t", "overlay", "overlay", "-o", `lowerdir=${labImage()},upperdir=${rec.dir}/upper,workdir=${rec.dir}/work`, hostRoot(rec)]);
+  writeSeed(rec, userData, instanceId);
+  return wireFile;
+}
+
+/** Powers a host off for good and removes its disk and network namespace (its veth ends go with the namespace). */
+export async function removeHost(rec: HostRecord): Promise<void> {
+  await stopHost(rec);
+  killNetnsProcesses(rec.netns);
+  unmountHost(rec.dir);
+  run(["ip", "netns", "del", rec.netns]);
+  rmSync(rec.dir, { recursive: true, force: true });
 }
 
 /**

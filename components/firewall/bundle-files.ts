@@ -5,21 +5,7 @@ import { HostFirewall } from "./render";
  * The data files of the firewall-apply / firewall-confirm bundles (scriptCommand adds main.sh
  * and lib.sh). One place, so the component and the lab ship exactly the same bundle.
  */
-export interface FirewallDirs {
-  /** Where confirmed rules are persisted and loaded from at boot. Default /etc/iptables. */
-  etcDir?: string;
-  /** Arming state, snapshots and the installed revert/boot scripts. Default /var/lib/fleet/firewall. */
-  stateDir?: string;
-}
-
-function dirFiles(dirs: FirewallDirs): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (dirs.etcDir) out.etc_dir = dirs.etcDir;
-  if (dirs.stateDir) out.state_dir = dirs.stateDir;
-  return out;
-}
-
-export function applyFiles(fw: HostFirewall, timeoutSeconds: number, dirs: FirewallDirs = {}): Record<string, string> {
+export function applyFiles(fw: HostFirewall, timeoutSeconds: number): Record<string, string> {
   return {
     ipsets: fw.ipsets,
     "rules.v4": fw.rulesV4,
@@ -29,13 +15,12 @@ export function applyFiles(fw: HostFirewall, timeoutSeconds: number, dirs: Firew
     "firewall-lib.sh": remoteScript("firewall-lib"),
     "firewall-revert.sh": remoteScript("firewall-revert"),
     "firewall-boot.sh": remoteScript("firewall-boot"),
-    ...dirFiles(dirs),
   };
 }
 
 /** armId is firewall-apply's stdout: a new apply run means a new arm id, so confirm re-runs with it. */
-export function confirmFiles(hash: string, armId: string, dirs: FirewallDirs = {}): Record<string, string> {
-  return { hash, arm_id: armId.trim(), "firewall-lib.sh": remoteScript("firewall-lib"), ...dirFiles(dirs) };
+export function confirmFiles(hash: string, armId: string): Record<string, string> {
+  return { hash, arm_id: armId.trim(), "firewall-lib.sh": remoteScript("firewall-lib") };
 }
 
 /**

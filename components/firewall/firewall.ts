@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import { HostFacts, RolePolicy, VpnSettings } from "../model";
 import { scriptCommand, Connection } from "../remote/script";
 import { ServerHandle } from "../server/handle";
-import { applyFiles, confirmedHash, confirmFiles, FirewallDirs } from "./bundle-files";
+import { applyFiles, confirmedHash, confirmFiles } from "./bundle-files";
 import { connectivityMatrix, MatrixEntry } from "./matrix";
 import { FirewallInput, renderFleetFirewalls } from "./render";
 
@@ -18,8 +18,6 @@ export interface FirewallArgs {
   confirmTimeoutSeconds: pulumi.Input<number>;
   /** Masquerade VPN traffic into the private network on the gateway. Default false (routed). */
   nat?: pulumi.Input<boolean>;
-  /** Where hosts keep persisted rules and arming state; the lab isolates hosts with this. */
-  dirs?: FirewallDirs;
 }
 
 const PER_DIAL_SECONDS = 10;
@@ -80,7 +78,7 @@ export class Firewall extends pulumi.ComponentResource {
         {
           connection: server.connection,
           script: "firewall-apply",
-          files: pulumi.all([fw, timeout]).apply(([f, t]) => applyFiles(f, t, args.dirs)),
+          files: pulumi.all([fw, timeout]).apply(([f, t]) => applyFiles(f, t)),
           machine: server.machineId,
         },
         { parent: this, dependsOn: [server.ready] },
@@ -91,7 +89,7 @@ export class Firewall extends pulumi.ComponentResource {
         {
           connection,
           script: "firewall-confirm",
-          files: pulumi.all([fw, apply.stdout]).apply(([f, out]) => confirmFiles(f.hash, out, args.dirs)),
+          files: pulumi.all([fw, apply.stdout]).apply(([f, out]) => confirmFiles(f.hash, out)),
           machine: server.machineId,
         },
         { parent: this, dependsOn: [apply] },

@@ -10,5 +10,4 @@ export type { FirewallInput, HostFirewall } from "./render";
 export { connectivityMatrix, formatMatrix, isAllowed, policyPorts, matrixSources } from "./matrix";
 export type { MatrixEntry } from "./matrix";
 export { applyFiles, confirmFiles } from "./bundle-files";
-export type { FirewallDirs } from "./bundle-files";
 export { FirewallInputError } from "./addresses";

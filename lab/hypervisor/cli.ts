@@ -12,9 +12,9 @@
  * the port's security groups (the iptables firewall driver), and its L3 agent routes and NATs floating IPs.
  * The host's NoCloud seed holds the user data Nova holds, and meta-data with the server's id and name.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
-import { bootHostWired, containerInit, HostRecord, killNetnsProcesses, labImage, stopHost, unmountHost, writeSeed } from "../hosts";
+import { bootHostWired, containerInit, HostRecord, prepareHost, removeHost, stopHost } from "../hosts";
 import { cloudDir, CLOUD_NS } from "../openstack";
 import { must, run } from "../sh";
 
@@ -113,13 +113,8 @@ async function spawnGuest(spec: ServerSpec): Promise<void> {
   if (!/^[0-9a-f-]{36}$/.test(spec.id)) throw new Error(`not a server id: ${spec.id}`);
   if (load(spec.id)) await destroyGuest(spec.id);
   const dir = guestDir(spec.id);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const g: Guest = { id: spec.id, name: spec.name, role: "", netns: netnsOf(spec.id), index: 0, privateCidrs: [], anchorPid: 0, dir, nics: spec.nics };
-  writeFileSync(path.join(dir, "wire.sh"), wireScript(g.netns, spec.nics), { mode: 0o700 });
-  for (const d of ["upper", "work", "root"]) mkdirSync(path.join(dir, d), { mode: 0o755 });
-  must(["mount", "-t", "overlay", "overlay", "-o", `lowerdir=${labImage()},upperdir=${dir}/upper,workdir=${dir}/work`, `${dir}/root`]);
-  writeSeed(g, spec.userData, spec.id);
+  prepareHost(g, spec.userData, spec.id, wireScript(g.netns, spec.nics));
   save(g);
   must(["bash", path.join(dir, "wire.sh")]);
   if (spec.powerOn) await powerOn(g, false);
@@ -138,14 +133,10 @@ async function powerOn(g: Guest, rewire = true): Promise<void> {
 
 async function destroyGuest(id: string): Promise<void> {
   const g = load(id);
-  const ns = g?.netns ?? netnsOf(id);
-  if (g) await stopHost(g);
-  killNetnsProcesses(ns);
-  unmountHost(guestDir(id));
-  // Deleting the namespace takes the veth pairs, tap ends included, with it.
-  run(["ip", "netns", "del", ns]);
+  if (g) await removeHost(g);
+  // A host whose record was lost: its namespace and disk by their names.
+  else await removeHost({ name: id, role: "", netns: netnsOf(id), index: 0, privateCidrs: [], anchorPid: 0, dir: guestDir(id) });
   for (const n of g?.nics ?? []) run(["ip", "-n", CLOUD_NS, "link", "del", n.devname]);
-  rmSync(guestDir(id), { recursive: true, force: true });
 }
 
 function list(): { id: string; name: string; running: boolean }[] {

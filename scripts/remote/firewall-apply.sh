@@ -4,7 +4,7 @@
 # restore rules -> print the arm id. firewall-confirm (a NEW ssh connection) must then
 # confirm that arm id within `timeout` seconds, or the host puts the previous rules back.
 # Bundle: ipsets, rules.v4, rules.v6, hash, timeout, firewall-lib.sh, firewall-revert.sh,
-#         firewall-boot.sh; optional etc_dir (/etc/iptables), state_dir (/var/lib/fleet/firewall).
+#         firewall-boot.sh. Needs systemd as PID 1: the revert is a systemd timer, the boot restore a unit.
 set -euo pipefail
 FLEET_BUNDLE=$1; OP=${2:-create}; export FLEET_BUNDLE
 # shellcheck source=scripts/remote/lib.sh
@@ -23,7 +23,7 @@ timeout=$(param timeout)
 if ! [[ $timeout =~ ^[0-9]+$ ]] || [ "$timeout" -lt 5 ] || [ "$timeout" -gt 3600 ]; then
   fw_die "parameter 'timeout' must be 5..3600 seconds, got '$timeout'"
 fi
-fw_dirs "$(param_or etc_dir /etc/iptables)" "$(param_or state_dir /var/lib/fleet/firewall)"
+fw_dirs /etc/iptables /var/lib/fleet/firewall
 fw_require_tools
 
 mkdir -p "$FW_STATE/bin" "$FW_STATE/new" "$FW_STATE/revert"

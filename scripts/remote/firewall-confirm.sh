@@ -3,7 +3,7 @@
 # rules let the engine in. Checks that the kernel runs them, cancels the pending revert and persists
 # the rules for boot; fails, naming the host and the reason, if the revert already fired, another
 # ruleset is armed, or the kernel runs other rules (then it loads them again, armed, for the next up).
-# Bundle: hash, arm_id (firewall-apply's output), firewall-lib.sh; optional etc_dir, state_dir.
+# Bundle: hash, arm_id (firewall-apply's output), firewall-lib.sh.
 set -euo pipefail
 FLEET_BUNDLE=$1; OP=${2:-create}; export FLEET_BUNDLE
 # shellcheck source=scripts/remote/lib.sh
@@ -16,7 +16,7 @@ hash=$(param hash)
 arm_id=$(param arm_id | tail -n 1)
 [[ $hash =~ ^[0-9a-f]{16}$ ]] || fw_die "parameter 'hash' must be 16 hex digits, got '$hash'"
 [[ $arm_id =~ ^[0-9a-f]{16}-[0-9TZ]+-[0-9]+$ ]] || fw_die "parameter 'arm_id' is not an arm id from firewall-apply: '$arm_id'"
-fw_dirs "$(param_or etc_dir /etc/iptables)" "$(param_or state_dir /var/lib/fleet/firewall)"
+fw_dirs /etc/iptables /var/lib/fleet/firewall
 
 exec 9>"$FW_STATE/lock"
 flock -w 60 9 || fw_die "another firewall apply/confirm holds $FW_STATE/lock"

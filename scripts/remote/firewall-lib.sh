@@ -32,6 +32,7 @@ fw_require_tools() {
   for t in ipset iptables-restore ip6tables-restore iptables-save ip6tables-save flock; do
     command -v "$t" >/dev/null || fw_die "missing $t (apt-get install -y iptables ipset util-linux)"
   done
+  have_systemd || fw_die "needs systemd as PID 1 (the revert is a systemd timer, the boot restore a unit)"
 }
 
 # Names of the sets an `ipset restore` file creates, validated.
@@ -151,33 +152,19 @@ fw_snapshot_sets() {
   ipset save 2>/dev/null | awk '($1 == "create" || $1 == "add") && $2 ~ /^fleet-/ { print }'
 }
 
-# Starts the timer that reverts unless this arm id gets confirmed. It needs no terminal:
-# a transient systemd timer, or a detached session that survives the SSH connection closing.
+# Starts the timer that reverts unless this arm id gets confirmed. It needs no terminal and
+# survives the SSH connection closing: a transient systemd timer.
 fw_arm() {
   local arm_id=$1 timeout=$2
   fw_disarm
-  if have_systemd; then
-    systemctl reset-failed "$FW_REVERT_UNIT.service" "$FW_REVERT_UNIT.timer" 2>/dev/null || true
-    systemd-run --quiet --unit "$FW_REVERT_UNIT" --on-active="${timeout}s" --timer-property=AccuracySec=1s \
-      /bin/bash "$FW_STATE/bin/firewall-revert.sh" "$FW_STATE" "$arm_id" 0
-  else
-    setsid bash "$FW_STATE/bin/firewall-revert.sh" "$FW_STATE" "$arm_id" "$timeout" \
-      </dev/null >>"$FW_STATE/revert.log" 2>&1 9>&- &
-    echo "$!" >"$FW_STATE/revert.pid"
-  fi
+  systemctl reset-failed "$FW_REVERT_UNIT.service" "$FW_REVERT_UNIT.timer" 2>/dev/null || true
+  systemd-run --quiet --unit "$FW_REVERT_UNIT" --on-active="${timeout}s" --timer-property=AccuracySec=1s \
+    /bin/bash "$FW_STATE/bin/firewall-revert.sh" "$FW_STATE" "$arm_id"
 }
 
 # Stops a pending revert timer. Harmless if none; the revert re-checks under the lock anyway.
 fw_disarm() {
-  local pid
-  if have_systemd; then
-    systemctl stop "$FW_REVERT_UNIT.timer" 2>/dev/null || true
-  fi
-  if [ -f "$FW_STATE/revert.pid" ]; then
-    pid=$(cat "$FW_STATE/revert.pid")
-    if [[ $pid =~ ^[0-9]+$ ]]; then kill -- "-$pid" 2>/dev/null || true; fi
-    rm -f "$FW_STATE/revert.pid"
-  fi
+  systemctl stop "$FW_REVERT_UNIT.timer" 2>/dev/null || true
 }
 
 # Puts back the snapshot taken when the (still unconfirmed) rules were armed. Caller holds the lock.
@@ -227,16 +214,14 @@ fw_persist() {
   fw_install_file "$src/ipsets" "$FW_ETC/ipsets" 0640
   fw_install_file "$src/rules.v4" "$FW_ETC/rules.v4" 0640
   fw_install_file "$src/rules.v6" "$FW_ETC/rules.v6" 0640
-  if have_systemd; then
-    unit=$(mktemp)
-    fw_boot_unit >"$unit"
-    if ! cmp -s "$unit" "/etc/systemd/system/$FW_UNIT.service"; then
-      fw_install_file "$unit" "/etc/systemd/system/$FW_UNIT.service" 0644
-      systemctl daemon-reload
-    fi
-    rm -f "$unit"
-    systemctl enable --quiet "$FW_UNIT.service"
+  unit=$(mktemp)
+  fw_boot_unit >"$unit"
+  if ! cmp -s "$unit" "/etc/systemd/system/$FW_UNIT.service"; then
+    fw_install_file "$unit" "/etc/systemd/system/$FW_UNIT.service" 0644
+    systemctl daemon-reload
   fi
+  rm -f "$unit"
+  systemctl enable --quiet "$FW_UNIT.service"
 }
 
 # What the kernel of the current network namespace runs of ours, in the tools' own words: per table of the scope

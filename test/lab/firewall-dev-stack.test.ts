@@ -1,6 +1,6 @@
 /**
  * The dev stack (Pulumi.dev.yaml) as the firewall sees it: its roles, its servers at their config
- * addresses, applied with the real scripts in namespaces. The observed matrix must equal the
+ * addresses, applied with the real scripts on lab hosts. The observed matrix must equal the
  * computed one that `npm run matrix` prints.
  */
 import { firewallInputFromConfig } from "../../components/fleet/policy-input";
@@ -19,15 +19,15 @@ describeLab(
     const prefix = cfg.network.cidr.split("/")[1];
 
     beforeAll(async () => {
-      for (const h of input.hosts) lab.addNode(h.name, `${h.privateIp}/${prefix}`);
-      lab.addNode("vpn", `${cfg.vpn.subnet.replace(/\.0\/(\d+)$/, ".6/$1")}`);
+      await Promise.all(input.hosts.map((h) => lab.addHost(h.name, `${h.privateIp}/${prefix}`)));
+      lab.addSender("vpn", `${cfg.vpn.subnet.replace(/\.0\/(\d+)$/, ".6/$1")}`);
       // The dev stack narrows gateway SSH to adminCidrs (203.0.113.0/24): probe from inside it and from outside it.
-      lab.addNode("admin", "203.0.113.50/24");
-      lab.addNode("public", "198.51.100.50/24");
+      lab.addSender("admin", "203.0.113.50/24");
+      lab.addSender("public", "198.51.100.50/24");
       const ports = [...policyPorts(input), ...OUTSIDE_PORTS];
       await Promise.all(input.hosts.map((h) => lab.listen(lab.node(h.name), ports)));
-    });
-    afterAll(() => lab.destroy());
+    }, 300_000);
+    afterAll(() => lab.destroy(), 120_000);
 
     it("applies, confirms, and probes every pair on every policy port and outside it", async () => {
       const rendered = renderFleetFirewalls(input);

@@ -1,25 +1,28 @@
 /**
- * A small firewall lab for test/lab/firewall-*.test.ts and bench/firewall.ts: namespaces
- * `fl-fw<id>-*` plugged into one bridge that lives in a switch namespace (nothing is added to the
- * root namespace), python listeners/probers, and the real repo scripts run through the bundle
- * loader exactly as the Firewall component runs them over SSH.
+ * A small firewall lab for test/lab/firewall-*.test.ts: lab hosts (systemd, their own disk and kernel state;
+ * test/lab/support/host-net.ts) and plain sender namespaces on one bridge, python listeners/probers, and the real
+ * repo scripts run inside each host through the bundle loader exactly as the Firewall component runs them over SSH.
  */
 import { ChildProcess, spawn } from "child_process";
-import { mkdtempSync, rmSync } from "fs";
 import * as path from "path";
-import { encodeBundle, loader, remoteScript, ScriptOp } from "../../components/remote/bundle";
-import { applyFiles, confirmFiles, FirewallDirs } from "../../components/firewall/bundle-files";
+import { applyFiles, confirmFiles } from "../../components/firewall/bundle-files";
 import { connectivityMatrix, MatrixEntry, policyPorts } from "../../components/firewall/matrix";
 import { FirewallInput, HostFirewall } from "../../components/firewall/render";
 import { Proto } from "../../components/model";
-import { inNs, LAB_PREFIX, must, run, RunResult, runAsync } from "../../lab/sh";
+import { inNs, must, RunResult, runAsync } from "../../lab/sh";
+import { HostNet, NetHost } from "./support/host-net";
 
 export interface FwNode {
   name: string;
   ns: string;
   ip: string;
-  dirs: Required<FirewallDirs>;
+  /** Absent for a plain sender namespace. */
+  host?: NetHost;
 }
+
+/** Where the firewall scripts keep their files on a host (the defaults of firewall-apply.sh). */
+export const FW_ETC = "/etc/iptables";
+export const FW_STATE = "/var/lib/fleet/firewall";
 
 export interface Target {
   ip: string;
@@ -50,7 +53,11 @@ def udp(p):
             d, a = s.recvfrom(2048); s.sendto(d, a)
     threading.Thread(target=loop, daemon=True).start()
 for spec in sys.argv[1:]:
-    proto, port = spec.split("/"); (tcp if proto == "tcp" else udp)(int(port))
+    proto, port = spec.split("/")
+    try: (tcp if proto == "tcp" else udp)(int(port))
+    except OSError as e:
+        # A port the host itself serves (sshd on 22) answers probes already.
+        if e.errno != 98: raise
 print("ready", flush=True)
 threading.Event().wait()
 `;
@@ -83,34 +90,21 @@ for line in sys.stdin:
 `;
 
 export class FirewallLab {
-  readonly id = `${process.pid % 100000}`;
-  readonly dir = mkdtempSync("/tmp/fl-fw-");
-  readonly sw = `${LAB_PREFIX}fw${this.id}-sw`;
+  readonly net = new HostNet("fw");
   readonly nodes = new Map<string, FwNode>();
   private readonly children: ChildProcess[] = [];
-  private index = 0;
 
-  constructor() {
-    run(["ip", "netns", "del", this.sw]);
-    must(["ip", "netns", "add", this.sw]);
-    must(inNs(this.sw, ["ip", "link", "add", "br0", "type", "bridge"]));
-    must(inNs(this.sw, ["ip", "link", "set", "br0", "up"]));
+  /** A booted lab host on the bridge; every other address is on-link, so replies need no router. */
+  async addHost(name: string, cidr: string): Promise<FwNode> {
+    const host = await this.net.host(name, [{ bridge: "br0", cidr }]);
+    const node: FwNode = { name, ns: host.netns, ip: host.ip, host };
+    this.nodes.set(name, node);
+    return node;
   }
 
-  /** A namespace on the bridge with address `cidr`; every other address is on-link, so replies need no router. */
-  addNode(name: string, cidr: string): FwNode {
-    const ns = `${LAB_PREFIX}fw${this.id}-${name}`.slice(0, 60);
-    const port = `p${this.index++}`;
-    run(["ip", "netns", "del", ns]);
-    must(["ip", "netns", "add", ns]);
-    must(inNs(ns, ["ip", "link", "set", "lo", "up"]));
-    must(inNs(this.sw, ["ip", "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns]));
-    must(inNs(this.sw, ["ip", "link", "set", port, "master", "br0", "up"]));
-    must(inNs(ns, ["ip", "addr", "add", cidr, "dev", "eth0"]));
-    must(inNs(ns, ["ip", "link", "set", "eth0", "up"]));
-    must(inNs(ns, ["ip", "route", "add", "default", "dev", "eth0"]));
-    const base = path.join(this.dir, name);
-    const node: FwNode = { name, ns, ip: cidr.split("/")[0], dirs: { etcDir: path.join(base, "etc"), stateDir: path.join(base, "state") } };
+  /** A plain namespace on the bridge: a sender that is not a server (the VPN subnet, the Internet, the operator). */
+  addSender(name: string, cidr: string): FwNode {
+    const node: FwNode = { name, ns: this.net.namespace(name, [{ bridge: "br0", cidr }]), ip: cidr.split("/")[0] };
     this.nodes.set(name, node);
     return node;
   }
@@ -121,23 +115,22 @@ export class FirewallLab {
     return n;
   }
 
-  /** Runs scripts/remote/<script>.sh in the node the way scriptCommand does: constant loader, bundle on stdin. */
-  runScript(node: FwNode, script: string, files: Record<string, string>, op: ScriptOp = "create"): RunResult {
-    const bundle = encodeBundle({ ...files, "main.sh": remoteScript(script), "lib.sh": remoteScript("lib") });
-    return run(inNs(node.ns, ["bash", "-c", loader(op)]), bundle, 120_000);
+  private hostOf(node: FwNode): NetHost {
+    if (!node.host) throw new Error(`${node.name} is a sender, not a host`);
+    return node.host;
   }
 
-  async runScriptAsync(node: FwNode, script: string, files: Record<string, string>): Promise<RunResult> {
-    const bundle = encodeBundle({ ...files, "main.sh": remoteScript(script), "lib.sh": remoteScript("lib") });
-    return runAsync(inNs(node.ns, ["bash", "-c", loader("create")]), { input: bundle, timeoutMs: 120_000 });
+  /** A file on the host's disk, read from outside. */
+  file(node: FwNode, p: string): string {
+    return path.join(this.hostOf(node).root, p);
   }
 
   apply(node: FwNode, fw: HostFirewall, timeoutSeconds: number): RunResult {
-    return this.runScript(node, "firewall-apply", applyFiles(fw, timeoutSeconds, node.dirs));
+    return this.net.runScript(this.hostOf(node), "firewall-apply", applyFiles(fw, timeoutSeconds));
   }
 
   confirm(node: FwNode, hash: string, armId: string): RunResult {
-    return this.runScript(node, "firewall-confirm", confirmFiles(hash, armId, node.dirs));
+    return this.net.runScript(this.hostOf(node), "firewall-confirm", confirmFiles(hash, armId));
   }
 
   /** Apply then confirm, as the component's two commands do; throws with the scripts' stderr on failure. */
@@ -147,6 +140,11 @@ export class FirewallLab {
     const c = this.confirm(node, fw.hash, a.stdout);
     if (c.code !== 0) throw new Error(`confirm on ${node.name} failed: ${c.stderr}`);
     return a.stdout.trim();
+  }
+
+  /** Off and on again: kernel state and listeners gone; the host's boot path restores what it saved. */
+  reboot(node: FwNode): Promise<void> {
+    return this.net.reboot(this.hostOf(node));
   }
 
   async listen(node: FwNode, ports: { proto: Proto; port: number }[]): Promise<void> {
@@ -198,31 +196,9 @@ export class FirewallLab {
     return `${rules("iptables-save")}\n--\n${rules("ip6tables-save")}\n--\n${sets}`;
   }
 
-  /** What a reboot leaves: empty tables, ACCEPT policies, no sets. */
-  wipe(node: FwNode): void {
-    for (const cmd of ["iptables", "ip6tables"]) {
-      for (const t of ["filter", "nat"]) {
-        must(inNs(node.ns, [cmd, "-w", "-t", t, "-F"]));
-        must(inNs(node.ns, [cmd, "-w", "-t", t, "-X"]));
-      }
-      for (const c of ["INPUT", "FORWARD", "OUTPUT"]) must(inNs(node.ns, [cmd, "-w", "-P", c, "ACCEPT"]));
-    }
-    must(inNs(node.ns, ["ipset", "destroy"]));
-  }
-
-  /** Kills a node's pending revert timer (the detached process group), if any. */
-  killReverts(): void {
-    for (const n of this.nodes.values()) {
-      run(["bash", "-c", 'p=$(cat "$1" 2>/dev/null) && kill -- "-$p" 2>/dev/null; true', "kill-revert", path.join(n.dirs.stateDir, "revert.pid")]);
-    }
-  }
-
-  destroy(): void {
+  async destroy(): Promise<void> {
     for (const c of this.children) c.kill("SIGKILL");
-    this.killReverts();
-    for (const n of this.nodes.values()) run(["ip", "netns", "del", n.ns]);
-    run(["ip", "netns", "del", this.sw]);
-    rmSync(this.dir, { recursive: true, force: true });
+    await this.net.destroy();
   }
 }
 

@@ -1,16 +1,15 @@
 /**
- * The real apply/confirm/revert/boot scripts, run through the bundle loader in namespaces on
- * one bridge: hosts of a realistic fleet, plus a VPN-subnet sender, a public sender and the
- * admin (engine) address. Each host keeps its own etc/state dirs (the state_dir/etc_dir params).
+ * The real apply/confirm/revert/boot scripts, run through the bundle loader on lab hosts (systemd, their own disk)
+ * on one bridge: hosts of a realistic fleet, plus a VPN-subnet sender, a public sender and the admin (engine)
+ * address as plain namespaces. Reverts run as systemd timers and the boot path is a real reboot.
  */
 import { existsSync, readdirSync, readFileSync } from "fs";
-import * as path from "path";
 import { connectivityMatrix, policyPorts } from "../../components/firewall/matrix";
 import { FirewallInput, HostFirewall, renderFleetFirewalls } from "../../components/firewall/render";
 import { SAMPLE_ROLES, sampleHosts } from "../../components/firewall/sample-fleet";
 import { HostFacts } from "../../components/model";
-import { inNs, must, run } from "../../lab/sh";
-import { FirewallLab, observeMatrix, OUTSIDE_PORTS, Target } from "./firewall-lab";
+import { inNs, must } from "../../lab/sh";
+import { FirewallLab, FW_ETC, FW_STATE, observeMatrix, OUTSIDE_PORTS, Target } from "./firewall-lab";
 import { describeLab } from "./guard";
 
 const NEEDS = ["ip", "iptables", "ipset"];
@@ -32,13 +31,12 @@ function fleetInput(hosts: HostFacts[], over: Partial<FirewallInput> = {}): Fire
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describeLab(
-  "firewall scripts on a namespace fleet",
+  "firewall scripts on a fleet of lab hosts",
   () => {
     const lab = new FirewallLab();
     let hosts = sampleHosts(9);
     let input = fleetInput(hosts);
     let rendered: Record<string, HostFirewall> = {};
-    const hostname = must(["hostname"]).trim();
 
     const extraSenders = () => [
       { node: lab.node("vpn"), as: "vpn" },
@@ -47,18 +45,16 @@ describeLab(
     ];
 
     beforeAll(async () => {
-      for (const h of hosts) {
-        lab.addNode(h.name, `${h.privateIp}/16`);
-      }
-      lab.addNode("vpn", "10.8.0.6/24");
-      lab.addNode("public", "203.0.113.50/24");
-      lab.addNode("admin", `${ADMIN_IP}/24`);
+      await Promise.all(hosts.map((h) => lab.addHost(h.name, `${h.privateIp}/16`)));
+      lab.addSender("vpn", "10.8.0.6/24");
+      lab.addSender("public", "203.0.113.50/24");
+      lab.addSender("admin", `${ADMIN_IP}/24`);
       const ports = [...policyPorts(input), ...OUTSIDE_PORTS];
       await Promise.all(hosts.map((h) => lab.listen(lab.node(h.name), ports)));
       rendered = renderFleetFirewalls(input);
-    });
+    }, 300_000);
 
-    afterAll(() => lab.destroy());
+    afterAll(() => lab.destroy(), 120_000);
 
     it("applies and confirms on every host; the observed matrix equals the computed one", async () => {
       for (const h of hosts) lab.applyAndConfirm(lab.node(h.name), rendered[h.name], TIMEOUT);
@@ -76,7 +72,7 @@ describeLab(
     it("a ruleset that cuts the engine's SSH reverts by itself, and confirm fails naming host and reason", async () => {
       const gw = lab.node("gateway-0");
       const before = lab.ownedState(gw);
-      const confirmedBefore = readFileSync(path.join(gw.dirs.etcDir, "rules.v4"), "utf8");
+      const confirmedBefore = readFileSync(lab.file(gw, `${FW_ETC}/rules.v4`), "utf8");
       const cutting = renderFleetFirewalls(fleetInput(hosts, { adminCidrs: ["192.0.2.99/32"] }))["gateway-0"];
       const ssh: Target = { ip: gw.ip, proto: "tcp", port: 22 };
 
@@ -97,18 +93,18 @@ describeLab(
 
       const c = lab.confirm(gw, cutting.hash, a.stdout);
       expect(c.code).not.toBe(0);
-      expect(c.stderr).toContain(`fleet: ${hostname}: rules ${cutting.hash} were reverted at `);
+      expect(c.stderr).toContain(`fleet: gateway-0: rules ${cutting.hash} were reverted at `);
       expect(c.stderr).toContain(`the confirmation did not arrive within ${TIMEOUT}s — the new rules cut this connection`);
       // What boot would load is still the last confirmed ruleset.
-      expect(readFileSync(path.join(gw.dirs.etcDir, "rules.v4"), "utf8")).toBe(confirmedBefore);
+      expect(readFileSync(lab.file(gw, `${FW_ETC}/rules.v4`), "utf8")).toBe(confirmedBefore);
     });
 
     it("an unconfirmed first apply on a fresh host reverts to the open state it found, sets included", async () => {
-      const fresh = lab.addNode("fresh", "10.0.0.60/16");
+      const fresh = await lab.addHost("fresh", "10.0.0.60/16");
       const a = lab.apply(fresh, rendered["db-4"], TIMEOUT);
       expect(a.code).toBe(0);
       expect(must(inNs(fresh.ns, ["iptables-save"]))).toMatch(/^:INPUT DROP/m);
-      const marker = () => readdirSync(fresh.dirs.stateDir).some((f) => f.startsWith("reverted-"));
+      const marker = () => readdirSync(lab.file(fresh, FW_STATE)).some((f) => f.startsWith("reverted-"));
       const end = Date.now() + (TIMEOUT + 10) * 1000;
       while (!marker() && Date.now() < end) await sleep(250);
       expect(marker()).toBe(true);
@@ -117,7 +113,7 @@ describeLab(
       expect(after).not.toMatch(/^-A FLEET-/m);
       expect(must(inNs(fresh.ns, ["ip6tables-save"]))).toMatch(/^:INPUT ACCEPT/m);
       expect(must(inNs(fresh.ns, ["ipset", "list", "-n"])).trim()).toBe("");
-      expect(existsSync(path.join(fresh.dirs.etcDir, "rules.v4"))).toBe(false);
+      expect(existsSync(lab.file(fresh, `${FW_ETC}/rules.v4`))).toBe(false);
     });
 
     it("a confirmed apply is not reverted, and is what boot loads", async () => {
@@ -132,9 +128,9 @@ describeLab(
       expect(after).toContain("--dport 6379");
       await sleep((TIMEOUT + 1.5) * 1000);
       expect(lab.ownedState(db)).toBe(after);
-      expect(readdirSync(db.dirs.stateDir).filter((f) => f.startsWith("reverted-"))).toEqual([]);
-      expect(readFileSync(path.join(db.dirs.etcDir, "rules.v4"), "utf8")).toBe(next.rulesV4);
-      expect(readFileSync(path.join(db.dirs.etcDir, "ipsets"), "utf8")).toBe(next.ipsets);
+      expect(readdirSync(lab.file(db, FW_STATE)).filter((f) => f.startsWith("reverted-"))).toEqual([]);
+      expect(readFileSync(lab.file(db, `${FW_ETC}/rules.v4`), "utf8")).toBe(next.rulesV4);
+      expect(readFileSync(lab.file(db, `${FW_ETC}/ipsets`), "utf8")).toBe(next.ipsets);
       // Back to the fleet policy for the next tests.
       lab.applyAndConfirm(db, rendered["db-4"], TIMEOUT);
     });
@@ -145,9 +141,9 @@ describeLab(
       const broken = { ...rendered["web-1"], rulesV4: rendered["web-1"].rulesV4.replace("COMMIT", "-A FLEET-INPUT -p tcp --dport 99999 -j ACCEPT\nCOMMIT") };
       const r = lab.apply(web, broken, TIMEOUT);
       expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain(`fleet: ${hostname}: rules ${broken.hash} failed iptables-restore --test; nothing was changed`);
+      expect(r.stderr).toContain(`fleet: web-1: rules ${broken.hash} failed iptables-restore --test; nothing was changed`);
       expect(lab.ownedState(web)).toBe(before);
-      expect(existsSync(path.join(web.dirs.stateDir, "pending"))).toBe(false);
+      expect(existsSync(lab.file(web, `${FW_STATE}/pending`))).toBe(false);
     });
 
     it("a failure while applying (after the --test) puts the previous rules and sets back at once", () => {
@@ -161,9 +157,9 @@ describeLab(
       };
       const r = lab.apply(web, clash, TIMEOUT);
       expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain(`fleet: ${hostname}: applying rules ${clash.hash} failed, previous rules restored`);
+      expect(r.stderr).toContain(`fleet: web-1: applying rules ${clash.hash} failed, previous rules restored`);
       expect(lab.ownedState(web)).toBe(before);
-      expect(existsSync(path.join(web.dirs.stateDir, "pending"))).toBe(false);
+      expect(existsSync(lab.file(web, `${FW_STATE}/pending`))).toBe(false);
     });
 
     it("adding a server: peers learn it via ipset swap while an established connection between two others survives", async () => {
@@ -172,7 +168,7 @@ describeLab(
       expect(await talk("before")).toBe("echo before");
 
       const added: HostFacts = { name: "app-9", role: "app", privateIp: "10.0.0.19" };
-      const newcomer = lab.addNode(added.name, `${added.privateIp}/16`);
+      const newcomer = await lab.addHost(added.name, `${added.privateIp}/16`);
       const probeDb: Target = { ip: db.ip, proto: "tcp", port: 5432 };
       expect(await lab.probe(newcomer, [probeDb])).toEqual([false]);
 
@@ -197,24 +193,29 @@ describeLab(
       ).toEqual([]);
     });
 
-    it("a simulated reboot (flush rules, destroy sets, run the boot script) brings rules and sets back", async () => {
+    it("a reboot brings rules and sets back through the boot unit", async () => {
       const db = lab.node("db-4");
       const before = lab.ownedState(db);
-      lab.wipe(db);
-      expect(lab.ownedState(db)).not.toContain("FLEET-INPUT");
-      const app = lab.node("app-3");
-      const web = lab.node("web-1");
-      const probe: Target = { ip: db.ip, proto: "tcp", port: 5432 };
-      expect(await lab.probe(web, [probe])).toEqual([true]); // wide open after the "reboot"
-
-      const boot = run(inNs(db.ns, ["bash", path.join(db.dirs.stateDir, "bin", "firewall-boot.sh"), db.dirs.etcDir]));
-      expect(boot.stderr).toContain("loaded saved rules");
-      expect(boot.code).toBe(0);
+      await lab.reboot(db);
+      // Nothing the scripts did survives in the kernel; the unit loaded the saved files at boot.
       expect(lab.ownedState(db)).toBe(before);
-      expect(await lab.probe(app, [probe])).toEqual([true]);
-      expect(await lab.probe(web, [probe])).toEqual([false]);
-      // Running it again (a second boot or a manual run) changes nothing.
-      expect(run(inNs(db.ns, ["bash", path.join(db.dirs.stateDir, "bin", "firewall-boot.sh"), db.dirs.etcDir])).code).toBe(0);
+      const unit = lab.net.exec(db.host!, ["systemctl", "show", "-p", "ActiveState,Result", "fleet-firewall.service"]);
+      expect(unit.stdout).toContain("ActiveState=active");
+      expect(unit.stdout).toContain("Result=success");
+      const journal = lab.net.exec(db.host!, ["journalctl", "-b", "-u", "fleet-firewall", "-o", "cat", "--no-pager"]).stdout;
+      expect(journal).toContain("loaded saved rules");
+      await lab.listen(db, [{ proto: "tcp", port: 5432 }]);
+      const probe: Target = { ip: db.ip, proto: "tcp", port: 5432 };
+      expect(await lab.probe(lab.node("app-3"), [probe])).toEqual([true]);
+      expect(await lab.probe(lab.node("web-1"), [probe])).toEqual([false]);
+    }, 120_000);
+
+    it("the boot script run again by hand changes nothing", () => {
+      const db = lab.node("db-4");
+      const before = lab.ownedState(db);
+      const r = lab.net.exec(db.host!, ["bash", `${FW_STATE}/bin/firewall-boot.sh`, FW_ETC]);
+      expect(r.stderr).toContain("loaded saved rules");
+      expect(r.code).toBe(0);
       expect(lab.ownedState(db)).toBe(before);
     });
   },
