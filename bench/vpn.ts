@@ -72,11 +72,13 @@ function iperf(lab: Lab, target: string): number {
 
 function setLinkMtu(lab: Lab, mtu: number): void {
   for (const [ns, dev] of [
-    [lab.gw, "pub0"],
+    [lab.gw.netns, "pub0"],
     [lab.laptops.alice.ns, "wan0"],
   ])
     run(inNs(ns, ["ip", "link", "set", dev, "mtu", String(mtu)]));
-  for (const dev of ["gw-pub", "l-alice", "pub"]) run(inNs(lab.sw, ["ip", "link", "set", dev, "mtu", String(mtu)]));
+  // The public bridge and every port on it, in the switch.
+  const ports = JSON.parse(run(inNs(lab.net.sw, ["ip", "-j", "link", "show", "master", "pub"])).stdout || "[]") as { ifname: string }[];
+  for (const dev of [...ports.map((p) => p.ifname), "pub"]) run(inNs(lab.net.sw, ["ip", "link", "set", dev, "mtu", String(mtu)]));
 }
 
 async function measure(lab: Lab, ca: ReturnType<typeof makeCa>, alice: ReturnType<ReturnType<typeof makeCa>["issue"]>, s: Setting) {
@@ -117,7 +119,7 @@ async function mainBench(): Promise<void> {
     console.error(`bench:vpn cannot run here: ${why}`);
     process.exit(2);
   }
-  const lab = createLab(["alice"]);
+  const lab = await createLab(["alice"]);
   try {
     const ca = makeCa(mkdtempSync(path.join(lab.dir, "ca-")), "fleet-vpn-ca");
     const alice = ca.issue("alice", "clientAuth");
@@ -138,7 +140,7 @@ async function mainBench(): Promise<void> {
     }
     console.log("(Mbit/s; tun/dir = tunnel / direct over the same veth link; vs-untuned = tunnel / untuned AES-256-GCM tunnel; same run)");
   } finally {
-    destroyLab(lab);
+    await destroyLab(lab);
   }
 }
 

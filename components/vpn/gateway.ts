@@ -25,8 +25,6 @@ export interface VpnGatewayArgs {
   pki?: Omit<PkiOptions, "serverName">;
   ciphers?: DataCipher[];
   tuning?: VpnTuning;
-  /** Only for hosts whose /etc is not their own (tests); production leaves it unset. */
-  rootPrefix?: string;
 }
 
 /**
@@ -100,10 +98,8 @@ export class VpnGateway extends pulumi.ComponentResource {
           serverKeyPem: key,
           tlsCryptV2ServerKey,
           engineers: Object.entries(fps).map(([cn, fingerprint]) => ({ cn, fingerprint })),
-          rootPrefix: args.rootPrefix,
         }),
         "vpn-verify.sh": remoteScript("vpn-verify"),
-        "vpn-boot.sh": remoteScript("vpn-boot"),
       }));
 
     this.configure = scriptCommand(

@@ -11,11 +11,11 @@ export {
   renderGatewayBundle,
   tlsCryptV2ClientKeyFrom,
   tlsCryptV2ServerKeyFrom,
-  vpnPaths,
+  VPN_PATHS,
   checkEngineerName,
   VpnConfigError,
   AEAD_CIPHERS,
   DEFAULT_CIPHERS,
   DEFAULT_TUNING,
 } from "./render";
-export type { DataCipher, VpnTuning, VpnPaths, ServerConfigInput, ClientProfileInput, AllowEntry, GatewayBundleInput } from "./render";
+export type { DataCipher, VpnTuning, ServerConfigInput, ClientProfileInput, AllowEntry, GatewayBundleInput } from "./render";

@@ -12,7 +12,6 @@ import {
   tlsCryptV2ClientKeyFrom,
   tlsCryptV2ServerKeyFrom,
   VpnConfigError,
-  vpnPaths,
 } from "./render";
 
 const pem = (tag: string, body: string) => `-----BEGIN ${tag}-----\n${body}\n-----END ${tag}-----\n`;
@@ -133,11 +132,12 @@ describe("renderServerConfig", () => {
     expect(renderServerConfig({ ...server, proto: "tcp", tuning: tuned })).not.toContain("fast-io");
   });
 
-  it("places every path below the root prefix", () => {
-    const text = renderServerConfig({ ...server, paths: vpnPaths("/srv/lab/gw") });
-    for (const l of lines(text).filter((x) => /^(ca|cert|key|tls-crypt|client-config-dir|status|management) /.test(x))) {
-      expect(l.split(" ")[1]).toMatch(/^\/srv\/lab\/gw\//);
-    }
+  it("keeps keys and admission files where openvpn-server@fleet reads them, and its socket in its run dir", () => {
+    const paths = lines(renderServerConfig(server))
+      .filter((x) => /^(ca|cert|key|tls-crypt-v2|client-config-dir|status|management) /.test(x))
+      .map((l) => l.split(" ")[1]);
+    expect(paths.length).toBe(7);
+    for (const p of paths) expect(p).toMatch(/^\/(etc\/openvpn\/server|run\/openvpn-server)\//);
   });
 
   it.each([
@@ -152,7 +152,7 @@ describe("renderServerConfig", () => {
     [{ dns: ["dns.example"] }, /dns server "dns\.example"/],
     [{ ciphers: ["BF-CBC"] }, /"BF-CBC" is not an allowed AEAD cipher/],
     [{ tuning: { tunMtu: 100 } }, /tunMtu 100/],
-    [{ paths: undefined, tuning: { sndbuf: -1 } }, /sndbuf -1/],
+    [{ tuning: { sndbuf: -1 } }, /sndbuf -1/],
   ] as [Partial<ServerConfigInput>, RegExp][])("rejects %j", (patch, message) => {
     expect(() => renderServerConfig({ ...server, ...patch })).toThrow(VpnConfigError);
     expect(() => renderServerConfig({ ...server, ...patch })).toThrow(message);
@@ -259,7 +259,7 @@ describe("renderAllowList and ccd", () => {
     expect(() => renderAllowList(bad)).toThrow(message);
   });
 
-  it("builds the configure bundle: one ccd.<cn> per engineer and the prefix-aware server.conf", () => {
+  it("builds the configure bundle: one ccd.<cn> per engineer and the server.conf", () => {
     const files = renderGatewayBundle({
       server,
       caCertPem: client.caCertPem,
@@ -267,7 +267,6 @@ describe("renderAllowList and ccd", () => {
       serverKeyPem: SERVER_KEY,
       tlsCryptV2ServerKey: tlsCryptV2Server,
       engineers: entries,
-      rootPrefix: "/tmp/lab",
     });
     expect(
       Object.keys(files)
@@ -276,7 +275,9 @@ describe("renderAllowList and ccd", () => {
     ).toEqual(["ccd.alice", "ccd.bob", "ccd.carol"]);
     // ccd-exclusive only needs the file to exist; its content is a comment naming who it admits.
     expect(files["ccd.bob"]).toBe("# bob: admitted by openstack-fleet\n");
-    expect(files["server.conf"]).toContain("ca /tmp/lab/etc/openvpn/server/ca.crt");
-    expect(files.root_prefix).toBe("/tmp/lab");
+    expect(files["server.conf"]).toContain("ca /etc/openvpn/server/ca.crt");
+    expect(Object.keys(files).filter((f) => !f.startsWith(CCD_PREFIX)).sort()).toEqual(
+      ["allow-list", "ca.crt", "server.conf", "server.crt", "server.key", "tls-crypt-v2-server.key"],
+    );
   });
 });

@@ -44,25 +44,8 @@ export interface VpnTuning {
  */
 export const DEFAULT_TUNING: VpnTuning = { sndbuf: 4 << 20, rcvbuf: 4 << 20, fastIo: true };
 
-/** Where the gateway keeps its files. `prefix` lets a lab host keep them out of the real /etc. */
-export interface VpnPaths {
-  configDir: string;
-  runDir: string;
-  logFile: string;
-}
-
-const SAFE_PATH = /^(\/[A-Za-z0-9._-]+)*$/;
-
-export function vpnPaths(prefix = ""): VpnPaths {
-  if (!SAFE_PATH.test(prefix)) {
-    throw new VpnConfigError(`vpn root prefix ${JSON.stringify(prefix)} must be an absolute path of plain names`);
-  }
-  return {
-    configDir: `${prefix}/etc/openvpn/server`,
-    runDir: `${prefix}/run/openvpn-server`,
-    logFile: `${prefix}/var/log/openvpn/fleet.log`,
-  };
-}
+/** Where the gateway keeps its files: Debian's openvpn-server@ unit reads its config and runs its socket here. */
+export const VPN_PATHS = { configDir: "/etc/openvpn/server", runDir: "/run/openvpn-server" } as const;
 
 /** The systemd instance name (openvpn-server@fleet) and the base name of every file. */
 export const INSTANCE = "fleet";
@@ -76,7 +59,6 @@ export interface ServerConfigInput {
   privateCidrs: string[];
   /** Optional resolvers pushed with the 2.6 `dns` option, in priority order. */
   dns?: string[];
-  paths?: VpnPaths;
   ciphers?: readonly DataCipher[];
   tuning?: VpnTuning;
   maxClients?: number;
@@ -192,7 +174,7 @@ export function renderServerConfig(input: ServerConfigInput): string {
   for (const d of input.dns ?? []) {
     if (!Address4.isValid(d) || d.includes("/")) throw new VpnConfigError(`vpn dns server ${JSON.stringify(d)} is not an IPv4 address`);
   }
-  const p = input.paths ?? vpnPaths();
+  const p = VPN_PATHS;
   const dir = p.configDir;
   const maxClients = input.maxClients ?? 64;
   checkPositive("maxClients", maxClients);
@@ -316,21 +298,17 @@ export interface GatewayBundleInput {
   serverKeyPem: string;
   tlsCryptV2ServerKey: string;
   engineers: AllowEntry[];
-  /** Lab hosts keep /etc and /run below this prefix; production leaves it empty. */
-  rootPrefix?: string;
 }
 
 /** Data files of the vpn-configure bundle (the scripts themselves are added by the caller). */
 export function renderGatewayBundle(input: GatewayBundleInput): Record<string, string> {
-  const prefix = input.rootPrefix ?? "";
   const files: Record<string, string> = {
-    "server.conf": renderServerConfig({ ...input.server, paths: vpnPaths(prefix) }),
+    "server.conf": renderServerConfig(input.server),
     "ca.crt": input.caCertPem,
     "server.crt": input.serverCertPem,
     "server.key": input.serverKeyPem,
     "tls-crypt-v2-server.key": input.tlsCryptV2ServerKey,
     "allow-list": renderAllowList(input.engineers),
-    root_prefix: prefix,
   };
   for (const e of input.engineers) files[CCD_PREFIX + e.cn] = renderCcd(e.cn);
   return files;

@@ -91,7 +91,7 @@ export function planAudit(resources: StateResource[]): HostAudit[] {
     const vpnCmd = recorded(vpn);
     if (vpnCmd && hostOf(vpnCmd.connection) === hostOf(connection)) {
       const b = decodeBundle(vpnCmd.stdin);
-      Object.assign(a.files, { "vpn_fleet.conf": b["server.conf"], "vpn_allow-list": b["allow-list"], vpn_root_prefix: b.root_prefix ?? "" });
+      Object.assign(a.files, { "vpn_fleet.conf": b["server.conf"], "vpn_allow-list": b["allow-list"] });
       a.checks.push("vpn");
       a.repairs.vpn = vpnCmd;
     }

@@ -4,7 +4,7 @@
 # Read-only: it changes nothing on the host (repairs re-run the stack's own apply scripts).
 # Bundle (each part optional):
 #   firewall:  fw_ipsets fw_rules.v4 fw_rules.v6 firewall-lib.sh   the kernel vs the applied rules
-#   vpn:       vpn_fleet.conf vpn_allow-list [vpn_root_prefix]      the gateway's config, allow-list and daemon
+#   vpn:       vpn_fleet.conf vpn_allow-list                        the gateway's config, allow-list and daemon
 #   sshd:      sshd_config                                          the fleet's sshd drop-in, and sshd's own view
 #   deploy:    app release health_url                               the current release, its service and health
 set -euo pipefail
@@ -40,12 +40,12 @@ if has fw_ipsets; then
 fi
 
 if has vpn_fleet.conf; then
-  conf_dir="$(param_or vpn_root_prefix "")/etc/openvpn/server"
+  conf_dir=/etc/openvpn/server
   why=""
   for f in fleet.conf allow-list; do
     if ! cmp -s -- "$FLEET_BUNDLE/vpn_$f" "$conf_dir/$f"; then why="$conf_dir/$f differs from the stack's"; break; fi
   done
-  if [ -z "$why" ] && have_systemd && ! systemctl is-active --quiet openvpn-server@fleet; then why="openvpn-server@fleet is $(systemctl is-active openvpn-server@fleet || true)"; fi
+  if [ -z "$why" ] && ! systemctl is-active --quiet openvpn-server@fleet; then why="openvpn-server@fleet is $(systemctl is-active openvpn-server@fleet || true)"; fi
   if [ -z "$why" ]; then echo "vpn in-sync: $(wc -l <"$conf_dir/allow-list") engineers allowed"; else echo "vpn drifted: $why"; fi
 fi
 

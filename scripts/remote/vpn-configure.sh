@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs and (re)configures the fleet OpenVPN server on the gateway.
+# Installs and (re)configures the fleet OpenVPN server on the gateway, run by systemd as openvpn-server@fleet.
 # Bundle: server.conf ca.crt server.crt server.key tls-crypt-v2-server.key allow-list ccd.<engineer>...
-#         vpn-verify.sh vpn-boot.sh [root_prefix]
+#         vpn-verify.sh
 # Engineer changes (allow-list, ccd) apply live: files are swapped atomically and every
 # connected CN that is no longer allowed is killed over the management socket. The daemon
 # restarts only when its config or keys change.
@@ -10,44 +10,13 @@ FLEET_BUNDLE=$1; OP=${2:-create}; export FLEET_BUNDLE
 # shellcheck source=scripts/remote/lib.sh
 . "$FLEET_BUNDLE/lib.sh"
 
-prefix=$(param_or root_prefix "")
-case "$prefix" in
-  ""|/*) ;;
-  *) die "root_prefix '$prefix' must be empty or an absolute path" ;;
-esac
-conf_dir="$prefix/etc/openvpn/server"
-run_dir="$prefix/run/openvpn-server"
-pid_file="$run_dir/fleet.pid"
+conf_dir=/etc/openvpn/server
+run_dir=/run/openvpn-server
 sock="$run_dir/fleet.sock"
-sysctl_file="$prefix/etc/sysctl.d/60-fleet-vpn.conf"
+sysctl_file=/etc/sysctl.d/60-fleet-vpn.conf
 unit=openvpn-server@fleet
-# systemd only knows the real /etc; a prefixed (lab) install always runs the daemon itself.
-use_systemd() { [ -z "$prefix" ] && have_systemd; }
 
 umask 022
-
-daemon_pid() {
-  local pid
-  [ -f "$pid_file" ] || return 1
-  pid=$(cat -- "$pid_file")
-  [ -n "$pid" ] && [ -r "/proc/$pid/comm" ] && [ "$(cat "/proc/$pid/comm")" = openvpn ] || return 1
-  printf '%s\n' "$pid"
-}
-
-stop_daemon() {
-  if use_systemd; then
-    systemctl stop "$unit" || true
-    return 0
-  fi
-  local pid
-  pid=$(daemon_pid) || return 0
-  kill -TERM "$pid"
-  for _ in $(seq 1 100); do
-    [ -d "/proc/$pid" ] || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
 
 # Management interface: sends one command and prints its reply (up to END, SUCCESS: or
 # ERROR:). Sending `quit` together with the command would close the socket before the reply.
@@ -69,8 +38,7 @@ mgmt() {
 }
 
 if [ "$OP" = delete ]; then
-  stop_daemon
-  if use_systemd; then systemctl disable "$unit" 2>/dev/null || true; fi
+  systemctl disable --now "$unit" 2>/dev/null || true
   rm -rf -- "$conf_dir"/fleet.conf "$conf_dir"/ca.crt "$conf_dir"/server.crt "$conf_dir"/server.key \
     "$conf_dir"/tls-crypt.key "$conf_dir"/tls-crypt-v2-server.key "$conf_dir"/allow-list "$conf_dir"/vpn-verify.sh "$conf_dir"/vpn-boot.sh \
     "$conf_dir"/ccd "$conf_dir"/ccd.d.* "$sysctl_file"
@@ -78,8 +46,7 @@ if [ "$OP" = delete ]; then
 fi
 
 command -v openvpn >/dev/null || die "openvpn is not installed on this gateway"
-grep -qxF "ca $conf_dir/ca.crt" "$FLEET_BUNDLE/server.conf" ||
-  die "server.conf was rendered for another root than '$conf_dir' (root_prefix mismatch)"
+have_systemd || die "the gateway needs systemd as PID 1: openvpn runs as its unit $unit"
 
 # The ccd dir and the verify script are read by `nobody` after the privilege drop.
 install -d -m 0755 -- "$conf_dir" "$(dirname -- "$sysctl_file")"
@@ -107,7 +74,8 @@ install_file tls-crypt-v2-server.key tls-crypt-v2-server.key 600 restart
 # The shared tls-crypt key of earlier versions: no profile uses it any more.
 rm -f -- "$conf_dir/tls-crypt.key"
 install_file vpn-verify.sh vpn-verify.sh 755 live
-install_file vpn-boot.sh vpn-boot.sh 755 live
+# The boot script of earlier versions, for hosts without systemd: the unit starts openvpn at boot.
+rm -f -- "$conf_dir/vpn-boot.sh"
 install_file allow-list allow-list 644 live
 
 # ccd: build a fresh dir, then swap the `ccd` symlink with one rename, so OpenVPN never
@@ -125,32 +93,26 @@ for d in "$conf_dir"/ccd.d.*; do
   [ "$d" = "$new_ccd" ] || rm -rf -- "$d"
 done
 
-# Socket buffers asked for in server.conf are capped by net.core.[rw]mem_max. Those are
-# host-wide, so a prefixed (lab) install leaves them alone.
+# Socket buffers asked for in server.conf are capped by net.core.[rw]mem_max.
 want_buf=$(awk '$1 == "sndbuf" || $1 == "rcvbuf" { print $2 }' "$conf_dir/fleet.conf" | sort -n | tail -n 1)
 {
   printf 'net.ipv4.ip_forward = 1\n'
   if [ -n "$want_buf" ]; then printf 'net.core.rmem_max = %s\nnet.core.wmem_max = %s\n' "$want_buf" "$want_buf"; fi
 } >"$sysctl_file"
 echo 1 >/proc/sys/net/ipv4/ip_forward
-if [ -z "$prefix" ] && [ -n "$want_buf" ]; then
+if [ -n "$want_buf" ]; then
   for key in rmem_max wmem_max; do
     if [ "$(cat "/proc/sys/net/core/$key")" -lt "$want_buf" ]; then echo "$want_buf" >"/proc/sys/net/core/$key"; fi
   done
 fi
 
-if use_systemd; then
-  systemctl enable "$unit" >/dev/null 2>&1
-  if [ "$changed" = 1 ]; then
-    systemctl restart "$unit"
-  elif ! systemctl is-active -q "$unit"; then
-    systemctl start "$unit"
-  fi
-  for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
-else
-  if [ "$changed" = 1 ]; then stop_daemon; fi
-  bash "$conf_dir/vpn-boot.sh" "$prefix"
+systemctl enable "$unit" >/dev/null 2>&1
+if [ "$changed" = 1 ]; then
+  systemctl restart "$unit"
+elif ! systemctl is-active -q "$unit"; then
+  systemctl start "$unit"
 fi
+for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
 
 if [ "$changed" = 1 ]; then
   echo "fleet: openvpn (re)started with the new configuration" >&2

@@ -1,17 +1,18 @@
 /**
- * A self-contained OpenVPN lab for test/lab/vpn.test.ts and bench/vpn.ts:
- * namespaces `fl-v*-<id>` around one switch namespace holding a "public" and a "private" bridge,
- * a PKI made with openssl in the shape @pulumi/tls makes it, and helpers that run the real
- * repo scripts through the bundle loader, exactly as the VpnGateway component does.
+ * A self-contained OpenVPN lab for test/lab/vpn.test.ts and bench/vpn.ts: a gateway and a private server that are
+ * lab hosts (systemd, their own disk: test/lab/support/host-net.ts) and engineer laptops as plain namespaces, on a
+ * "public" and a "private" bridge; a PKI made with openssl in the shape @pulumi/tls makes it; and helpers that run
+ * the real repo scripts inside the gateway through the bundle loader, exactly as the VpnGateway component does.
  */
 import { spawn, ChildProcess } from "child_process";
 import { X509Certificate } from "crypto";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
-import { createConnection } from "net";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
-import { encodeBundle, loader, remoteScript } from "../../components/remote/bundle";
-import { AllowEntry, renderGatewayBundle, ServerConfigInput, tlsCryptV2ServerKeyFrom, vpnPaths } from "../../components/vpn/render";
-import { inNs, LAB_PREFIX, must, run, RunResult } from "../../lab/sh";
+import { remoteScript } from "../../components/remote/bundle";
+import { AllowEntry, renderGatewayBundle, ServerConfigInput, tlsCryptV2ServerKeyFrom, VPN_PATHS } from "../../components/vpn/render";
+import { hostArgv } from "../../lab/hosts";
+import { inNs, must, run, RunResult } from "../../lab/sh";
+import { HostNet, NetHost } from "./support/host-net";
 
 export const PUBLIC = { gw: "198.51.100.1", prefix: 24 };
 export const PRIVATE = { cidr: "10.99.0.0/24", gw: "10.99.0.1", app: "10.99.0.10", prefix: 24 };
@@ -117,61 +118,39 @@ export function makeCa(dir: string, cn: string): TestCa {
 // ---------- topology ----------
 
 export interface Lab {
-  id: string;
+  net: HostNet;
   dir: string;
-  sw: string;
-  gw: string;
-  app: string;
+  gw: NetHost;
+  app: NetHost;
   laptops: Record<string, { ns: string; ip: string }>;
-  /** Where the gateway keeps /etc, /run and /var/log (lab /etc is shared with the machine). */
-  gwPrefix: string;
   children: ChildProcess[];
 }
 
-function veth(sw: string, bridge: string, port: string, ns: string, ifname: string, cidr: string): void {
-  must(inNs(sw, ["ip", "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", ns]));
-  must(inNs(sw, ["ip", "link", "set", port, "master", bridge, "up"]));
-  must(inNs(ns, ["ip", "addr", "add", cidr, "dev", ifname]));
-  must(inNs(ns, ["ip", "link", "set", ifname, "up"]));
+/** Boots the gateway (public and private NIC) and a private server, and wires the laptops on the public side. */
+export async function createLab(laptopNames: string[]): Promise<Lab> {
+  const net = new HostNet("v", ["pub", "priv"]);
+  try {
+    const [gw, app] = await Promise.all([
+      net.host("gw", [
+        { bridge: "pub", cidr: `${PUBLIC.gw}/${PUBLIC.prefix}`, name: "pub0" },
+        { bridge: "priv", cidr: `${PRIVATE.gw}/${PRIVATE.prefix}`, name: "priv0" },
+      ], { routes: [] }),
+      // Like every private server: the VPN subnet is routed via the gateway, no NAT.
+      net.host("app", [{ bridge: "priv", cidr: `${PRIVATE.app}/${PRIVATE.prefix}`, name: "priv0" }], { routes: [{ to: VPN_SUBNET, via: PRIVATE.gw }] }),
+    ]);
+    const laptops: Lab["laptops"] = {};
+    laptopNames.forEach((n, i) => {
+      const ip = `198.51.100.${11 + i}`;
+      laptops[n] = { ns: net.namespace(n.slice(0, 8), [{ bridge: "pub", cidr: `${ip}/${PUBLIC.prefix}`, name: "wan0" }], []), ip };
+    });
+    return { net, dir: net.dir, gw, app, laptops, children: [] };
+  } catch (e) {
+    await net.destroy();
+    throw e;
+  }
 }
 
-export function createLab(laptopNames: string[]): Lab {
-  const id = String(process.pid % 100000);
-  const ns = (t: string) => `${LAB_PREFIX}v${t}-${id}`;
-  const dir = mkdtempSync("/tmp/fl-vpn-");
-  // The tls-verify script runs as nobody and must traverse into the gateway's prefix.
-  chmodSync(dir, 0o755);
-  const lab: Lab = {
-    id,
-    dir,
-    sw: ns("sw"),
-    gw: ns("gw"),
-    app: ns("app"),
-    laptops: {},
-    gwPrefix: path.join(dir, "gw"),
-    children: [],
-  };
-  laptopNames.forEach((n, i) => (lab.laptops[n] = { ns: ns(n.slice(0, 6)), ip: `198.51.100.${11 + i}` }));
-  const all = [lab.sw, lab.gw, lab.app, ...Object.values(lab.laptops).map((l) => l.ns)];
-  for (const n of all) {
-    run(["ip", "netns", "del", n]);
-    must(["ip", "netns", "add", n]);
-    must(inNs(n, ["ip", "link", "set", "lo", "up"]));
-  }
-  for (const br of ["pub", "priv"]) {
-    must(inNs(lab.sw, ["ip", "link", "add", br, "type", "bridge"]));
-    must(inNs(lab.sw, ["ip", "link", "set", br, "up"]));
-  }
-  veth(lab.sw, "pub", "gw-pub", lab.gw, "pub0", `${PUBLIC.gw}/${PUBLIC.prefix}`);
-  veth(lab.sw, "priv", "gw-priv", lab.gw, "priv0", `${PRIVATE.gw}/${PRIVATE.prefix}`);
-  veth(lab.sw, "priv", "app", lab.app, "priv0", `${PRIVATE.app}/${PRIVATE.prefix}`);
-  // Like every private server: the VPN subnet is routed via the gateway, no NAT.
-  must(inNs(lab.app, ["ip", "route", "add", VPN_SUBNET, "via", PRIVATE.gw]));
-  Object.entries(lab.laptops).forEach(([name, l]) => veth(lab.sw, "pub", `l-${name.slice(0, 8)}`, l.ns, "wan0", `${l.ip}/${PUBLIC.prefix}`));
-  return lab;
-}
-
-export function destroyLab(lab: Lab): void {
+export async function destroyLab(lab: Lab): Promise<void> {
   for (const c of lab.children) {
     if (c.exitCode === null && c.pid !== undefined) {
       try {
@@ -181,24 +160,18 @@ export function destroyLab(lab: Lab): void {
       }
     }
   }
-  for (const pidFile of listPidFiles(lab)) {
+  // The laptops' openvpn daemons.
+  for (const pidFile of run(["find", lab.dir, "-maxdepth", "1", "-name", "*.pid", "-type", "f"]).stdout.split("\n").filter(Boolean)) {
     const pid = Number(readFileSync(pidFile, "utf8").trim());
     if (pid > 0) run(["kill", "-KILL", String(pid)]);
   }
-  for (const n of [lab.sw, lab.gw, lab.app, ...Object.values(lab.laptops).map((l) => l.ns)]) run(["ip", "netns", "del", n]);
-  rmSync(lab.dir, { recursive: true, force: true });
+  await lab.net.destroy();
 }
 
-function listPidFiles(lab: Lab): string[] {
-  const out = run(["find", lab.dir, "-name", "*.pid", "-type", "f"])
-    .stdout.split("\n")
-    .filter((l) => l !== "");
-  return out;
-}
-
-/** Starts a long-running process in a namespace and remembers it for cleanup. */
-export function spawnIn(lab: Lab, ns: string, argv: string[]): ChildProcess {
-  const c = spawn("ip", ["netns", "exec", ns, ...argv], { stdio: ["ignore", "pipe", "pipe"] });
+/** Starts a long-running process in a laptop's namespace, or inside a host, and remembers it for cleanup. */
+export function spawnIn(lab: Lab, where: string | NetHost, argv: string[]): ChildProcess {
+  const full = typeof where === "string" ? inNs(where, argv) : hostArgv(where, argv);
+  const c = spawn(full[0], full.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
   c.stdout?.resume();
   c.stderr?.resume();
   lab.children.push(c);
@@ -223,7 +196,7 @@ export function gatewaySetup(ca: TestCa, serverOverrides: Partial<ServerConfigIn
   };
 }
 
-/** Runs scripts/remote/vpn-configure.sh in the gateway namespace via the bundle loader. */
+/** Runs scripts/remote/vpn-configure.sh inside the gateway via the bundle loader. */
 export function configureGateway(lab: Lab, g: GatewaySetup, engineers: AllowEntry[]): RunResult {
   const files = {
     ...renderGatewayBundle({
@@ -233,54 +206,45 @@ export function configureGateway(lab: Lab, g: GatewaySetup, engineers: AllowEntr
       serverKeyPem: g.server.keyPem,
       tlsCryptV2ServerKey: g.tlsCryptV2ServerKey,
       engineers,
-      rootPrefix: lab.gwPrefix,
     }),
-    "main.sh": remoteScript("vpn-configure"),
-    "lib.sh": remoteScript("lib"),
     "vpn-verify.sh": remoteScript("vpn-verify"),
-    "vpn-boot.sh": remoteScript("vpn-boot"),
   };
-  return run(inNs(lab.gw, ["bash", "-c", loader("create")]), encodeBundle(files));
+  return lab.net.runScript(lab.gw, "vpn-configure", files);
 }
 
-export function gwPaths(lab: Lab) {
-  return vpnPaths(lab.gwPrefix);
+/** A file of the gateway's, read from outside (its disk; /run is the host's own tmpfs, so not from there). */
+export function gwFile(lab: Lab, p: string): string {
+  return path.join(lab.gw.root, VPN_PATHS.configDir, p);
 }
 
+/** The daemon's PID inside the gateway (systemd's MainPID of openvpn-server@fleet). */
 export function gatewayPid(lab: Lab): number | undefined {
-  const f = path.join(gwPaths(lab).runDir, "fleet.pid");
-  return existsSync(f) ? Number(readFileSync(f, "utf8").trim()) : undefined;
+  const r = lab.net.exec(lab.gw, ["systemctl", "show", "-p", "MainPID", "--value", "openvpn-server@fleet"]);
+  const pid = Number(r.stdout.trim());
+  return pid > 0 ? pid : undefined;
 }
 
+/** What the daemon logged, from the gateway's journal. */
 export function gatewayLog(lab: Lab): string {
-  const f = gwPaths(lab).logFile;
-  return existsSync(f) ? readFileSync(f, "utf8") : "";
+  return lab.net.exec(lab.gw, ["journalctl", "-u", "openvpn-server@fleet", "-o", "cat", "--no-pager"]).stdout;
 }
 
-/** Sends one management command over the unix socket and returns the reply (up to END/SUCCESS/ERROR). */
-export function management(lab: Lab, cmd: string, timeoutMs = 5000): Promise<string> {
-  const sock = path.join(gwPaths(lab).runDir, "fleet.sock");
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    const s = createConnection(sock);
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`management '${cmd}' timed out; got: ${buf}`));
-    }, timeoutMs);
-    s.on("connect", () => s.write(`${cmd}\n`));
-    s.on("data", (d) => {
-      buf += d.toString("utf8");
-      if (/^(END|SUCCESS:.*|ERROR:.*)\r?$/m.test(buf)) {
-        clearTimeout(timer);
-        s.end("quit\n");
-        resolve(buf.replace(/^>INFO:.*\r?\n/m, ""));
-      }
-    });
-    s.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
+/** Sends one management command over the unix socket inside the gateway and returns the reply (up to END/SUCCESS/ERROR). */
+const MANAGEMENT = `
+import socket, sys, re
+s = socket.socket(socket.AF_UNIX); s.settimeout(float(sys.argv[3])); s.connect(sys.argv[1])
+s.sendall((sys.argv[2] + "\\n").encode()); buf = ""
+while not re.search(r"^(END|SUCCESS:.*|ERROR:.*)\\r?$", buf, re.M):
+    d = s.recv(65536)
+    if not d: break
+    buf += d.decode()
+s.sendall(b"quit\\n"); s.close(); sys.stdout.write(buf)
+`;
+
+export async function management(lab: Lab, cmd: string, timeoutMs = 5000): Promise<string> {
+  const r = await lab.net.execAsync(lab.gw, ["python3", "-c", MANAGEMENT, `${VPN_PATHS.runDir}/fleet.sock`, cmd, String(timeoutMs / 1000)]);
+  if (r.code !== 0) throw new Error(`management '${cmd}' failed: ${r.stderr.trim()}`);
+  return r.stdout.replace(/^>INFO:.*\r?\n/m, "");
 }
 
 /** `status 2` over the management socket: CN -> "connected since" (epoch). */

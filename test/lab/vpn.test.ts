@@ -1,12 +1,12 @@
 /**
- * The OpenVPN gateway against the real daemon: the rendered server config and profiles,
- * installed by scripts/remote/vpn-configure.sh through the bundle loader, in namespaces.
+ * The OpenVPN gateway against the real daemon: the rendered server config and profiles, installed by
+ * scripts/remote/vpn-configure.sh through the bundle loader on a lab host whose systemd runs openvpn-server@fleet.
  */
 import { createHash } from "crypto";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "fs";
 import * as path from "path";
 import { AllowEntry, renderClientProfile, tlsCryptV2ClientKeyFrom } from "../../components/vpn/render";
-import { inNs, must, run } from "../../lab/sh";
+import { inNs, must } from "../../lab/sh";
 import { main as vpnProfileCli } from "../../scripts/vpn-profile";
 import { describeLab } from "./guard";
 import {
@@ -20,7 +20,7 @@ import {
   gatewayPid,
   gatewaySetup,
   GatewaySetup,
-  gwPaths,
+  gwFile,
   Issued,
   Lab,
   makeCa,
@@ -40,7 +40,7 @@ import {
 const APP_PORT = 8080;
 const ECHO_PORT = 9000;
 
-describeLab("vpn gateway (real openvpn in namespaces)", () => {
+describeLab("vpn gateway (real openvpn on a systemd lab host)", () => {
   let lab: Lab;
   let gw: GatewaySetup;
   const certs: Record<string, Issued> = {};
@@ -59,8 +59,12 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
       tlsCryptV2Key: tlsCryptV2ClientKeyFrom(gw.ca.keyPem, engineer),
     });
   const allow = (...names: string[]): AllowEntry[] => names.map((cn) => ({ cn, fingerprint: certs[cn].fingerprint }));
+  /** How long the gateway's log was when each client started: its refusal can be logged before anyone looks. */
+  const logAtStart = new Map<VpnClient, number>();
   const connect = (laptop: string, prof: string, tag = laptop) => {
+    const at = gatewayLog(lab).length;
     const c = startClient(lab, laptop, prof, tag);
+    logAtStart.set(c, at);
     clients.push(c);
     return c;
   };
@@ -71,7 +75,7 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
   };
   /** Asserts the handshake is refused: the server logs `marker` and the client never completes. */
   const expectRefused = async (c: VpnClient, marker: RegExp) => {
-    const before = gatewayLog(lab).length;
+    const before = logAtStart.get(c)!;
     await waitFor(`the gateway to refuse ${c.name}`, () => marker.test(gatewayLog(lab).slice(before)), 20_000).catch((e) => {
       throw new Error(`${e.message}\n--- gateway log ---\n${gatewayLog(lab).slice(-3000)}`);
     });
@@ -79,52 +83,35 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
     expect(clientConnected(c)).toBe(false);
   };
 
-  beforeAll(() => {
-    lab = createLab(["alice", "bob", "mallory"]);
+  beforeAll(async () => {
+    lab = await createLab(["alice", "bob", "mallory"]);
     const ca = makeCa(mkdtempSync(path.join(lab.dir, "ca-")), "fleet-vpn-ca");
     gw = gatewaySetup(ca);
     certs.alice = ca.issue("alice", "clientAuth");
     certs.bob = ca.issue("bob", "clientAuth");
-    // A private server: sshd-like banner on 22 is replaced by real sshd below when available.
+    // The private server's own sshd answers on 22; the app and an echo service run inside it.
     spawnIn(lab, lab.app, ["socat", `TCP-LISTEN:${APP_PORT},reuseaddr,fork`, "SYSTEM:echo app-ok"]);
     spawnIn(lab, lab.app, ["socat", `TCP-LISTEN:${ECHO_PORT},reuseaddr,fork`, "EXEC:cat"]);
-    const hostKey = path.join(lab.dir, "ssh_host_ed25519_key");
-    must(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey]);
-    must(["mkdir", "-p", "/run/sshd"]);
-    spawnIn(lab, lab.app, [
-      "/usr/sbin/sshd",
-      "-D",
-      "-e",
-      "-f",
-      "/dev/null",
-      "-o",
-      `HostKey=${hostKey}`,
-      "-o",
-      `ListenAddress=${PRIVATE.app}`,
-      "-o",
-      "PidFile=none",
-      "-o",
-      "UsePAM=no",
-    ]);
     configure(allow("alice", "bob"));
-  });
+  }, 120_000);
 
-  afterAll(() => {
+  afterAll(async () => {
     for (const c of clients) stopClient(c);
-    if (lab) destroyLab(lab);
-  });
+    if (lab) await destroyLab(lab);
+  }, 60_000);
 
   it("installs keys root-only and the admission files readable by nobody", () => {
-    const dir = gwPaths(lab).configDir;
-    const mode = (f: string) => must(["stat", "-L", "-c", "%a %U", path.join(dir, f)]).trim();
+    const inGw = (argv: string[]) => lab.net.exec(lab.gw, argv);
+    const dir = "/etc/openvpn/server";
+    const mode = (f: string) => inGw(["stat", "-L", "-c", "%a %U", path.join(dir, f)]).stdout.trim();
     expect(mode("server.key")).toBe("600 root");
     expect(mode("tls-crypt-v2-server.key")).toBe("600 root");
     expect(mode("allow-list")).toBe("644 root");
     expect(mode("ccd/alice")).toBe("644 root");
-    expect(must(["stat", "-c", "%a %U", gwPaths(lab).runDir]).trim()).toBe("710 root");
+    expect(inGw(["stat", "-c", "%a %U", "/run/openvpn-server"]).stdout.trim()).toBe("710 root");
     // The real proof of readability: nobody can run the hook on the allow-list.
-    expect(run(["runuser", "-u", "nobody", "--", "test", "-r", path.join(dir, "ccd", "bob")]).code).toBe(0);
-    expect(run(["runuser", "-u", "nobody", "--", "test", "-r", path.join(dir, "server.key")]).code).not.toBe(0);
+    expect(inGw(["runuser", "-u", "nobody", "--", "test", "-r", path.join(dir, "ccd", "bob")]).code).toBe(0);
+    expect(inGw(["runuser", "-u", "nobody", "--", "test", "-r", path.join(dir, "server.key")]).code).not.toBe(0);
   });
 
   it("without the VPN an engineer laptop cannot reach the private network", () => {
@@ -186,7 +173,7 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
     expect(r.stderr).toMatch(/disconnected removed engineer bob/);
     expect(gatewayPid(lab)).toBe(pid);
     // What the stack records (vpnAdmitted) is what the running daemon reads, with bob's session already gone.
-    const allowList = readFileSync(path.join(gwPaths(lab).configDir, "allow-list"));
+    const allowList = readFileSync(gwFile(lab, "allow-list"));
     const digest = createHash("sha256").update(allowList).digest("hex").slice(0, 16);
     expect(r.stdout).toBe(`vpn allow-list ${digest} live in openvpn pid ${pid}, admits: alice\n`);
     expect(Object.keys(await connectedClients(lab))).toEqual(["alice"]);
@@ -210,13 +197,13 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
 
   it("fails, naming the daemon, when the gateway's openvpn runs but does not answer (nothing to vouch for)", () => {
     const pid = gatewayPid(lab)!;
-    must(["kill", "-STOP", String(pid)]);
+    expect(lab.net.exec(lab.gw, ["kill", "-STOP", String(pid)]).code).toBe(0);
     try {
       const r = configureGateway(lab, gw, allow("alice"));
       expect([r.code, r.stdout]).toEqual([1, ""]);
       expect(r.stderr).toMatch(/openvpn does not answer on \S+fleet\.sock/);
     } finally {
-      must(["kill", "-CONT", String(pid)]);
+      lab.net.exec(lab.gw, ["kill", "-CONT", String(pid)]);
     }
     expect(configure(allow("alice")).stdout).toMatch(/ admits: alice\n$/);
   });
@@ -249,20 +236,17 @@ describeLab("vpn gateway (real openvpn in namespaces)", () => {
     stopClient(c);
   });
 
-  it("comes back after a simulated gateway reboot via the boot path", async () => {
+  it("comes back after a gateway reboot through its enabled unit, and alice reconnects", async () => {
     for (const c of clients) stopClient(c);
     const pid = gatewayPid(lab);
     expect(pid).toBeDefined();
-    must(["kill", "-KILL", String(pid)]);
-    await waitFor("openvpn to die", () => run(["test", "-d", `/proc/${pid}`]).code !== 0);
-    // A reboot empties /run and resets forwarding.
-    must(["rm", "-rf", gwPaths(lab).runDir]);
-    must(inNs(lab.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=0"]));
-
-    must(inNs(lab.gw, ["bash", path.join(gwPaths(lab).configDir, "vpn-boot.sh"), lab.gwPrefix]));
-    expect(gatewayPid(lab)).not.toBe(pid);
+    await lab.net.reboot(lab.gw);
+    // Nothing was started by hand: systemd brought the daemon up at boot, with forwarding on for the routes.
+    await waitFor("openvpn-server@fleet after the reboot", () => gatewayPid(lab) !== undefined, 30_000);
+    expect(lab.net.exec(lab.gw, ["systemctl", "is-enabled", "openvpn-server@fleet"]).stdout.trim()).toBe("enabled");
+    expect(lab.net.exec(lab.gw, ["cat", "/proc/sys/net/ipv4/ip_forward"]).stdout.trim()).toBe("1");
     const alice = connect("alice", profile("alice", certs.alice), "alice-after-reboot");
     await waitConnected(alice);
     expect(tcpBanner(lab.laptops.alice.ns, PRIVATE.app, APP_PORT)).toBe("app-ok\n");
-  });
+  }, 90_000);
 });
