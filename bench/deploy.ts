@@ -15,7 +15,7 @@ import { activateFiles, DeploySpec, prepareFiles, sha256Hex } from "../component
 import { SAMPLE_APP_COMMAND } from "../components/deploy/deploy";
 import { renderDotenv } from "../components/deploy/dotenv";
 import { resolveSource } from "../components/deploy/source";
-import { createHosts, destroyHosts, DeployHost, httpGet, rollout } from "../test/lab/deployHosts";
+import { copyIntoHosts, createHosts, destroyHosts, DeployHost, httpGet, REPO_IN_HOST, rollout } from "../test/lab/deployHosts";
 import { labUnavailable } from "../test/lab/guard";
 
 const N = Number(process.env.BENCH_HOSTS ?? 6);
@@ -25,7 +25,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
-  const why = labUnavailable(["ip", "unshare", "git", "python3", "curl"]);
+  const why = labUnavailable(["ip", "git", "python3"]);
   if (why) throw new Error(`bench:deploy needs the lab: ${why}`);
 
   const repo = mkdtempSync(path.join(os.tmpdir(), "fl-deploy-bench-"));
@@ -44,11 +44,11 @@ async function main(): Promise<void> {
     const rev = `r${next++}`;
     return {
       app: "bench",
-      source: resolveSource("bench", { git: { url: `file://${repo}`, revision: rev } }),
+      source: resolveSource("bench", { git: { url: `file://${REPO_IN_HOST}`, revision: rev } }),
       port: 8080,
       healthPath: "/health",
       healthTimeoutSeconds: 10,
-      user: "nobody", // an existing user: the bench hosts share the machine's /etc
+      user: "nobody",
       keepReleases: 3,
       command: SAMPLE_APP_COMMAND,
       linkedDirs: [],
@@ -59,7 +59,8 @@ async function main(): Promise<void> {
   };
   const dotenv = renderDotenv("bench", { PORT: "8080" });
 
-  const hosts = createHosts("bn", N);
+  const hosts = await createHosts("bn", N);
+  copyIntoHosts(hosts, repo);
   try {
     // Steady state: every host already runs a release, so each deploy also stops an old process.
     const warm = fresh();
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
     }
     if (!ok) process.exitCode = 1;
   } finally {
-    destroyHosts(hosts);
+    await destroyHosts(hosts);
     rmSync(repo, { recursive: true, force: true });
   }
 }

@@ -10,7 +10,7 @@ export const LAB_PREFIX = "fl-";
 
 /** Runs argv (no shell), returns code/stdout/stderr. */
 export function run(argv: string[], input?: string, timeoutMs = 60_000): RunResult {
-  const r = spawnSync(argv[0], argv.slice(1), { input, encoding: "utf8", timeout: timeoutMs });
+  const r = spawnSync(argv[0], argv.slice(1), { input, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 });
   if (r.error) throw new Error(`${argv[0]}: ${r.error.message}`);
   return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }

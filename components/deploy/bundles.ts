@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import { BundleFiles, remoteScript } from "../remote/bundle";
+import { BundleFiles } from "../remote/bundle";
 import { DeployConfigError } from "./errors";
 import { ResolvedSource } from "./source";
 import { renderServiceUnit } from "./unit";
@@ -34,8 +34,8 @@ export function appRoot(app: string): string {
 }
 
 /**
- * The app's environment: root's alone (0600 in the 0700 .fleet dir), read by systemd (EnvironmentFile=) or by the
- * launcher as root before it drops to the app's user; never in shared/, which the app's user owns and could swap.
+ * The app's environment: root's alone (0600 in the 0700 .fleet dir), read by systemd (EnvironmentFile=) as root
+ * before it drops to the app's user; never in shared/, which the app's user owns and could swap.
  */
 export function envFilePath(app: string): string {
   return `${appRoot(app)}/.fleet/app.env`;
@@ -105,8 +105,6 @@ export function prepareFiles(spec: DeploySpec, dotenv: string): BundleFiles {
     linked_dirs: lines([...spec.linkedDirs].sort()),
     linked_files: lines([...spec.linkedFiles].sort()),
     unit,
-    exec: lines(spec.command),
-    "deploy-launch.sh": remoteScript("deploy-launch"),
   };
   files.user = spec.user;
   if (spec.source.sha256 !== undefined) files.source_sha256 = spec.source.sha256;

@@ -65,7 +65,9 @@ const CONNTRACK_FROM_BOOT = [
  * On hosts without systemd there are no units to bring back the confirmed firewall and the VPN server, but
  * cloud-init's bootcmd runs on every boot: run the boot scripts firewall-apply and vpn-configure installed
  * (firewall first, so the VPN never listens unprotected). With systemd the fleet-firewall and
- * openvpn-server@fleet units do this, so it is skipped there.
+ * openvpn-server@fleet units do this, so it is skipped there. The scripts now refuse a host without systemd, so
+ * this only matters for hosts set up by earlier versions; it stays because it is part of every server's user data,
+ * and changing that replaces the instance (README "Known limits").
  */
 const NO_SYSTEMD_BOOT = [
   "[ -d /run/systemd/system ] && exit 0;",

@@ -73,7 +73,7 @@ if has release; then
   current=$(readlink -- "/srv/$app/current" 2>/dev/null || echo none)
   if [ "$current" != "releases/$release" ]; then
     echo "deploy drifted: current is ${current#releases/}, the stack deployed $release"
-  elif have_systemd && ! systemctl is-active --quiet "$app.service"; then
+  elif ! systemctl is-active --quiet "$app.service"; then
     echo "deploy drifted: $app.service is $(systemctl is-active "$app.service" || true)"
   elif ! curl -fsS -o /dev/null --max-time 3 -- "$health_url" 2>/dev/null; then
     echo "deploy drifted: release $release is current but $health_url does not answer 2xx"

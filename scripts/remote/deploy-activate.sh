@@ -6,6 +6,7 @@ FLEET_BUNDLE=$1; OP=${2:-create}; export FLEET_BUNDLE
 # shellcheck source=scripts/remote/lib.sh
 . "$FLEET_BUNDLE/lib.sh"
 [ "$OP" = create ] || exit 0
+have_systemd || die "$(hostname) needs systemd as PID 1: the app runs as a systemd service"
 
 app=$(param app)
 release=$(param release)
@@ -28,7 +29,6 @@ host=$(hostname)
 target=releases/$release
 [ -d "$root/$target" ] || die "release $release of $app is not prepared on $host (run prepare first)"
 logfile=/var/log/$app/app.log
-pidfile=/run/$app/$app.pid
 lock=$root/deploy.lock
 # Digest of the .env the running app was started with: a changed env needs a restart.
 started_env=$root/.fleet/started-env.sha256
@@ -88,62 +88,21 @@ take_lock() {
 }
 
 # --- service ----------------------------------------------------------------
-fallback_pid() {
-  local pid=""
-  { read -r pid <"$pidfile"; } 2>/dev/null || true
-  [[ $pid =~ ^[0-9]+$ ]] && alive "$pid" && echo "$pid"
-}
-
 running() {
-  if have_systemd; then systemctl is-active --quiet "$app.service"; else fallback_pid >/dev/null; fi
+  systemctl is-active --quiet "$app.service"
 }
 
 healthy_now() {
   curl -fsS -o /dev/null --max-time 2 -- "$health_url" 2>/dev/null
 }
 
-stop_fallback() {
-  local pid i
-  pid=$(fallback_pid) || { rm -f -- "$pidfile"; return 0; }
-  # setsid made the app a process-group leader: stop the whole group.
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do
-    alive "$pid" || break
-    [ "$i" -lt 100 ] || kill -KILL -- "-$pid" 2>/dev/null || true
-    sleep 0.1
-  done
-  rm -f -- "$pidfile"
-}
-
-start_fallback() {
-  local i
-  mkdir -p -- "/run/$app" "/var/log/$app"
-  rm -f -- "$pidfile"
-  # Detached from this SSH session (setsid, no inherited fds) so the remote command can end. The launcher reads the
-  # env file itself: no value of it is ever an argument of a process.
-  (
-    cd -- "$root/current"
-    setsid bash "$root/.fleet/launch.sh" "$root" "$pidfile" >>"$logfile" 2>&1 </dev/null &
-  )
-  for i in $(seq 1 200); do
-    [ -s "$pidfile" ] && return 0
-    sleep 0.01
-  done
-  die "the $app process did not start"
-}
-
 restart() {
   printf '%s\n' "$env_want" >"$started_env"
-  if have_systemd; then
-    systemctl restart "$app.service"
-  else
-    stop_fallback
-    start_fallback
-  fi
+  systemctl restart "$app.service"
 }
 
 stop_service() {
-  if have_systemd; then systemctl stop "$app.service" || true; else stop_fallback; fi
+  systemctl stop "$app.service" || true
 }
 
 now_ms() {
@@ -158,10 +117,6 @@ wait_healthy() { # <seconds>; 0 once the health URL answers 2xx
   deadline=$(($(now_ms) + $1 * 1000))
   while :; do
     healthy_now && return 0
-    if ! have_systemd && ! fallback_pid >/dev/null; then
-      echo "fleet: the $app process exited" >&2
-      return 1
-    fi
     [ "$(now_ms)" -lt "$deadline" ] || return 1
     sleep "$((delay / 1000)).$(printf '%03d' $((delay % 1000)))"
     delay=$((delay * 2 > 500 ? 500 : delay * 2))
@@ -171,7 +126,7 @@ wait_healthy() { # <seconds>; 0 once the health URL answers 2xx
 log_tail() {
   if [ -s "$logfile" ]; then
     tail -n 30 -- "$logfile"
-  elif have_systemd; then
+  else
     journalctl -u "$app.service" -n 30 --no-pager 2>/dev/null || true
   fi
 }

@@ -6,6 +6,7 @@ FLEET_BUNDLE=$1; OP=${2:-create}; export FLEET_BUNDLE
 # shellcheck source=scripts/remote/lib.sh
 . "$FLEET_BUNDLE/lib.sh"
 [ "$OP" = create ] || exit 0
+have_systemd || die "$(hostname) needs systemd as PID 1: the app runs as a systemd service"
 
 app=$(param app)
 release=$(param release)
@@ -106,7 +107,7 @@ link_shared() { # <release dir> <relative path> <dir|file>
 }
 
 # 1. The secret env file: root's, 0600, in root's 0700 .fleet dir; temp file + rename, so a reader never sees it
-# half-written. systemd (EnvironmentFile=) or deploy-launch.sh reads it as root and hands the app its values.
+# half-written. systemd (EnvironmentFile=) reads it as root and hands the app its values.
 tmp_env=$(mktemp "$root/.fleet/app.env.XXXXXX")
 chmod 0600 "$tmp_env"
 cat -- "$FLEET_BUNDLE/dotenv" >"$tmp_env"
@@ -137,7 +138,7 @@ fi
 while IFS= read -r d; do [ -z "$d" ] || link_shared "$dest" "$d" dir; done <"$FLEET_BUNDLE/linked_dirs"
 while IFS= read -r f; do [ -z "$f" ] || link_shared "$dest" "$f" file; done <"$FLEET_BUNDLE/linked_files"
 
-# 3. The service definition. activate reads .fleet/exec when there is no systemd.
+# 3. The service definition.
 install_if_changed() { # <source> <dest> <mode>; true when the file changed
   if [ -f "$2" ] && cmp -s -- "$1" "$2"; then return 1; fi
   local t
@@ -146,12 +147,9 @@ install_if_changed() { # <source> <dest> <mode>; true when the file changed
   chmod "$3" "$t"
   mv -f -- "$t" "$2"
 }
-install_if_changed "$FLEET_BUNDLE/exec" "$root/.fleet/exec" 0600 || true
-install_if_changed "$FLEET_BUNDLE/deploy-launch.sh" "$root/.fleet/launch.sh" 0700 || true
-printf '%s' "$user" >"$root/.fleet/user"
-if have_systemd; then
-  if install_if_changed "$FLEET_BUNDLE/unit" "/etc/systemd/system/$app.service" 0644; then
-    systemctl daemon-reload
-  fi
-  systemctl enable --quiet "$app.service"
+# The no-systemd launcher of earlier versions and what it read.
+rm -f -- "$root/.fleet/exec" "$root/.fleet/launch.sh" "$root/.fleet/user"
+if install_if_changed "$FLEET_BUNDLE/unit" "/etc/systemd/system/$app.service" 0644; then
+  systemctl daemon-reload
 fi
+systemctl enable --quiet "$app.service"

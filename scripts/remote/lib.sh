@@ -17,7 +17,7 @@ param_or() {
   if [ -f "$f" ]; then cat -- "$f"; else printf '%s' "$2"; fi
 }
 
-# True when systemd is PID 1 (production); false in the lab and in containers.
+# True when systemd is PID 1. The scripts refuse a host without it: their units are the boot path.
 have_systemd() {
   [ -d /run/systemd/system ]
 }

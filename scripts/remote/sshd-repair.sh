@@ -31,9 +31,5 @@ else
 fi
 
 # Reload even when the file is right: drift can also be a daemon that never re-read it.
-if have_systemd; then
-  systemctl try-reload-or-restart ssh.service
-elif [ -f /run/sshd.pid ]; then
-  kill -HUP "$(cat /run/sshd.pid)"
-fi
+systemctl try-reload-or-restart ssh.service
 echo "sshd: reloaded"

@@ -1,9 +1,9 @@
 /**
  * The deploy scripts, for real: git/artifact fetch, shared .env, atomic switch,
- * health-gated rollback, lock, pruning and no-op re-runs, on 4 lab hosts
- * (network namespaces + private /srv, /var/log, /run), driven through the bundle loader.
+ * health-gated rollback, lock, pruning and no-op re-runs, on 4 lab hosts (systemd as PID 1, each its own disk,
+ * the app as its systemd unit), driven through the bundle loader.
  */
-import { execFileSync, spawn, spawnSync, ChildProcess } from "child_process";
+import { execFileSync } from "child_process";
 import { createHash } from "crypto";
 import {
   copyFileSync,
@@ -24,7 +24,23 @@ import {
 import * as os from "os";
 import * as path from "path";
 import { describeLab } from "./guard";
-import { createHosts, destroyHosts, DeployHost, hostPath, httpGet, rollout, RolloutError, runScript, ScriptResult } from "./deployHosts";
+import {
+  appPid as pidOf,
+  copyIntoHosts,
+  createHosts,
+  deadPidIn,
+  destroyHosts,
+  DeployHost,
+  hostPath,
+  httpGet,
+  procFile,
+  REPO_IN_HOST,
+  rollout,
+  RolloutError,
+  runScript,
+  ScriptResult,
+  sleeperIn,
+} from "./deployHosts";
 import { activateFiles, DeploySpec, prepareFiles, sha256Hex } from "../../components/deploy/bundles";
 import { renderDotenv } from "../../components/deploy/dotenv";
 import { DeploySource, resolveSource } from "../../components/deploy/source";
@@ -78,13 +94,13 @@ describeLab(
       const app = patch.app ?? APP;
       return {
         app,
-        source: resolveSource(app, source ?? { git: { url: `file://${repo}`, revision } }),
+        source: resolveSource(app, source ?? { git: { url: `file://${REPO_IN_HOST}`, revision } }),
         port: PORT,
         healthPath: "/health",
         healthTimeoutSeconds: 3,
         keepReleases: 3,
         command: SAMPLE_APP_COMMAND,
-        // These hosts share the machine's /etc: an existing user, so the suite never adds one to the machine.
+        // An existing user of the image; prepare adds a missing one (the deploy-program suite's default user).
         user: "nobody",
         linkedDirs: ["tmp"],
         linkedFiles: [],
@@ -115,7 +131,9 @@ describeLab(
     const current = (h: DeployHost, app = APP) => readlinkSync(hostPath(h, `/srv/${app}/current`));
     const currentIno = (h: DeployHost) => lstatSync(hostPath(h, `/srv/${APP}/current`)).ino;
     const auditLog = (h: DeployHost) => readFileSync(hostPath(h, `/srv/${APP}/revisions.log`), "utf8");
-    const appPid = (h: DeployHost) => readFileSync(hostPath(h, `/run/${APP}/${APP}.pid`), "utf8").trim();
+    const appPid = (h: DeployHost) => pidOf(h, APP);
+    const environ = (h: DeployHost) => procFile(h, appPid(h), "environ");
+    const cmdline = (h: DeployHost) => procFile(h, appPid(h), "cmdline").join(" ");
     const releases = (h: DeployHost) =>
       readdirSync(hostPath(h, `/srv/${APP}/releases`))
         .filter((n) => !n.startsWith("."))
@@ -126,7 +144,7 @@ describeLab(
       writeFileSync(path.join(lockDir(h), "owner"), `pid=${pid}\nhost=${h.name}\nwho=${who}\nrelease=vX\nsince=${since}\n`);
     }
 
-    beforeAll(() => {
+    beforeAll(async () => {
       repo = mkdtempSync(path.join(os.tmpdir(), "fl-deploy-repo-"));
       git("init", "-q");
       copyFileSync(path.join(__dirname, "..", "..", "app", "server.py"), path.join(repo, "server.py"));
@@ -140,11 +158,12 @@ describeLab(
         git("tag", `v${v}`);
         sha[`v${v}`] = git("rev-parse", "HEAD");
       }
-      hosts = createHosts("dp", 4);
-    });
+      hosts = await createHosts("dp", 4);
+      copyIntoHosts(hosts, repo);
+    }, 120_000);
 
-    afterAll(() => {
-      destroyHosts(hosts);
+    afterAll(async () => {
+      await destroyHosts(hosts);
       if (repo) rmSync(repo, { recursive: true, force: true });
     });
 
@@ -159,12 +178,11 @@ describeLab(
         expect(existsSync(hostPath(h, `/srv/${APP}/shared/.env`))).toBe(false);
         expect(existsSync(hostPath(h, `/srv/${APP}/releases/v1/.env`))).toBe(false);
         expect(readlinkSync(hostPath(h, `/srv/${APP}/releases/v1/tmp`))).toBe(`/srv/${APP}/shared/tmp`);
-        // The no-systemd fallback gave the app exactly the configured environment.
-        const environ = readFileSync(`/proc/${appPid(h)}/environ`, "utf8").split("\0");
-        expect(environ).toContain(`API_TOKEN=${SECRET}`);
-        expect(environ).toContain(`PORT=${PORT}`);
-        // ... and no value of it is an argument of the app (or of anything still running).
-        expect(readFileSync(`/proc/${appPid(h)}/cmdline`, "utf8")).not.toContain(SECRET);
+        // The unit gave the app exactly the configured environment...
+        expect(environ(h)).toContain(`API_TOKEN=${SECRET}`);
+        expect(environ(h)).toContain(`PORT=${PORT}`);
+        // ... and no value of it is an argument of the app.
+        expect(cmdline(h)).not.toContain("tok-");
         expect(auditLog(h)).toMatch(new RegExp(`\\t${h.name}\\tlab@test\\tdeployed\\tv1\\t${sha.v1}\\tprevious=\\n$`));
       }
       for (const o of outputs) expect(o.stdout + o.stderr).not.toContain("tok-");
@@ -230,7 +248,7 @@ describeLab(
       expect({ ino: currentIno(h), log: auditLog(h), pid: appPid(h), rel: lstatSync(hostPath(h, `/srv/${APP}/releases/v2`)).ino }).toEqual(before);
     });
 
-    it("without systemd, loads over 1 MiB of env (9 values at the per-variable limit, with quotes, $ and backslashes) intact", async () => {
+    it("loads over 1 MiB of env (9 values at the per-variable limit, with quotes, $ and backslashes) intact through the unit", async () => {
       const h = hosts[1];
       const big: Record<string, string> = { PORT: String(PORT), API_TOKEN: SECRET };
       for (let i = 0; i < 9; i++) big[`BLOB_${i}`] = `${i}`.repeat(131000) + '"$`\\';
@@ -241,10 +259,10 @@ describeLab(
       const a = await activate(h, spec("v2"), env);
       const took = Date.now() - started;
       expect(a.code).toBe(0);
-      const environ = readFileSync(`/proc/${appPid(h)}/environ`, "utf8").split("\0");
-      for (const [k, v] of Object.entries(big)) expect(environ).toContain(`${k}=${v}`);
-      expect(readFileSync(`/proc/${appPid(h)}/cmdline`, "utf8")).not.toContain("0000000000");
-      console.log(`no-systemd launcher: 1.1 MiB env prepared and activated in ${(took / 1000).toFixed(1)} s`);
+      const got = environ(h);
+      for (const [k, v] of Object.entries(big)) expect(got).toContain(`${k}=${v}`);
+      expect(cmdline(h)).not.toContain("0000000000");
+      console.log(`systemd unit: 1.1 MiB env prepared and activated in ${(took / 1000).toFixed(1)} s`);
       // Back to the suite's env.
       expect((await prepare(h, spec("v2"))).code).toBe(0);
       expect((await activate(h, spec("v2"))).code).toBe(0);
@@ -262,7 +280,7 @@ describeLab(
       const a = await activate(h, spec("v2"), env);
       expect(a.code).toBe(0);
       expect(appPid(h)).not.toBe(before.pid);
-      expect(readFileSync(`/proc/${appPid(h)}/environ`, "utf8").split("\0")).toContain("API_TOKEN=rotated-token");
+      expect(environ(h)).toContain("API_TOKEN=rotated-token");
       expect(current(h)).toBe("releases/v2");
       // An env that breaks the app on its current release: nothing older to switch to, so it stays put.
       const broken = renderDotenv(APP, { PORT: String(PORT), API_TOKEN: SECRET, HEALTH_FAIL: "1" });
@@ -292,17 +310,17 @@ describeLab(
     });
 
     describe("the on-host lock", () => {
-      let sleeper: ChildProcess | undefined;
+      let sleeper: { host: DeployHost; pid: number } | undefined;
       afterEach(() => {
-        sleeper?.kill("SIGKILL");
+        if (sleeper) sleeper.host.net.exec(sleeper.host, ["kill", "-KILL", String(sleeper.pid)]);
         sleeper = undefined;
         for (const h of hosts) rmSync(lockDir(h), { recursive: true, force: true });
       });
 
       it("blocks a deploy while another one holds it, naming the holder", async () => {
         const h = hosts[1];
-        sleeper = spawn("sleep", ["60"]);
-        plantLock(h, sleeper.pid!, Math.floor(Date.now() / 1000), "alice@laptop");
+        sleeper = { host: h, pid: sleeperIn(h) };
+        plantLock(h, sleeper.pid, Math.floor(Date.now() / 1000), "alice@laptop");
         const ino = currentIno(h);
         const a = await activate(h, spec("v1"));
         expect(a.code).not.toBe(0);
@@ -332,7 +350,7 @@ describeLab(
 
       it("breaks a lock whose owner process is gone", async () => {
         const h = hosts[3];
-        const dead = spawnSync("true").pid!;
+        const dead = deadPidIn(h);
         plantLock(h, dead, Math.floor(Date.now() / 1000), "bob@ci");
         const a = await activate(h, spec("v1"));
         expect(a.code).toBe(0);
@@ -344,8 +362,8 @@ describeLab(
 
       it("breaks a lock older than the stale limit even if its pid lives", async () => {
         const h = hosts[3];
-        sleeper = spawn("sleep", ["60"]);
-        plantLock(h, sleeper.pid!, Math.floor(Date.now() / 1000) - 3600, "carol@old");
+        sleeper = { host: h, pid: sleeperIn(h) };
+        plantLock(h, sleeper.pid, Math.floor(Date.now() / 1000) - 3600, "carol@old");
         const a = await activate(h, spec("v2"));
         expect(a.code).toBe(0);
         expect(a.stderr).toMatch(/breaking stale deploy lock .*\(it is 36\d\ds old \(limit 60s\)\)/);
@@ -378,15 +396,17 @@ describeLab(
       const tarball = path.join(repo, "..", `fl-deploy-artifact-${process.pid}.tar.gz`);
       execFileSync("sh", ["-c", 'git -C "$1" archive --format=tar.gz -o "$2" v5', "sh", repo, tarball]);
       const sum = createHash("sha256").update(readFileSync(tarball)).digest("hex");
+      const inHost = "/var/lib/lab-src/artifact.tar.gz";
       try {
         const h = [hosts[3]];
-        const bad = spec("", { app: "arti", port: 8082 }, { artifact: { url: `file://${tarball}`, sha256: "0".repeat(64) } });
+        copyIntoHosts(h, tarball, inHost);
+        const bad = spec("", { app: "arti", port: 8082 }, { artifact: { url: `file://${inHost}`, sha256: "0".repeat(64) } });
         const badRun = await prepare(h[0], bad);
         expect(badRun.code).not.toBe(0);
         expect(badRun.stderr).toContain(`has sha256 ${sum}, expected ${"0".repeat(64)}`);
         expect(readdirSync(hostPath(h[0], "/srv/arti/releases"))).toEqual([]);
 
-        const good = spec("", { app: "arti", port: 8082 }, { artifact: { url: `file://${tarball}`, sha256: sum } });
+        const good = spec("", { app: "arti", port: 8082 }, { artifact: { url: `file://${inHost}`, sha256: sum } });
         const env = renderDotenv("arti", { PORT: "8082" });
         const r = await rollout(h, 1, prepareFiles(good, env), activateFiles(good, sha256Hex(env)));
         expect(r.activates[0][0].code).toBe(0);
@@ -399,9 +419,10 @@ describeLab(
 
     it("refuses a branch name on the host (branches move; releases must not)", async () => {
       git("branch", "feature-x", "v2");
+      copyIntoHosts([hosts[0]], repo);
       const r = await prepare(hosts[0], spec("feature-x"));
       expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain(`revision 'feature-x' is neither a tag nor a commit of file://${repo}`);
+      expect(r.stderr).toContain(`revision 'feature-x' is neither a tag nor a commit of file://${REPO_IN_HOST}`);
       expect(existsSync(hostPath(hosts[0], `/srv/${APP}/releases/feature-x`))).toBe(false);
     });
 
@@ -412,12 +433,9 @@ describeLab(
       const r = await rollout([h], 1, prepareFiles(s, env), activateFiles(s, sha256Hex(env)));
       expect(r.activates[0][0].code).toBe(0);
       expect(served(h, 8083)).toBe(sha.v2);
-      const leader = readFileSync(hostPath(h, "/run/usr/usr.pid"), "utf8").trim();
-      const procs = execFileSync("ps", ["-o", "uid=,comm=", "-g", leader], { encoding: "utf8" })
-        .trim()
-        .split("\n")
-        .map((l) => l.trim().split(/\s+/));
-      expect(procs).toContainEqual(["65534", "python3"]);
+      const main = pidOf(h, "usr");
+      const proc = h.net.exec(h, ["ps", "-o", "uid=,comm=", "-p", main]).stdout.trim().split(/\s+/);
+      expect(proc).toEqual(["65534", "python3"]);
       expect(statSync(hostPath(h, "/srv/usr/shared/tmp")).uid).toBe(65534);
       expect(statSync(hostPath(h, "/srv/usr/releases/v2")).uid).toBe(0);
     });
@@ -433,5 +451,5 @@ describeLab(
       expect(httpGet(h, 8081, "/health").code).toBe(0);
     });
   },
-  ["ip", "unshare", "git", "python3", "curl"],
+  ["ip", "git", "python3"],
 );

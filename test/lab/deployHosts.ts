@@ -1,23 +1,17 @@
 /**
- * Deploy hosts for the lab suite and the benchmark: each is a network namespace
- * (own loopback, so every host serves the app on the same port) plus a private
- * mount namespace per script run, with temp dirs bind-mounted over /srv, /var/log
- * and /run. The machine's real /srv is never touched. Scripts run exactly as
- * scriptCommand runs them: the constant loader command, the bundle on stdin.
+ * Deploy hosts for the lab suite and the benchmark: lab hosts (systemd as PID 1, their own disk, /etc and /run;
+ * test/lab/support/host-net.ts) on one switch, so every host serves the app as its systemd unit on the same port.
+ * Scripts run exactly as scriptCommand runs them: the constant loader command, the bundle on stdin.
+ * The source repository is copied into each host (the hosts have no route to this machine), at REPO_IN_HOST.
  */
-import { spawn } from "child_process";
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync } from "fs";
-import * as os from "os";
+import { cpSync, rmSync } from "fs";
 import * as path from "path";
-import { BundleFiles, encodeBundle, loader, remoteScript, ScriptOp } from "../../components/remote/bundle";
+import { BundleFiles, ScriptOp } from "../../components/remote/bundle";
 import { planBatches } from "../../components/deploy/batches";
-import { inNs, run, tempNetns, delNetns } from "../../lab/sh";
+import { HostNet, NetHost } from "./support/host-net";
 
-export interface DeployHost {
-  name: string;
-  ns: string;
-  /** Host-side dir holding srv/, log/, run/ (what the host sees as /srv, /var/log, /run). */
-  dir: string;
+export interface DeployHost extends NetHost {
+  net: HostNet;
 }
 
 export interface ScriptResult {
@@ -28,91 +22,37 @@ export interface ScriptResult {
   ms: number;
 }
 
-// Constant script; the paths and the loader command arrive as arguments, never spliced.
-const ENTER = ["set -e", 'mount --bind "$1" /srv', 'mount --bind "$2" /var/log', 'mount --bind "$3" /run', 'hostname "$4"', 'exec bash -c "$5"'].join("; ");
+/** Where a host finds the test's git repository (`file://` + this). */
+export const REPO_IN_HOST = "/var/lib/lab-src/repo";
 
-export function createHosts(tag: string, count: number): DeployHost[] {
-  const hosts: DeployHost[] = [];
-  for (let i = 0; i < count; i++) {
-    const name = `${tag}${i + 1}`;
-    const dir = mkdtempSync(path.join(os.tmpdir(), `fl-deploy-${name}-`));
-    for (const d of ["srv", "log", "run"]) mkdirSync(path.join(dir, d));
-    hosts.push({ name, ns: tempNetns(name), dir });
-  }
-  return hosts;
-}
-
-/** Stops every app the hosts started (by pidfile) and removes namespaces and dirs. */
-export function destroyHosts(hosts: DeployHost[]): void {
-  for (const h of hosts) {
-    for (const pid of appPids(h)) {
-      try {
-        process.kill(-pid, "SIGKILL");
-      } catch {
-        /* already gone */
-      }
-    }
-    delNetns(h.ns);
-    rmSync(h.dir, { recursive: true, force: true });
-  }
-}
-
-function appPids(h: DeployHost): number[] {
-  const runDir = path.join(h.dir, "run");
-  const pids: number[] = [];
-  for (const app of safeReaddir(runDir)) {
-    const pidfile = path.join(runDir, app, `${app}.pid`);
-    try {
-      const pid = Number(readFileSync(pidfile, "utf8").trim());
-      if (pid > 0) pids.push(pid);
-    } catch {
-      /* no pidfile */
-    }
-  }
-  return pids;
-}
-
-function safeReaddir(d: string): string[] {
+export async function createHosts(tag: string, count: number): Promise<DeployHost[]> {
+  const net = new HostNet(tag);
   try {
-    return readdirSync(d);
-  } catch {
-    return [];
+    const booted = await Promise.all(Array.from({ length: count }, (_, i) => net.host(`${tag}${i + 1}`, [{ bridge: "br0", cidr: `10.77.0.${10 + i}/24` }])));
+    return booted.map((h) => Object.assign(h, { net }));
+  } catch (e) {
+    await net.destroy();
+    throw e;
   }
 }
 
-/** The bundle scriptCommand would send: the data files plus main.sh and lib.sh. */
-export function fullBundle(script: string, files: BundleFiles): string {
-  return encodeBundle({ ...files, "main.sh": remoteScript(script), "lib.sh": remoteScript("lib") });
+export async function destroyHosts(hosts: DeployHost[]): Promise<void> {
+  if (hosts.length > 0) await hosts[0].net.destroy();
 }
 
-export function runScript(host: DeployHost, script: string, files: BundleFiles, op: ScriptOp = "create"): Promise<ScriptResult> {
-  const argv = inNs(host.ns, [
-    "unshare",
-    "-m",
-    "-u",
-    "--propagation",
-    "private",
-    "sh",
-    "-c",
-    ENTER,
-    "fleet-enter",
-    path.join(host.dir, "srv"),
-    path.join(host.dir, "log"),
-    path.join(host.dir, "run"),
-    host.name,
-    loader(op),
-  ]);
+/** Copies the repository (or a file) into every host at `inside`, replacing what was there. */
+export function copyIntoHosts(hosts: DeployHost[], from: string, inside = REPO_IN_HOST): void {
+  for (const h of hosts) {
+    const to = path.join(h.root, inside);
+    rmSync(to, { recursive: true, force: true });
+    cpSync(from, to, { recursive: true, preserveTimestamps: true });
+  }
+}
+
+export async function runScript(host: DeployHost, script: string, files: BundleFiles, op: ScriptOp = "create"): Promise<ScriptResult> {
   const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ host: host.name, code: code ?? -1, stdout, stderr, ms: Date.now() - started }));
-    child.stdin.end(fullBundle(script, files));
-  });
+  const r = await host.net.runScriptAsync(host, script, files, op);
+  return { host: host.name, ...r, ms: Date.now() - started };
 }
 
 export class RolloutError extends Error {
@@ -148,21 +88,38 @@ export async function rollout(
   return { prepares, activates };
 }
 
-/** GET inside the host's namespace. */
+/** GET on the host's own loopback, from inside it. */
 export function httpGet(host: DeployHost, port: number, urlPath: string): { code: number; body: string } {
-  const r = run(inNs(host.ns, ["curl", "-s", "--max-time", "3", "-w", "\n%{http_code}", `http://127.0.0.1:${port}${urlPath}`]));
+  const r = host.net.exec(host, ["curl", "-s", "--max-time", "3", "-w", "\n%{http_code}", `http://127.0.0.1:${port}${urlPath}`]);
   const nl = r.stdout.lastIndexOf("\n");
   return { code: Number(r.stdout.slice(nl + 1)), body: r.stdout.slice(0, Math.max(nl, 0)).trim() };
 }
 
-/** Path on the test machine of a path the host sees under /srv, /var/log or /run. */
+/** Path on the test machine of a file on the host's disk (not /run, which is the host's own tmpfs). */
 export function hostPath(host: DeployHost, p: string): string {
-  for (const [inside, outside] of [
-    ["/srv/", "srv"],
-    ["/var/log/", "log"],
-    ["/run/", "run"],
-  ] as const) {
-    if (p.startsWith(inside)) return path.join(host.dir, outside, p.slice(inside.length));
-  }
-  throw new Error(`${p} is not under a per-host dir`);
+  if (!p.startsWith("/") || p.startsWith("/run/")) throw new Error(`${p} is not on the host's disk`);
+  return path.join(host.root, p);
+}
+
+/** The app's main process inside the host (systemd's MainPID of <app>.service), or "" when it does not run. */
+export function appPid(host: DeployHost, app: string): string {
+  const pid = host.net.exec(host, ["systemctl", "show", "-p", "MainPID", "--value", `${app}.service`]).stdout.trim();
+  return pid === "0" ? "" : pid;
+}
+
+/** A process's environment or argv inside the host, NUL-separated fields split. */
+export function procFile(host: DeployHost, pid: string, file: "environ" | "cmdline"): string[] {
+  const r = host.net.exec(host, ["cat", `/proc/${pid}/${file}`]);
+  if (r.code !== 0) throw new Error(`no /proc/${pid}/${file} on ${host.name}: ${r.stderr}`);
+  return r.stdout.split("\0");
+}
+
+/** Starts `sleep 60` inside the host, detached; returns its pid there. */
+export function sleeperIn(host: DeployHost): number {
+  return Number(host.net.exec(host, ["bash", "-c", "sleep 60 </dev/null >/dev/null 2>&1 & echo $!"]).stdout.trim());
+}
+
+/** A pid that just ran and exited inside the host. */
+export function deadPidIn(host: DeployHost): number {
+  return Number(host.net.exec(host, ["bash", "-c", "true & p=$!; wait $p; echo $p"]).stdout.trim());
 }
