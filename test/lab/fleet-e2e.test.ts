@@ -13,6 +13,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from "fs";
 import * as path from "path";
 import { MatrixEntry } from "../../components/firewall/matrix";
+import { summarizePreview } from "../../components/plan/preview";
 import { writeProfile } from "../../scripts/vpn-profile";
 import { describeLab } from "./guard";
 
@@ -190,11 +191,20 @@ describeLab(
       expect(clientLog(alice)).toMatch(new RegExp(`${up.outputs.gatewayAddress.replace(/\./g, "\\.")}:1194`));
     }, 30_000);
 
-    it("adding app-3: peers learn it, a live app-1 -> db-1 connection survives, only changed firewalls re-run", async () => {
+    it("adding app-3: the preview lists exactly what the up changes; peers learn it, a live connection survives, only changed firewalls re-run", async () => {
       const roundTrip = await procs.connect("app-1", ip("db-1"), 5432);
       expect(await roundTrip("before")).toBe("echo before");
 
+      await t.prepare(stackConfig({ servers: WITH_APP3 }));
+      const preview = await t.pulumi(["preview", "--json"]);
+      expect(preview.code).toBe(0);
+      const planned = summarizePreview(preview.stdout).changes.map((c) => `${c.op} ${c.type} ${c.name}`);
+      expect(planned).toContainEqual("create openstack:compute/instance:Instance app-3");
       up = await t.up(stackConfig({ servers: WITH_APP3 }));
+      // What the engine did is what the preview said, resource by resource: the up's own steps, folded the same way
+      // (one change per resource, a replacement's steps one "replace").
+      const did = summarizePreview({ steps: up.steps.map((s) => ({ op: s.op, urn: s.urn })) }).changes.map((c) => `${c.op} ${c.type} ${c.name}`);
+      expect(did).toEqual(planned);
       const hashesAfter: Record<string, string> = up.outputs.firewallHashes;
       const changed = Object.keys(hashesBefore).filter((h) => hashesBefore[h] !== hashesAfter[h]);
       expect(changed).toContain("db-1"); // db-1's app allow-list must now hold app-3
