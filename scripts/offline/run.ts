@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
+import { cloudOutputs } from "./cloud";
 import * as tlsEmu from "./tls";
 
 /**
@@ -51,7 +52,6 @@ const TLS: Record<string, (inputs: Record<string, unknown>) => Record<string, un
   "tls:index/locallySignedCert:LocallySignedCert": tlsEmu.locallySignedCert,
 };
 
-/** Stand-ins for what providers compute; documentation address ranges only. */
 /** The runtime's wire value for "not known until the update runs" (the SDK's runtime/rpc.ts unknownValue). */
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -63,12 +63,9 @@ async function fabricate(type: string, n: number, inputs: Record<string, unknown
     const secrets = tlsEmu.TLS_SECRET_OUTPUTS[type] ?? [];
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, secrets.includes(k) ? { [SECRET_SIG]: SECRET_VALUE, value: v } : v]));
   }
+  const cloud = cloudOutputs(type, n, inputs);
+  if (cloud) return cloud;
   switch (type) {
-    case "openstack:networking/floatingIp:FloatingIp":
-      return { ...inputs, address: `203.0.113.${10 + (n % 240)}` };
-    case "openstack:compute/instance:Instance":
-      // The cloud resolves the image's name to an id, which the program's machine ids include.
-      return { ...inputs, accessIpV4: `198.51.100.${10 + (n % 240)}`, imageId: `image-id-of-${String(inputs.imageName)}` };
     case "command:remote:Command":
       // Nothing runs offline: what a command prints is unknown, as in a preview of a command that has not run yet.
       return { ...inputs, stdout: UNKNOWN, stderr: UNKNOWN };

@@ -9,6 +9,7 @@ import { decodeBundle } from "../../../components/remote/bundle";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { parseStackYaml } from "../../../components/config/stack-yaml";
+import { cloudOutputs } from "../../../scripts/offline/cloud";
 import * as tlsEmu from "../../../scripts/offline/tls";
 
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -53,12 +54,9 @@ async function outputsFor(type: string, name: string, inputs: Record<string, unk
     const secrets = tlsEmu.TLS_SECRET_OUTPUTS[type] ?? [];
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, secrets.includes(k) ? secret(v) : v]));
   }
+  const cloud = cloudOutputs(type, n, inputs);
+  if (cloud) return cloud;
   switch (type) {
-    case "openstack:networking/floatingIp:FloatingIp":
-      return { ...inputs, address: `203.0.113.${10 + (n % 240)}` };
-    case "openstack:compute/instance:Instance":
-      // The cloud resolves the image's name to its id, as the provider records it in imageId.
-      return { ...inputs, accessIpV4: `198.51.100.${10 + (n % 240)}`, imageId: `image-id-of-${String(inputs.imageName)}` };
     case "command:remote:Command":
       // The provider always answers with the command's output; empty is what a silent script prints.
       // firewall-confirm reports the ruleset it saw the kernel run (scripts/remote/firewall-confirm.sh's last line).
