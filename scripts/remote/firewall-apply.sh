@@ -50,17 +50,7 @@ if [ ! -f "$FW_STATE/pending" ]; then
 fi
 
 arm_id="$hash-$(date -u +%Y%m%dT%H%M%SZ)-$$"
-printf '%s %s\n' "$arm_id" "$hash" >"$FW_STATE/pending"
-printf '%s\n' "$timeout" >"$FW_STATE/pending-timeout"
-fw_arm "$arm_id" "$timeout"
-
-if ! err=$(
-  { fw_load_sets "$FW_STATE/new/ipsets" &&
-    fw_restore_rules "$FW_STATE/new/rules.v4" iptables &&
-    fw_restore_rules "$FW_STATE/new/rules.v6" ip6tables; } 2>&1
-); then
-  fw_disarm
-  fw_revert_now "$arm_id" 0
+if ! err=$(fw_arm_and_load "$arm_id" "$hash" "$timeout"); then
   fw_die "applying rules $hash failed, previous rules restored: $err"
 fi
 # The kernel's own account of the rules just loaded: confirm's fallback where no throwaway namespace can be made.

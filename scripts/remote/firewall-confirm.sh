@@ -52,15 +52,7 @@ new_hash=$(cat "$FW_STATE/new/hash")
 if [ "$live" != "$wanted" ]; then
   timeout=$(cat "$FW_STATE/pending-timeout" 2>/dev/null || echo 60)
   rearm="$hash-$(date -u +%Y%m%dT%H%M%SZ)-$$"
-  printf '%s %s\n' "$rearm" "$hash" >"$FW_STATE/pending"
-  fw_arm "$rearm" "$timeout"
-  if ! err=$(
-    { fw_load_sets "$FW_STATE/new/ipsets" &&
-      fw_restore_rules "$FW_STATE/new/rules.v4" iptables &&
-      fw_restore_rules "$FW_STATE/new/rules.v6" ip6tables; } 2>&1
-  ); then
-    fw_disarm
-    fw_revert_now "$rearm" 0
+  if ! err=$(fw_arm_and_load "$rearm" "$hash" "$timeout"); then
     fw_die "the kernel does not run rules $hash, and loading them again failed (previous rules restored): $err"
   fi
   printf '%s %s\n' "$arm_id" "$rearm" >"$FW_STATE/rearmed"

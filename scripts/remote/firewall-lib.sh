@@ -167,6 +167,25 @@ fw_disarm() {
   systemctl stop "$FW_REVERT_UNIT.timer" 2>/dev/null || true
 }
 
+# Arms the revert of `arm_id`, then loads the sets and rules in $FW_STATE/new. If loading fails, puts the
+# previous rules back at once and prints why (stdout). Caller holds the lock.
+fw_arm_and_load() { # <arm_id> <hash> <timeout>
+  local err
+  printf '%s %s\n' "$1" "$2" >"$FW_STATE/pending"
+  printf '%s\n' "$3" >"$FW_STATE/pending-timeout"
+  fw_arm "$1" "$3"
+  if ! err=$(
+    { fw_load_sets "$FW_STATE/new/ipsets" &&
+      fw_restore_rules "$FW_STATE/new/rules.v4" iptables &&
+      fw_restore_rules "$FW_STATE/new/rules.v6" ip6tables; } 2>&1
+  ); then
+    fw_disarm
+    fw_revert_now "$1" 0
+    printf '%s' "$err"
+    return 1
+  fi
+}
+
 # Puts back the snapshot taken when the (still unconfirmed) rules were armed. Caller holds the lock.
 fw_revert_now() {
   local arm_id=$1 timeout=$2 hash
