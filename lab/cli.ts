@@ -6,12 +6,15 @@
  *           pulumi's own progress, then the hosts; --json prints one summary object (steps, remote runs)
  *   preview [--stack NAME] [--config-file FILE] [--json] [-- PULUMI-ARGS...]
  *           the real `pulumi preview` of the stack
+ *   refresh [--stack NAME] [--config-file FILE] [-- PULUMI-ARGS...]
+ *           the real `pulumi refresh --yes`: the state read back from the cloud and the hosts' commands
  *   status  [--stack NAME] [--json]              servers (Nova's status, host, sshd), the operator, the laptops
  *   exec    [--stack NAME] HOST -- CMD...        HOST: a server, `operator` (where pulumi runs), `eng1` or `eng2`
  *   outputs [--stack NAME] [--json] [--show-secrets]
  *   reboot  [--stack NAME] HOST                 a hard reboot through Nova's API
  *   audit   [--stack NAME] [--repair] [--json]  npm run audit on the stack's checkpoint: every host against it
  *   down    [--stack NAME]                      pulumi destroy, then whatever is left (cloud objects, laptops, files)
+ *   destroy [--stack NAME]                      the same as down
  *   cloud   up|down|status [--wipe]             the lab's OpenStack (one per machine, namespace fl-os)
  *   pulumi  [--stack NAME] [--config-file FILE] -- ARGS...
  *           the real `pulumi ARGS` for the stack (refresh, destroy, stack export...), in the cloud's namespace
@@ -152,12 +155,13 @@ async function main(argv: string[]): Promise<number> {
       return cloud(sub, { wipe: a.flags["--wipe"] === true });
     }
     case "preview":
+    case "refresh":
     case "pulumi": {
       preflight();
       const L = layout(stack);
       const log = (l: string) => (json ? process.stderr : process.stdout).write(l);
       const env = await prepareRealStack(L, stackFilePath(stack, str(a.flags["--config-file"])), log);
-      const args = a.cmd === "preview" ? ["preview", ...(json ? ["--json"] : []), ...a.rest] : a.rest;
+      const args = a.cmd === "preview" ? ["preview", ...(json ? ["--json"] : []), ...a.rest] : a.cmd === "refresh" ? ["refresh", "--yes", ...a.rest] : a.rest;
       if (args.length === 0) throw new LabError("usage: lab pulumi [--stack NAME] -- ARGS...");
       const jsonOut = json && a.cmd === "preview";
       const r = await runPulumi(L, env, args, jsonOut ? () => undefined : log);
@@ -167,7 +171,8 @@ async function main(argv: string[]): Promise<number> {
       }
       return r.code;
     }
-    case "down": {
+    case "down":
+    case "destroy": {
       preflight();
       const L = layout(stack);
       const r = await realDown(L, (l) => process.stdout.write(l));
