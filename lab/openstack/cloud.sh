@@ -84,14 +84,21 @@ wait_for() { # what, seconds, command...
     sleep 0.2
   done
 }
+# Every daemon gets this environment and nothing of its caller's: a test run's TMPDIR, removed when the run ends,
+# once left MariaDB unable to make a temporary table (every query with one failed: "Can't create/write to file").
+DAEMON_ENV=(env -i PATH="$PATH" HOME=/root LANG=C.UTF-8 TMPDIR="$D/tmp")
+# Written beside each pid file at start: /proc/PID/environ cannot tell, as neutron's daemons overwrite it with their
+# process titles (setproctitle).
+DAEMON_ENV_ID="$(printf '%s\n' "${DAEMON_ENV[@]}" | sha256sum | cut -c1-16)"
 # The pid file holds the daemon's own pid: the shell writes its pid, then becomes the daemon (setsid may fork first).
 start() { # name, command... : started in the namespace, its own session, output to logs/<name>.out
   local name="$1"
   shift
   rm -f "$D/run/$name.pid"
   # shellcheck disable=SC2016 # expanded by the inner shell
-  in_ns setsid bash -c 'echo $$ >"$0"; exec "$@"' "$D/run/$name.pid" "$@" >"$D/logs/$name.out" 2>&1 </dev/null &
+  in_ns "${DAEMON_ENV[@]}" setsid bash -c 'echo $$ >"$0"; exec "$@"' "$D/run/$name.pid" "$@" >"$D/logs/$name.out" 2>&1 </dev/null &
   wait_for "$name to start" 10 test -s "$D/run/$name.pid"
+  echo "$DAEMON_ENV_ID" >"$D/run/$name.env"
 }
 start_agent() { # name, command... : as start, but with /sys showing the namespace's own devices (ip netns exec),
   # which Neutron's agents read to find and wire tap devices
@@ -99,8 +106,9 @@ start_agent() { # name, command... : as start, but with /sys showing the namespa
   shift
   rm -f "$D/run/$name.pid"
   # shellcheck disable=SC2016 # expanded by the inner shell
-  ip netns exec "$NS" setsid bash -c 'echo $$ >"$0"; exec "$@"' "$D/run/$name.pid" "$@" >"$D/logs/$name.out" 2>&1 </dev/null &
+  ip netns exec "$NS" "${DAEMON_ENV[@]}" setsid bash -c 'echo $$ >"$0"; exec "$@"' "$D/run/$name.pid" "$@" >"$D/logs/$name.out" 2>&1 </dev/null &
   wait_for "$name to start" 10 test -s "$D/run/$name.pid"
+  echo "$DAEMON_ENV_ID" >"$D/run/$name.env"
 }
 secret() { # a password made once and kept in the cloud's 0600 secrets file
   local f="$D/secrets/$1"
@@ -175,7 +183,7 @@ for b in mariadbd /usr/lib/rabbitmq/bin/rabbitmq-server memcached uwsgi keystone
   neutron-linuxbridge-agent neutron-l3-agent; do
   command -v "$b" >/dev/null || [ -x "$b" ] || die "$b is missing: bash scripts/setup.sh --no-up installs the lab's packages"
 done
-mkdir -p "$D"/{etc,logs,run,data,secrets}
+mkdir -p "$D"/{etc,logs,run,data,secrets,tmp}
 chmod 700 "$D" "$D/secrets"
 
 all_up=1
@@ -191,6 +199,18 @@ restart_if_changed() { # name, file
   wait_for "the old $1 to exit" 60 gone "$1"
   all_up=0
 }
+# A daemon started before DAEMON_ENV runs with its caller's environment: start it again with ours.
+own_env() { [ "$(cat "$D/run/$1.env" 2>/dev/null)" = "$DAEMON_ENV_ID" ]; }
+for s in "${SERVICES[@]}"; do
+  n=${s%%:*}
+  if pid_alive "$n" && ! own_env "$n"; then
+    # Its whole process group (setsid made it the leader): rabbitmq-server's beam goes with its script.
+    kill -TERM -- "-$(cat "$D/run/$n.pid")" 2>/dev/null || true
+    gone() { ! pid_alive "$1"; }
+    wait_for "$n to exit (restarted with the cloud's environment)" 60 gone "$n"
+    all_up=0
+  fi
+done
 restart_if_changed nova-compute "$REPO/lab/hypervisor/fleet_lab_driver.py"
 restart_if_changed neutron-linuxbridge-agent "$here/linuxbridge_agent.py"
 if [ $all_up = 1 ]; then
