@@ -276,8 +276,10 @@ describe("renderAllowList and ccd", () => {
     // ccd-exclusive only needs the file to exist; its content is a comment naming who it admits.
     expect(files["ccd.bob"]).toBe("# bob: admitted by openstack-fleet\n");
     expect(files["server.conf"]).toContain("ca /etc/openvpn/server/ca.crt");
-    expect(Object.keys(files).filter((f) => !f.startsWith(CCD_PREFIX)).sort()).toEqual(
-      ["allow-list", "ca.crt", "server.conf", "server.crt", "server.key", "tls-crypt-v2-server.key"],
-    );
+    expect(
+      Object.keys(files)
+        .filter((f) => !f.startsWith(CCD_PREFIX))
+        .sort(),
+    ).toEqual(["allow-list", "ca.crt", "server.conf", "server.crt", "server.key", "tls-crypt-v2-server.key"]);
   });
 });

@@ -131,10 +131,14 @@ export async function createLab(laptopNames: string[]): Promise<Lab> {
   const net = new HostNet("v", ["pub", "priv"]);
   try {
     const [gw, app] = await Promise.all([
-      net.host("gw", [
-        { bridge: "pub", cidr: `${PUBLIC.gw}/${PUBLIC.prefix}`, name: "pub0" },
-        { bridge: "priv", cidr: `${PRIVATE.gw}/${PRIVATE.prefix}`, name: "priv0" },
-      ], { routes: [] }),
+      net.host(
+        "gw",
+        [
+          { bridge: "pub", cidr: `${PUBLIC.gw}/${PUBLIC.prefix}`, name: "pub0" },
+          { bridge: "priv", cidr: `${PRIVATE.gw}/${PRIVATE.prefix}`, name: "priv0" },
+        ],
+        { routes: [] },
+      ),
       // Like every private server: the VPN subnet is routed via the gateway, no NAT.
       net.host("app", [{ bridge: "priv", cidr: `${PRIVATE.app}/${PRIVATE.prefix}`, name: "priv0" }], { routes: [{ to: VPN_SUBNET, via: PRIVATE.gw }] }),
     ]);
