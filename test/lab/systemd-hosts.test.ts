@@ -89,8 +89,12 @@ describeLab("lab: hosts the hypervisor boots for Nova run systemd and the real c
   it("a reboot from inside (systemctl reboot) comes back by itself: firewall identical, the app answers", async () => {
     const before = await firewallState(t, "app-2");
     const pid1 = await sh("app-2", "cat /proc/1/stat | cut -d' ' -f22");
-    const asked = await t.exec("app-2", ["systemctl", "reboot"]);
-    expect([asked.code, asked.stderr.trim()]).toEqual([0, ""]);
+    // --no-block: the manager answers with the queued job instead of waiting on it. It can still go down before its
+    // answer leaves ("Call to Reboot failed: Connection reset by peer", seen in a CI run whose host did reboot); the
+    // event below, a new PID 1, is what proves the reboot.
+    const asked = await t.exec("app-2", ["systemctl", "--no-block", "reboot"]);
+    expect(asked.code).toBe(0);
+    expect(asked.stderr.trim()).toMatch(/^(|Call to Reboot failed: Connection reset by peer)$/);
     // The event itself: a new PID 1 (another start time) inside app-2, i.e. the supervisor booted it again. A unit
     // that is slow to stop may hold the shutdown up to systemd's stop timeout (90 s), so allow for that.
     await waitFor(
