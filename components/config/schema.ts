@@ -38,6 +38,8 @@ export const serverSchema = z.strictObject({
   role: z.string(),
   flavor: text.optional(),
   image: text.optional(),
+  /** Pins the server's private address; without it the cloud allocates one from the servers' range. */
+  privateIp: text.optional(),
 });
 
 export const CLOUD_FLAVOURS = ["openstack", "rackspace-classic"] as const;

@@ -13,8 +13,8 @@ export interface ServerSpec {
   role: string;
   flavor: string;
   image: string;
-  /** Fixed, from network.cidr in config order. */
-  privateIp: string;
+  /** The address the config pins, if it pins one; otherwise the cloud allocates it (the server's port says which). */
+  privateIp?: string;
   public: boolean;
 }
 

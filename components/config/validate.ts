@@ -4,7 +4,7 @@ import { FleetConfigError, keyPath, show, valueAt } from "./errors";
 import { describeIssue, nearest } from "./messages";
 import { appEnvProblems } from "./app-env";
 import { FleetConfig, GATEWAY_ROLE, RoleSpec, ServerSpec } from "./types";
-import { cidrsOverlap, isCidr, isIpv4, parseCidr, serverAddress, serverCapacity } from "../network/addressing";
+import { cidrsOverlap, inServerRange, isCidr, isIpv4, parseCidr, serverCapacity, serverRange } from "../network/addressing";
 import { PortRange } from "../model";
 import { policyErrors, SSH_PORT } from "../firewall/policy";
 import { resolveSource } from "../deploy/source";
@@ -61,14 +61,14 @@ export function parseFleetConfig(raw: RawFleetConfig): FleetConfig {
 
   // No problems means every key parsed whole.
   const c = p.c as unknown as ParsedFleetConfig;
-  const servers: ServerSpec[] = p.servers.map(([i, s]) => {
+  const servers: ServerSpec[] = p.servers.map(([, s]) => {
     const role = roles[s.role];
     return {
       name: s.name,
       role: s.role,
       flavor: s.flavor ?? role.flavor ?? c.cloud.flavor,
       image: s.image ?? role.image ?? c.cloud.image,
-      privateIp: serverAddress(c.network.cidr, i),
+      ...(s.privateIp !== undefined ? { privateIp: s.privateIp } : {}),
       public: role.public,
     };
   });
@@ -224,6 +224,17 @@ function checkNetworks(p: Parsed, problems: string[]): void {
   if (cidr !== undefined && !cidrOk) problems.push(`fleet:network.cidr: not an IPv4 network in CIDR form like 10.20.0.0/24 (got ${show(cidr)})`);
   else if (cidrOk && p.serverCount !== undefined && serverCapacity(cidr) < p.serverCount) {
     problems.push(`fleet:network.cidr: ${cidr} is too small for ${p.serverCount} servers (it fits ${serverCapacity(cidr)}; servers start at the 10th address)`);
+  }
+  const pinnedBy = new Map<string, number>();
+  for (const [i, s] of p.servers) {
+    if (s.privateIp === undefined) continue;
+    const key = `fleet:servers[${i}].privateIp`;
+    if (!isIpv4(s.privateIp)) problems.push(`${key}: not an IPv4 address (got ${show(s.privateIp)})`);
+    else if (cidrOk && !inServerRange(cidr, s.privateIp)) {
+      const r = serverRange(cidr);
+      problems.push(`${key}: ${s.privateIp} is outside the servers' range of fleet:network.cidr ${cidr} (${r.start} to ${r.end})`);
+    } else if (pinnedBy.has(s.privateIp)) problems.push(`${key}: ${s.privateIp} is already pinned by fleet:servers[${pinnedBy.get(s.privateIp)}]`);
+    else pinnedBy.set(s.privateIp, i);
   }
   network?.dnsNameservers?.forEach((a, i) => {
     if (!isIpv4(a)) problems.push(`fleet:network.dnsNameservers[${i}]: not an IPv4 address (got ${show(a)})`);

@@ -5,7 +5,7 @@ import { scriptCommand, Connection } from "../remote/script";
 import { ServerHandle } from "../server/handle";
 import { applyFiles, confirmedHash, confirmFiles } from "./bundle-files";
 import { connectivityMatrix, MatrixEntry } from "./matrix";
-import { FirewallInput, renderFleetFirewalls } from "./render";
+import { FirewallInput, renderFleetFirewalls, rolesReadBy } from "./render";
 
 export interface FirewallArgs {
   servers: ServerHandle[];
@@ -39,8 +39,8 @@ export function confirmConnection(c: Connection, timeoutSeconds: number): Connec
 }
 
 /**
- * Host firewalls for the whole fleet. Every server's addresses feed every host's ipsets, so adding
- * a server changes its peers' allow-lists in the same `up`. Per host: `<host>-firewall` applies
+ * Host firewalls for the whole fleet. The servers' addresses (what the cloud gave them) feed the ipsets of the hosts
+ * that admit their role, so adding a server changes exactly those peers' allow-lists, in the same `up`. Per host: `<host>-firewall` applies
  * (tested, armed with a no-terminal revert), then `<host>-firewall-confirm` — a separate resource,
  * hence a new SSH connection — cancels the revert and persists the rules.
  */
@@ -54,24 +54,32 @@ export class Firewall extends pulumi.ComponentResource {
   constructor(name: string, args: FirewallArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:firewall:Firewall", name, {}, opts);
 
-    const facts = pulumi.all(
-      args.servers.map((s) =>
-        pulumi.all([s.privateIp, s.publicIp]).apply(([privateIp, publicIp]): HostFacts => ({
-          name: s.name,
-          role: s.role,
-          privateIp,
-          ...(publicIp ? { publicIp } : {}),
-        })),
-      ),
-    );
-    const input: pulumi.Output<FirewallInput> = pulumi
-      .all([facts, args.roles, args.gatewayRole, args.vpn, args.privateCidr, args.adminCidrs, args.nat ?? false])
-      .apply(([hosts, roles, gatewayRole, vpn, privateCidr, adminCidrs, nat]) => ({ hosts, roles, gatewayRole, vpn, privateCidr, adminCidrs, nat }));
-    const rendered = input.apply(renderFleetFirewalls);
+    const factsOf = (s: ServerHandle): pulumi.Output<HostFacts> =>
+      pulumi.all([s.privateIp, s.publicIp]).apply(([privateIp, publicIp]): HostFacts => ({
+        name: s.name,
+        role: s.role,
+        privateIp,
+        ...(publicIp ? { publicIp } : {}),
+      }));
+    const policy = pulumi
+      .all([args.roles, args.gatewayRole, args.vpn, args.privateCidr, args.adminCidrs, args.nat ?? false])
+      .apply(([roles, gatewayRole, vpn, privateCidr, adminCidrs, nat]) => ({ roles, gatewayRole, vpn, privateCidr, adminCidrs, nat }));
+    const input: pulumi.Output<FirewallInput> = pulumi.all([pulumi.all(args.servers.map(factsOf)), policy]).apply(([hosts, p]) => ({ ...p, hosts }));
+    /**
+     * One host's ruleset, from only the servers it reads: itself and the members of the roles it admits. A server
+     * whose address the cloud has not given yet (a preview of an added server) then leaves unknown only the
+     * rulesets that will hold it, so `pulumi preview` lists exactly the firewalls the up re-runs.
+     */
+    const rulesetOf = (server: ServerHandle) =>
+      policy.apply((p) => {
+        const reads = new Set(rolesReadBy(server.role, p));
+        const hosts = args.servers.filter((s) => s === server || reads.has(s.role));
+        return pulumi.all(hosts.map(factsOf)).apply((facts) => renderFleetFirewalls({ ...p, hosts: facts })[server.name]);
+      });
     const timeout = pulumi.output(args.confirmTimeoutSeconds);
 
     for (const server of args.servers) {
-      const fw = rendered.apply((all) => all[server.name]);
+      const fw = rulesetOf(server);
       const connection = pulumi.all([server.connection, timeout]).apply(([c, t]) => confirmConnection(c, t));
       const apply = scriptCommand(
         `${server.name}-firewall`,

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { HostFacts } from "../model";
 import { FirewallInputError } from "./addresses";
-import { FirewallInput, renderFleetFirewalls, renderHostFirewall, ruleCount } from "./render";
+import { FirewallInput, renderFleetFirewalls, renderHostFirewall, rolesReadBy, ruleCount } from "./render";
 import { sampleInput } from "./sample-fleet";
 
 const ROLES = ["gateway", "web", "app", "db"];
@@ -48,6 +48,25 @@ describe("renderHostFirewall", () => {
         expect(renderFleetFirewalls({ ...input, hosts })).toEqual(expected);
       }),
       { numRuns: 30 },
+    );
+  });
+
+  it.each([false, true])("a host's ruleset is rendered from the hosts of the roles it reads alone, and no other host changes it (nat %s)", (nat) => {
+    const input = sampleInput(30, { nat });
+    const full = renderFleetFirewalls(input);
+    fc.assert(
+      fc.property(fc.constantFrom(...input.hosts), fc.integer({ min: 0, max: 250 }), (host, octet) => {
+        const reads = new Set(rolesReadBy(host.role, input));
+        const own = input.hosts.filter((h) => h === host || reads.has(h.role));
+        expect(renderFleetFirewalls({ ...input, hosts: own })[host.name]).toEqual(full[host.name]);
+        // Moving any server the host does not read leaves its ruleset byte-identical.
+        const other = input.hosts.find((h) => h !== host && !reads.has(h.role));
+        if (other) {
+          const moved = input.hosts.map((h) => (h === other ? { ...h, privateIp: `10.99.0.${octet}` } : h));
+          expect(renderFleetFirewalls({ ...input, hosts: moved })[host.name]).toEqual(full[host.name]);
+        }
+      }),
+      { numRuns: 40 },
     );
   });
 

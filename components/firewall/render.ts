@@ -1,7 +1,7 @@
 import { createHash } from "crypto";
 import { HostFacts, PortRange, RolePolicy, VpnSettings } from "../model";
 import { canonicalCidr, Family, familyOf, FirewallInputError, ipsetNets, sortAddresses } from "./addresses";
-import { effectiveRules, EffectiveRule, policyErrors, SourceRef } from "./policy";
+import { effectiveRules, EffectiveRule, policyErrors, SourceRef, sourceRoles } from "./policy";
 
 /**
  * Pure renderer: policy + the servers' addresses -> per host an `ipset restore` file
@@ -317,6 +317,16 @@ export function renderHostFirewall(input: FirewallInput, hostName: string): Host
 }
 
 /** All hosts at once, validating once: what the component and the bench use. */
+/**
+ * The roles whose members' addresses a host of `role` has in its ruleset: the sources its rules admit, and with NAT
+ * the gateway (VPN traffic arrives from its address). Rendering a host from these hosts alone gives its ruleset.
+ */
+export function rolesReadBy(role: string, policy: Omit<FirewallInput, "hosts">): string[] {
+  const roles = new Set(sourceRoles(effectiveRules(role, policy.roles, { gatewayRole: policy.gatewayRole, vpn: policy.vpn })));
+  if (policy.nat) roles.add(policy.gatewayRole);
+  return [...roles].sort();
+}
+
 export function renderFleetFirewalls(input: FirewallInput): Record<string, HostFirewall> {
   const fleet = prepareFleet(input);
   const out: Record<string, HostFirewall> = {};

@@ -65,7 +65,7 @@ export class Fleet extends pulumi.ComponentResource {
         cidr: cfg.network.cidr,
         externalNetwork: cfg.cloud.externalNetwork,
         dnsNameservers: cfg.network.dnsNameservers,
-        vpnRoute: { cidr: cfg.vpn.subnet, via: gwSpec.privateIp },
+        pinnedAddresses: cfg.servers.flatMap((s) => (s.privateIp ? [s.privateIp] : [])),
       },
       { parent: this },
     );
@@ -103,10 +103,13 @@ export class Fleet extends pulumi.ComponentResource {
       { ...common(gwSpec), connectPublic: true, allowTcpForwarding: true, allowedSourceCidrs: [cfg.vpn.subnet] },
       { parent: this },
     );
+    // The gateway routes the VPN subnet, at the address the cloud gave it.
+    this.network.route(`${name}-vpn`, cfg.vpn.subnet, this.gateway.privateIp);
     const proxy = this.gateway.asProxy();
+    const toVpn = { to: cfg.vpn.subnet, via: this.gateway.privateIp };
     const others = cfg.servers
       .filter((s) => s !== gwSpec)
-      .map((s) => new Server(s.name, { ...common(s), connectPublic: false, proxy, routes: [{ to: cfg.vpn.subnet, via: gwSpec.privateIp }] }, { parent: this }));
+      .map((s) => new Server(s.name, { ...common(s), connectPublic: false, proxy, routes: [toVpn] }, { parent: this }));
     // Config order, so outputs read like the config.
     this.servers = cfg.servers.map((s) => (s === gwSpec ? this.gateway : others.find((o) => o.name === s.name)!));
     this.gatewayAddress = this.gateway.publicIp;

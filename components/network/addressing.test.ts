@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { cidrsOverlap, isCidr, serverAddress, serverCapacity } from "./addressing";
+import { allocationPools, cidrsOverlap, inServerRange, isCidr, serverCapacity, standInAddresses } from "./addressing";
 
 describe("addressing", () => {
   it.each([
@@ -19,11 +19,44 @@ describe("addressing", () => {
     ["10.20.0.0/30", 0],
   ])("capacity of %s is %d", (cidr, n) => expect(serverCapacity(cidr)).toBe(n));
 
-  it("hands out .10, .11, … in order", () => {
-    expect(serverAddress("10.20.0.0/24", 0)).toBe("10.20.0.10");
-    expect(serverAddress("10.20.0.0/24", 5)).toBe("10.20.0.15");
-    expect(serverAddress("10.20.0.0/22", 300)).toBe("10.20.1.54");
-    expect(() => serverAddress("10.20.0.0/28", 5)).toThrow(/does not fit/);
+  it.each([
+    ["10.20.0.0/24", [], [["10.20.0.10", "10.20.0.254"]]],
+    ["10.20.0.0/24", ["10.20.0.10"], [["10.20.0.11", "10.20.0.254"]]],
+    ["10.20.0.0/24", ["10.20.0.254"], [["10.20.0.10", "10.20.0.253"]]],
+    [
+      "10.20.0.0/24",
+      ["10.20.0.50", "10.20.0.20", "10.20.0.21"],
+      [
+        ["10.20.0.10", "10.20.0.19"],
+        ["10.20.0.22", "10.20.0.49"],
+        ["10.20.0.51", "10.20.0.254"],
+      ],
+    ],
+    [
+      "10.20.0.0/22",
+      ["10.20.1.0"],
+      [
+        ["10.20.0.10", "10.20.0.255"],
+        ["10.20.1.1", "10.20.3.254"],
+      ],
+    ],
+  ])("Neutron allocates in %s around the pins %j", (cidr, pins, pools) => {
+    expect(allocationPools(cidr, pins as string[]).map((p) => [p.start, p.end])).toEqual(pools);
+  });
+
+  it.each([
+    ["10.20.0.10", true],
+    ["10.20.0.254", true],
+    ["10.20.0.9", false],
+    ["10.20.0.255", false],
+    ["10.20.1.10", false],
+    ["10.20.0.1", false],
+  ])("%s is in the servers' range of 10.20.0.0/24: %s", (ip, inside) => expect(inServerRange("10.20.0.0/24", ip)).toBe(inside));
+
+  it("stand-ins for a view from config: pins kept, the others from the pools in config order, never a pin", () => {
+    expect(standInAddresses("10.20.0.0/24", [{}, { privateIp: "10.20.0.11" }, {}, {}])).toEqual(["10.20.0.10", "10.20.0.11", "10.20.0.12", "10.20.0.13"]);
+    expect(standInAddresses("10.20.0.0/24", [{ privateIp: "10.20.0.10" }, {}])).toEqual(["10.20.0.10", "10.20.0.11"]);
+    expect(() => standInAddresses("10.20.0.0/28", [{}, {}, {}, {}, {}, {}])).toThrow(/6 servers do not fit in 10.20.0.0\/28/);
   });
 
   it.each([
@@ -36,20 +69,24 @@ describe("addressing", () => {
     expect(cidrsOverlap(b, a)).toBe(o);
   });
 
-  it("every address handed out lies inside the network and is unique", () => {
+  it("pools and pins partition the servers' range: every address is in exactly one pool or pinned, inside the network", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 20, max: 28 }), fc.integer({ min: 0, max: 255 }), (prefix, second) => {
-        const cidr = `10.${second}.0.0/${prefix}`;
-        const n = Math.min(serverCapacity(cidr), 300);
-        const seen = new Set<string>();
-        for (let i = 0; i < n; i++) {
-          const ip = serverAddress(cidr, i);
-          expect(cidrsOverlap(`${ip}/32`, cidr)).toBe(true);
-          seen.add(ip);
+      fc.property(fc.integer({ min: 22, max: 28 }), fc.array(fc.integer({ min: 0, max: 2000 }), { maxLength: 8 }), (prefix, offsets) => {
+        const cidr = `10.20.0.0/${prefix}`;
+        const n = serverCapacity(cidr);
+        const pins = [...new Set(offsets.map((o) => o % n))].map((o) => `10.20.${Math.floor((10 + o) / 256)}.${(10 + o) % 256}`);
+        const pools = allocationPools(cidr, pins);
+        const toInt = (ip: string) => ip.split(".").reduce((x, o) => x * 256 + Number(o), 0);
+        let covered = 0;
+        for (const p of pools) {
+          expect(toInt(p.start)).toBeLessThanOrEqual(toInt(p.end));
+          for (const pin of pins) expect(toInt(pin) >= toInt(p.start) && toInt(pin) <= toInt(p.end)).toBe(false);
+          expect(inServerRange(cidr, p.start) && inServerRange(cidr, p.end)).toBe(true);
+          covered += toInt(p.end) - toInt(p.start) + 1;
         }
-        expect(seen.size).toBe(n);
+        expect(covered + pins.length).toBe(n);
       }),
-      { numRuns: 40 },
+      { numRuns: 60 },
     );
   });
 });

@@ -2,7 +2,11 @@ import { Address4 } from "ip-address";
 
 /** Pure IPv4 address math for the private network and the VPN subnet (ip-address does the parsing). */
 
-/** First host offset handed to servers: .1 is the router, the rest of the low range is left for the cloud. */
+/**
+ * First host offset of the servers' range, where Neutron allocates and where a config may pin an address: .1 is the
+ * router, and the low range below stays out of it (stacks created before the cloud allocated addresses have their
+ * DHCP port there).
+ */
 export const FIRST_SERVER_OFFSET = 10;
 
 export function parseCidr(cidr: string): Address4 | undefined {
@@ -28,12 +32,38 @@ export function serverCapacity(cidr: string): number {
   return Math.max(0, size - FIRST_SERVER_OFFSET - 1);
 }
 
-/** The fixed private address of the index-th server (config order). */
-export function serverAddress(cidr: string, index: number): string {
+/** The servers' range: from the 10th address to the last before broadcast. */
+export function serverRange(cidr: string): { start: string; end: string } {
   const a = parseCidr(cidr);
   if (!a) throw new Error(`not a network CIDR: ${cidr}`);
-  if (index < 0 || index >= serverCapacity(cidr)) throw new Error(`server #${index} does not fit in ${cidr}`);
-  return nthAddress(cidr, FIRST_SERVER_OFFSET + index);
+  return { start: nthAddress(cidr, FIRST_SERVER_OFFSET), end: Address4.fromBigInt(a.endAddress().bigInt() - 1n).address };
+}
+
+/** Whether ip lies in the servers' range of cidr (where a server's address may be pinned). */
+export function inServerRange(cidr: string, ip: string): boolean {
+  if (!isIpv4(ip) || serverCapacity(cidr) === 0) return false;
+  const n = new Address4(ip).bigInt();
+  const { start, end } = serverRange(cidr);
+  return n >= new Address4(start).bigInt() && n <= new Address4(end).bigInt();
+}
+
+/**
+ * Neutron's allocation pools: the servers' range minus the addresses the config pins, so the cloud never hands a
+ * pinned address to another port. Sorted, so the same pins give the same pools.
+ */
+export function allocationPools(cidr: string, pinned: string[]): { start: string; end: string }[] {
+  const { start, end } = serverRange(cidr);
+  const pins = [...new Set(pinned.map((ip) => new Address4(ip).bigInt()))].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  const pools: { start: string; end: string }[] = [];
+  let from = new Address4(start).bigInt();
+  const last = new Address4(end).bigInt();
+  for (const p of pins) {
+    if (p < from || p > last) continue;
+    if (p > from) pools.push({ start: Address4.fromBigInt(from).address, end: Address4.fromBigInt(p - 1n).address });
+    from = p + 1n;
+  }
+  if (from <= last) pools.push({ start: Address4.fromBigInt(from).address, end });
+  return pools;
 }
 
 /** The n-th address of a network (0 is the network address itself). */
@@ -48,14 +78,32 @@ export function routerAddress(cidr: string): string {
   return nthAddress(cidr, 1);
 }
 
-/** DHCP's range: what lies below the servers' fixed addresses. */
-export function dhcpPool(cidr: string): { start: string; end: string } {
-  return { start: nthAddress(cidr, 2), end: nthAddress(cidr, FIRST_SERVER_OFFSET - 1) };
-}
-
 export function cidrsOverlap(x: string, y: string): boolean {
   const a = parseCidr(x);
   const b = parseCidr(y);
   if (!a || !b) return false;
   return a.isInSubnet(b) || b.isInSubnet(a);
+}
+
+/**
+ * Addresses for a view of the fleet made from config alone (`npm run plan`, the matrix): a pinned server keeps its
+ * pin, the others get stand-ins from the allocation pools, in config order. The cloud allocates the real ones, which
+ * the firewall reads from the servers' ports.
+ */
+export function standInAddresses(cidr: string, servers: { privateIp?: string }[]): string[] {
+  const pools = allocationPools(
+    cidr,
+    servers.flatMap((s) => (s.privateIp ? [s.privateIp] : [])),
+  );
+  let pool = 0;
+  let next = pools.length > 0 ? new Address4(pools[0].start).bigInt() : 0n;
+  return servers.map((s) => {
+    if (s.privateIp) return s.privateIp;
+    while (pool < pools.length && next > new Address4(pools[pool].end).bigInt()) {
+      pool++;
+      if (pool < pools.length) next = new Address4(pools[pool].start).bigInt();
+    }
+    if (pool >= pools.length) throw new Error(`${servers.length} servers do not fit in ${cidr}`);
+    return Address4.fromBigInt(next++).address;
+  });
 }

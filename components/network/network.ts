@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
-import { dhcpPool, routerAddress } from "./addressing";
+import { allocationPools, routerAddress } from "./addressing";
 
 export type CloudFlavour = "openstack" | "rackspace-classic";
 
@@ -14,8 +14,8 @@ export interface NetworkArgs {
   /** openstack flavour: the external network for the router (and floating IPs). */
   externalNetwork?: string;
   dnsNameservers?: string[];
-  /** Routed by the gateway: the router gets a static route so replies to VPN clients find their way back. */
-  vpnRoute?: { cidr: string; via: pulumi.Input<string> };
+  /** Addresses the config pins to servers: Neutron's allocation pools leave them out. */
+  pinnedAddresses?: string[];
 }
 
 /**
@@ -28,6 +28,8 @@ export class Network extends pulumi.ComponentResource {
   readonly cidr: string;
   readonly flavour: CloudFlavour;
   readonly externalNetworkId?: pulumi.Output<string>;
+  private readonly router?: openstack.networking.Router;
+  private readonly routerInterface?: openstack.networking.RouterInterface;
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:network:Network", name, {}, opts);
@@ -35,7 +37,7 @@ export class Network extends pulumi.ComponentResource {
     this.flavour = args.flavour;
     const net = new openstack.networking.Network(name, { name, adminStateUp: true }, { parent: this });
     const classic = args.flavour === "rackspace-classic";
-    // DHCP only hands out the low range; servers use fixed addresses from the 10th on.
+    // Neutron allocates servers' addresses from the 10th on, around the pinned ones.
     const subnet = new openstack.networking.Subnet(
       name,
       {
@@ -45,7 +47,7 @@ export class Network extends pulumi.ComponentResource {
         enableDhcp: true,
         gatewayIp: classic ? undefined : routerAddress(args.cidr),
         noGateway: classic ? true : undefined,
-        allocationPools: [dhcpPool(args.cidr)],
+        allocationPools: allocationPools(args.cidr, args.pinnedAddresses ?? []),
         dnsNameservers: args.dnsNameservers && args.dnsNameservers.length > 0 ? args.dnsNameservers : undefined,
       },
       { parent: this },
@@ -56,15 +58,22 @@ export class Network extends pulumi.ComponentResource {
       const ext = openstack.networking.getNetworkOutput({ name: args.externalNetwork ?? "PUBLICNET" }, { parent: this });
       this.externalNetworkId = ext.id;
       const router = new openstack.networking.Router(name, { name, externalNetworkId: ext.id, adminStateUp: true }, { parent: this });
-      const iface = new openstack.networking.RouterInterface(name, { routerId: router.id, subnetId: subnet.id }, { parent: this });
-      if (args.vpnRoute) {
-        new openstack.networking.RouterRoute(
-          `${name}-vpn`,
-          { routerId: router.id, destinationCidr: args.vpnRoute.cidr, nextHop: args.vpnRoute.via },
-          { parent: this, dependsOn: [iface] },
-        );
-      }
+      this.router = router;
+      this.routerInterface = new openstack.networking.RouterInterface(name, { routerId: router.id, subnetId: subnet.id }, { parent: this });
     }
     this.registerOutputs({ networkId: this.networkId, subnetId: this.subnetId });
+  }
+
+  /**
+   * A static route on the router (openstack flavour; classic has no router): the gateway routes the VPN subnet, so
+   * replies to VPN clients find their way back. Added once the gateway's port has the address the cloud gave it.
+   */
+  route(name: string, to: string, via: pulumi.Input<string>): openstack.networking.RouterRoute | undefined {
+    if (!this.router) return undefined;
+    return new openstack.networking.RouterRoute(
+      name,
+      { routerId: this.router.id, destinationCidr: to, nextHop: via },
+      { parent: this, dependsOn: this.routerInterface ? [this.routerInterface] : [] },
+    );
   }
 }

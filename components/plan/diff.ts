@@ -77,7 +77,7 @@ function serverChanges(base: PlanServer[], head: PlanServer[]): Change[] {
   const after = new Map(head.map((s) => [s.name, s]));
   for (const s of head) {
     const old = before.get(s.name);
-    const what = `${s.name} (${s.role}, ${s.privateIp}${s.public ? ", public" : ""})`;
+    const what = `${s.name} (${[s.role, s.privateIp, s.public ? "public" : undefined].filter(Boolean).join(", ")})`;
     if (!old) {
       out.push(
         s.public
@@ -88,14 +88,19 @@ function serverChanges(base: PlanServer[], head: PlanServer[]): Change[] {
     }
     const fields = (["role", "privateIp", "public", "flavor", "image"] as const).filter((k) => old[k] !== s[k]);
     if (fields.length === 0) continue;
-    const detail = fields.map((k) => `${k} ${String(old[k])} -> ${String(s[k])}`).join(", ");
+    const detail = fields.map((k) => `${k} ${String(old[k] ?? "(from the cloud)")} -> ${String(s[k] ?? "(from the cloud)")}`).join(", ");
     const risk = s.public && !old.public ? "high" : "medium";
     const reason = s.public && !old.public ? "the server gets a public address" : "the server is changed or re-created";
     out.push({ risk, kind: "server-changed", subject: `${s.name}: ${detail}`, reason });
   }
   for (const s of base) {
     if (!after.has(s.name))
-      out.push({ risk: "medium", kind: "server-removed", subject: `${s.name} (${s.role}, ${s.privateIp})`, reason: "the server and its disk are destroyed" });
+      out.push({
+        risk: "medium",
+        kind: "server-removed",
+        subject: `${s.name} (${[s.role, s.privateIp].filter(Boolean).join(", ")})`,
+        reason: "the server and its disk are destroyed",
+      });
   }
   return out;
 }

@@ -12,7 +12,8 @@ import { PortRange, Proto } from "../model";
 export interface PlanServer {
   name: string;
   role: string;
-  privateIp: string;
+  /** Only where the config pins it; otherwise the cloud allocates it. */
+  privateIp?: string;
   public: boolean;
   flavor: string;
   image: string;
@@ -81,7 +82,14 @@ export function planModel(cfg: FleetConfig, opts: PlanOptions = {}): PlanModel {
     for (const role of [...cfg.deploy.roles].sort(byText)) deploys.push({ role, app: cfg.deploy.app, revision, source });
   }
   return {
-    servers: cfg.servers.map((s) => ({ name: s.name, role: s.role, privateIp: s.privateIp, public: s.public, flavor: s.flavor, image: s.image })),
+    servers: cfg.servers.map((s) => ({
+      name: s.name,
+      role: s.role,
+      ...(s.privateIp ? { privateIp: s.privateIp } : {}),
+      public: s.public,
+      flavor: s.flavor,
+      image: s.image,
+    })),
     roles,
     gatewayRole: cfg.gatewayRole,
     network: { cidr: cfg.network.cidr },

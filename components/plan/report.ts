@@ -100,7 +100,7 @@ export function renderPlanMarkdown(report: PlanReport): string {
   out.push(
     ...table(
       ["name", "role", "private IP", "public", "flavor", "image"],
-      m.servers.map((s) => [s.name, s.role, s.privateIp, s.public ? "yes" : "no", s.flavor, s.image]),
+      m.servers.map((s) => [s.name, s.role, s.privateIp ?? "from the cloud", s.public ? "yes" : "no", s.flavor, s.image]),
     ),
     "",
   );

@@ -18,8 +18,12 @@ export interface ServerArgs {
   flavour: CloudFlavour;
   networkId: pulumi.Input<string>;
   subnetId: pulumi.Input<string>;
-  /** Fixed private address (from the network's addressing plan). */
-  privateIp: string;
+  /**
+   * Pins the private address (it must lie in the network's servers' range, outside Neutron's allocation pools).
+   * Without it the cloud allocates one, and `privateIp` reads it back from the port (or, on Rackspace classic, from
+   * the instance's isolated network).
+   */
+  privateIp?: string;
   /** Give the server a public address: a floating IP (openstack) or PublicNet (rackspace-classic). */
   public: boolean;
   /** Connect to the public address instead of going through `proxy` (the gateway itself). */
@@ -30,7 +34,7 @@ export interface ServerArgs {
   /** CIDRs this server may send from besides its own address (the gateway routes the VPN subnet). */
   allowedSourceCidrs?: string[];
   allowTcpForwarding?: boolean;
-  routes?: { to: string; via: string }[];
+  routes?: { to: string; via: pulumi.Input<string> }[];
   packages?: string[];
   /** The jump host for servers reached through the gateway. */
   proxy?: pulumi.Input<ProxyConnection>;
@@ -40,6 +44,13 @@ export interface ServerArgs {
    * Pulumi state, so per-server keys would add resources, not safety); standalone, a key is made.
    */
   adminKey?: tls.PrivateKey;
+}
+
+/** A server's private (IPv4) address, from what the cloud reports for its port or network. */
+function firstAddress(name: string, ips: string[]): string {
+  const ip = ips.find((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a));
+  if (!ip) throw new Error(`server ${name}: the cloud reported no IPv4 address on the private network (got ${JSON.stringify(ips)})`);
+  return ip;
 }
 
 /** Every host gets what the firewall and deploys need, so adding a deploy later never rebuilds a server. */
@@ -81,7 +92,8 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
     this.hostPublicKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
     this.adminPrivateKey = pulumi.secret(adminKey.privateKeyOpenssh);
 
-    const userData = pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, adminKey.publicKeyOpenssh]).apply(([priv, pub, admin]) =>
+    const routes = pulumi.all((args.routes ?? []).map((r) => pulumi.all([r.to, r.via]).apply(([to, via]) => ({ to, via }))));
+    const userData = pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, adminKey.publicKeyOpenssh, routes]).apply(([priv, pub, admin, rs]) =>
       renderCloudInit({
         hostname: args.hostname,
         role: args.role,
@@ -89,7 +101,7 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
         adminPublicKeys: [admin],
         packages: [...BASE_PACKAGES, ...(args.packages ?? [])],
         allowTcpForwarding: args.allowTcpForwarding ?? false,
-        routes: args.routes ?? [],
+        routes: rs,
       }),
     );
 
@@ -97,18 +109,25 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
     let networks: openstack.types.input.compute.InstanceNetwork[];
     let port: openstack.networking.Port | undefined;
     if (classic) {
-      networks = [...(args.public ? [{ uuid: RACKSPACE_PUBLICNET }] : []), { uuid: RACKSPACE_SERVICENET }, { uuid: args.networkId, fixedIpV4: args.privateIp }];
+      networks = [
+        ...(args.public ? [{ uuid: RACKSPACE_PUBLICNET }] : []),
+        { uuid: RACKSPACE_SERVICENET },
+        { uuid: args.networkId, ...(args.privateIp ? { fixedIpV4: args.privateIp } : {}) },
+      ];
     } else {
       port = new openstack.networking.Port(
         name,
         {
           networkId: args.networkId,
-          fixedIps: [{ subnetId: args.subnetId, ipAddress: args.privateIp }],
+          fixedIps: [{ subnetId: args.subnetId, ...(args.privateIp ? { ipAddress: args.privateIp } : {}) }],
           securityGroupIds: args.securityGroupIds,
           allowedAddressPairs: (args.allowedSourceCidrs ?? []).map((c) => ({ ipAddress: c })),
           adminStateUp: true,
         },
-        { parent: this },
+        // The address the cloud gave stays the port's: the provider never reads fixed_ip back, and an update without
+        // one would ask Neutron for a new address. So an unpinned port keeps whatever address its inputs last named
+        // (a stack from before allocation keeps its old fixed addresses); a pin, set or changed, still applies.
+        { parent: this, ignoreChanges: args.privateIp ? [] : ["fixedIps[0].ipAddress"] },
       );
       networks = [{ port: port.id }];
     }
@@ -143,9 +162,17 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
       publicIp = fip.address;
     }
     this.publicIp = publicIp;
-    this.privateIp = pulumi.output(args.privateIp);
+    // What the cloud gave the server, never what the config expected: allow-lists, routes and connections use it.
+    this.privateIp = port
+      ? port.allFixedIps.apply((ips) => firstAddress(name, ips))
+      : pulumi.all([this.instance.networks, args.networkId]).apply(([nets, id]) =>
+          firstAddress(
+            name,
+            (nets ?? []).filter((n) => n.uuid === id).map((n) => n.fixedIpV4 ?? ""),
+          ),
+        );
 
-    const host = args.connectPublic ? publicIp.apply((ip) => ip ?? args.privateIp) : pulumi.output(args.privateIp);
+    const host = args.connectPublic ? pulumi.all([publicIp, this.privateIp]).apply(([pub, priv]) => pub ?? priv) : this.privateIp;
     this.connection = pulumi.secret(
       pulumi.all([host, this.hostPublicKey, adminKey.privateKeyOpenssh, pulumi.output(args.proxy)]).apply(([h, hk, pk, proxy]) => {
         const c: Connection = { host: h, port: 22, user: "root", privateKey: pk, hostKey: hk, ...SSH_DIAL };

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { cloudOutputs } from "./cloud";
+import { MockCloud } from "./cloud";
 import * as tlsEmu from "./tls";
 
 /**
@@ -55,7 +55,7 @@ const TLS: Record<string, (inputs: Record<string, unknown>) => Record<string, un
 /** The runtime's wire value for "not known until the update runs" (the SDK's runtime/rpc.ts unknownValue). */
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-async function fabricate(type: string, n: number, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function fabricate(cloud: MockCloud, type: string, name: string, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
   const tls = TLS[type];
   if (tls) {
     const plain = unwrapSecrets(inputs) as Record<string, unknown>;
@@ -63,8 +63,8 @@ async function fabricate(type: string, n: number, inputs: Record<string, unknown
     const secrets = tlsEmu.TLS_SECRET_OUTPUTS[type] ?? [];
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, secrets.includes(k) ? { [SECRET_SIG]: SECRET_VALUE, value: v } : v]));
   }
-  const cloud = cloudOutputs(type, n, inputs);
-  if (cloud) return cloud;
+  const made = cloud.outputs(type, name, inputs);
+  if (made) return made;
   switch (type) {
     case "command:remote:Command":
       // Nothing runs offline: what a command prints is unknown, as in a preview of a command that has not run yet.
@@ -122,7 +122,7 @@ export const PROGRAM = path.join(__dirname, "..", "..", "index.ts");
  */
 export async function runProgramOffline(config: Record<string, unknown>, opts: OfflineOptions = {}): Promise<OfflineRun> {
   const resources: OfflineResource[] = [];
-  let counter = 0;
+  const cloud = new MockCloud();
   const failures: unknown[] = [];
   const onRejection = (e: unknown) => failures.push(e);
   process.on("unhandledRejection", onRejection);
@@ -133,7 +133,7 @@ export async function runProgramOffline(config: Record<string, unknown>, opts: O
           const id = `${args.name}-id`;
           resources.push({ type: args.type, name: args.name, id, inputs: unwrapSecrets(args.inputs) as Record<string, unknown> });
           try {
-            return { id, state: await fabricate(args.type, ++counter, args.inputs) };
+            return { id, state: await fabricate(cloud, args.type, args.name, args.inputs) };
           } catch (e) {
             failures.push(new Error(`${args.type} ${args.name}: ${(e as Error).message}`));
             throw e;

@@ -19,6 +19,7 @@ import { describeLab } from "./guard";
 
 import { fromStackFile, lab, LabUp } from "./support";
 import { changedNames } from "../../lab/real-stack";
+import { projectObjects } from "../../lab/openstack";
 import { firewallState, HostProcesses, PortSpec, probeFrom, startVpnClient } from "./support/e2e";
 import { OUTSIDE_PORTS } from "./firewall-lab";
 import { clientConnected, clientLog, sleep, stopClient, tcpBanner, VpnClient, waitConnected, waitFor } from "./vpn-lab";
@@ -49,7 +50,18 @@ const stackConfig = (opts: { servers?: object[]; engineers?: string[]; adminCidr
     "fleet:vpn": vpnConfig(opts.engineers ?? ["alice", "bob"], opts.adminCidrs ?? [`${OPERATOR}/32`]),
     "fleet:firewall": { confirmTimeoutSeconds: CONFIRM_TIMEOUT },
   });
-const WITH_APP3 = [...BASE_SERVERS, { name: "app-3", role: "app" }];
+// At the front: the cloud gives addresses, so a server inserted anywhere moves no other server.
+const WITH_APP3 = [{ name: "app-3", role: "app" }, ...BASE_SERVERS];
+/** Each server's Nova id, its port's id and its address, as the OpenStack API reports them. */
+const cloudView = (project: string) => {
+  const objs = projectObjects(project);
+  return Object.fromEntries(
+    objs.servers.map((s) => {
+      const port = objs.ports.find((p) => p.deviceId === s.id)!;
+      return [s.name, { id: s.id, port: `${port.name} ${port.fixedIps.join(",")}`, addresses: s.addresses }];
+    }),
+  );
+};
 
 const cellKey = (e: { from: string; to: string; proto: string; port: number }) => `${e.from}>${e.to}>${e.proto}/${e.port}`;
 const firewallHostsIn = (up: LabUp) =>
@@ -65,6 +77,7 @@ describeLab(
   "fleet end to end under the real engine (index.ts by the real pulumi, on the lab's OpenStack)",
   () => {
     const t = lab("e2e");
+    const PROJECT = "lab-e2e";
     const procs = new HostProcesses(t);
     const dir = mkdtempSync("/tmp/fl-e2e-");
     const clients: VpnClient[] = [];
@@ -191,9 +204,10 @@ describeLab(
       expect(clientLog(alice)).toMatch(new RegExp(`${up.outputs.gatewayAddress.replace(/\./g, "\\.")}:1194`));
     }, 30_000);
 
-    it("adding app-3: the preview lists exactly what the up changes; peers learn it, a live connection survives, only changed firewalls re-run", async () => {
+    it("adding app-3 at the front of the list: the preview lists exactly what the up changes; no other server moves; peers learn it, a live connection survives, only changed firewalls re-run", async () => {
       const roundTrip = await procs.connect("app-1", ip("db-1"), 5432);
       expect(await roundTrip("before")).toBe("echo before");
+      const cloudBefore = cloudView(PROJECT);
 
       await t.prepare(stackConfig({ servers: WITH_APP3 }));
       const preview = await t.pulumi(["preview", "--json"]);
@@ -205,6 +219,11 @@ describeLab(
       // (one change per resource, a replacement's steps one "replace").
       const did = summarizePreview({ steps: up.steps.map((s) => ({ op: s.op, urn: s.urn })) }).changes.map((c) => `${c.op} ${c.type} ${c.name}`);
       expect(did).toEqual(planned);
+      // Every server that was there keeps its instance, port and address, as the OpenStack API reports them.
+      const cloudAfter = cloudView(PROJECT);
+      expect(Object.fromEntries(Object.keys(cloudBefore).map((n) => [n, cloudAfter[n]]))).toEqual(cloudBefore);
+      expect(changedNames(up.steps, "openstack:networking/port:Port")).toEqual(["app-3"]);
+      expect(changedNames(up.steps, "openstack:compute/instance:Instance")).toEqual(["app-3"]);
       const hashesAfter: Record<string, string> = up.outputs.firewallHashes;
       const changed = Object.keys(hashesBefore).filter((h) => hashesBefore[h] !== hashesAfter[h]);
       expect(changed).toContain("db-1"); // db-1's app allow-list must now hold app-3
@@ -227,6 +246,12 @@ describeLab(
       ];
       expect({ toDb, toDbOutside, webToApp3, webToApp3Outside }).toEqual({ toDb: true, toDbOutside: false, webToApp3: true, webToApp3Outside: false });
     }, 300_000);
+
+    it("reordering the list changes nothing: the preview expects no changes", async () => {
+      await t.prepare(stackConfig({ servers: [...WITH_APP3].reverse() }));
+      const preview = await t.pulumi(["preview", "--expect-no-changes"]);
+      expect({ code: preview.code, out: preview.code === 0 ? "" : preview.stdout.slice(-2000) }).toEqual({ code: 0, out: "" });
+    }, 120_000);
 
     it("removing bob drops his live session and refuses his profile; alice's session stays up throughout", async () => {
       const bob = await connectVpn("eng2", "bob", up.outputs.vpnProfiles, "bob");
@@ -309,6 +334,39 @@ describeLab(
       expect(tcpBanner(laptop("eng1"), ip("db-1"), 22)).toMatch(/^SSH-2\.0-/);
       expect(readFileSync(back.log, "utf8")).toMatch(/Initialization Sequence Completed/);
     }, 300_000);
+
+    it("removing web-1 from the middle: its peers drop it in the same up, nothing of it is left in the cloud, the VPN and the jump host keep working", async () => {
+      const web1 = ip("web-1");
+      const before = up.outputs.firewallHashes as Record<string, string>;
+      const remaining = WITH_APP3.filter((s) => s.name !== "web-1");
+      await t.prepare(stackConfig({ servers: remaining, engineers: ["alice"] }));
+      const preview = await t.pulumi(["preview", "--json"]);
+      expect(preview.code).toBe(0);
+      const planned = summarizePreview(preview.stdout).changes.map((c) => `${c.op} ${c.type} ${c.name}`);
+      up = await t.up(stackConfig({ servers: remaining, engineers: ["alice"] }));
+      const did = summarizePreview({ steps: up.steps.map((s) => ({ op: s.op, urn: s.urn })) }).changes.map((c) => `${c.op} ${c.type} ${c.name}`);
+      expect(did).toEqual(planned);
+      // Deleted: web-1's own resources; changed: the firewalls of the hosts that admitted web-1 (the app role's).
+      const deleted = up.steps.filter((s) => s.op === "delete").map((s) => s.name);
+      expect(deleted.every((n) => /(^|-)web-1(-|$)/.test(n))).toBe(true);
+      const after = up.outputs.firewallHashes as Record<string, string>;
+      const changed = Object.keys(after).filter((h) => before[h] !== after[h]);
+      expect(changed.sort()).toEqual(["app-1", "app-2", "app-3"]);
+      // Re-run: exactly the changed peers' firewalls; web-1's own firewall commands went with it.
+      expect(firewallHostsIn({ ...up, steps: up.steps.filter((s) => s.op !== "delete") })).toEqual(changed.sort());
+      for (const h of changed) expect((await t.exec(h, ["ipset", "save"])).stdout).not.toContain(` ${web1}`);
+      // Nothing of web-1 is left in the cloud.
+      const objs = projectObjects(PROJECT);
+      expect(objs.servers.map((s) => s.name).sort()).toEqual(remaining.map((s) => s.name).sort());
+      expect(objs.ports.filter((p) => p.fixedIps.includes(web1))).toEqual([]);
+      expect(objs.floatingIps.length).toBe(1); // the gateway's only
+      // The VPN and the jump host still work: alice reaches db-1's SSH, the operator a private host through gw-1.
+      expect(tcpBanner(laptop("eng1"), ip("db-1"), 22)).toMatch(/^SSH-2\.0-/);
+      expect((await t.ssh(await t.connection("app-2"), "echo reachable")).stdout.trim()).toBe("reachable");
+      // The state is true to the cloud: a refresh finds nothing to change.
+      const refresh = await t.pulumi(["refresh", "--yes", "--skip-preview", "--expect-no-changes"]);
+      expect({ code: refresh.code, out: refresh.code === 0 ? "" : refresh.stdout.slice(-2000) }).toEqual({ code: 0, out: "" });
+    }, 400_000);
   },
   ["ip", "iptables", "ipset", "openvpn", "sshd"],
 );

@@ -72,7 +72,26 @@ const cases: Case[] = [
   [
     "a misspelt server key",
     (c) => (c.servers[0].flavour = "x"),
-    [["fleet:servers[0].flavour", "unknown key; did you mean flavor? (known: name, role, flavor, image)"]],
+    [["fleet:servers[0].flavour", "unknown key; did you mean flavor? (known: name, role, flavor, image, privateIp)"]],
+  ],
+  ["a pinned address that is not one", (c) => (c.servers[5].privateIp = "10.20.0"), [["fleet:servers[5].privateIp", 'not an IPv4 address (got "10.20.0")']]],
+  [
+    "a pinned address outside the network",
+    (c) => (c.servers[5].privateIp = "10.30.0.50"),
+    [["fleet:servers[5].privateIp", "10.30.0.50 is outside the servers' range of fleet:network.cidr 10.20.0.0/24 (10.20.0.10 to 10.20.0.254)"]],
+  ],
+  [
+    "a pinned address in the router's low range",
+    (c) => (c.servers[5].privateIp = "10.20.0.1"),
+    [["fleet:servers[5].privateIp", "10.20.0.1 is outside the servers' range of fleet:network.cidr 10.20.0.0/24"]],
+  ],
+  [
+    "one address pinned twice",
+    (c) => {
+      c.servers[4].privateIp = "10.20.0.50";
+      c.servers[5].privateIp = "10.20.0.50";
+    },
+    [["fleet:servers[5].privateIp", "10.20.0.50 is already pinned by fleet:servers[4]"]],
   ],
   ["a server that is not a map", (c) => (c.servers[3] = "app-1"), [["fleet:servers[3]", 'must be a map of keys to values (got "app-1")']]],
   ["an empty server flavor", (c) => (c.servers[3].flavor = ""), [["fleet:servers[3].flavor", 'must not be empty (got "")']]],
@@ -346,7 +365,7 @@ const valid: [title: string, config: (c: Raw) => Raw, check: (f: ReturnType<type
     "only a gateway",
     () => ({ vpn: { adminCidrs: ["198.51.100.7/32"] }, servers: [{ name: "gw-1", role: "gateway" }] }),
     (f) => {
-      expect(f.servers.map((s) => [s.name, s.privateIp, s.public])).toEqual([["gw-1", "10.20.0.10", true]]);
+      expect(f.servers.map((s) => [s.name, s.privateIp, s.public])).toEqual([["gw-1", undefined, true]]);
       expect(f.cloud).toEqual({ flavour: "openstack", externalNetwork: "PUBLICNET", image: "Ubuntu 24.04", flavor: "gp.0.1.2" });
       expect(f.vpn.adminCidrs).toEqual(["198.51.100.7/32"]);
     },
@@ -360,7 +379,15 @@ const valid: [title: string, config: (c: Raw) => Raw, check: (f: ReturnType<type
     }),
     (f) => {
       expect(f.servers).toHaveLength(200);
-      expect(f.servers[199]).toMatchObject({ name: "app-199", privateIp: "10.20.0.209" });
+      expect(f.servers[199]).toEqual({ name: "app-199", role: "app", flavor: "gp.0.2.4", image: "Ubuntu 24.04", public: false });
+    },
+  ],
+  [
+    "a pinned address",
+    (c) => ({ ...c, servers: c.servers.map((x: { name: string }) => (x.name === "db-1" ? { ...x, privateIp: "10.20.0.200" } : x)) }),
+    (f) => {
+      expect(f.servers.find((x) => x.name === "db-1")!.privateIp).toBe("10.20.0.200");
+      expect(f.servers.filter((x) => x.privateIp !== undefined).map((x) => x.name)).toEqual(["db-1"]);
     },
   ],
   [

@@ -3,6 +3,7 @@
  * every remote connection pins a host key and private keys only ever travel as secrets.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { decodeBundle } from "../../components/remote/bundle";
 import {
   installMocks,
   instanceIds,
@@ -32,6 +33,11 @@ async function runProgram(config: Record<string, unknown>): Promise<Record<strin
 }
 
 const count = (type: string) => registered.filter((r) => r.type === type).length;
+/** The address the (mock) cloud allocated to a server's port. */
+const portAddress = (server: string) =>
+  (registered.find((r) => r.type === "openstack:networking/port:Port" && r.name === server)!.outputs!.allFixedIps as string[])[0];
+
+type Srv = { name: string; role: string };
 
 describe("the program with Pulumi.dev.yaml", () => {
   let outputs: Record<string, pulumi.Output<unknown>>;
@@ -60,7 +66,9 @@ describe("the program with Pulumi.dev.yaml", () => {
     expect(count("openstack:networking/subnet:Subnet")).toBe(1);
     expect(count("openstack:networking/router:Router")).toBe(1);
     const route = registered.find((r) => r.type === "openstack:networking/routerRoute:RouterRoute")!;
-    expect(route.inputs).toMatchObject({ destinationCidr: "10.8.0.0/24", nextHop: "10.20.0.10" });
+    // Via the address the cloud gave the gateway's port: the config names none.
+    expect(route.inputs).toMatchObject({ destinationCidr: "10.8.0.0/24", nextHop: portAddress("gw-1") });
+    expect(portAddress("gw-1")).toMatch(/^10\.20\.0\.\d+$/);
   });
 
   it("applies and confirms a firewall on every server, and makes one security group per role", () => {
@@ -157,7 +165,9 @@ describe("the program with Pulumi.dev.yaml", () => {
   it("exports the servers with role and addresses, and the gateway address", async () => {
     const s = (await resolve(outputs.servers)) as Record<string, { role: string; privateIp: string; publicIp?: string }>;
     expect(Object.keys(s).sort()).toEqual(servers.map((x) => x.name).sort());
-    expect(s["gw-1"]).toMatchObject({ role: "gateway", privateIp: "10.20.0.10" });
+    for (const x of servers) expect(s[x.name].privateIp).toBe(portAddress(x.name));
+    expect(new Set(Object.values(s).map((x) => x.privateIp)).size).toBe(servers.length);
+    expect(s["gw-1"].role).toBe("gateway");
     expect(s["db-1"].publicIp).toBeUndefined();
     expect(await resolve(outputs.gatewayAddress)).toMatch(/^203\.0\.113\./);
   });
@@ -192,6 +202,60 @@ describe("the program with Pulumi.dev.yaml", () => {
         .filter((k) => afterRebuild[k] !== before[k])
         .sort(),
     ).toEqual(["app-2-firewall", "app-2-firewall-confirm", "app-2-ready", "shop-activate-app-2", "shop-prepare-app-2"]);
+    await runProgram(dev);
+  });
+
+  describe.each([
+    ["a server inserted at the front", (l: Srv[]) => [{ name: "app-0", role: "app" }, ...l], ["app-0"]],
+    ["a server removed from the middle", (l: Srv[]) => l.filter((x) => x.name !== "web-2"), ["web-2"]],
+    ["the list reordered", (l: Srv[]) => [...l].reverse(), []],
+  ])("%s", (_what, edit, edited) => {
+    /** Every resource's inputs by type and name (secrets unwrapped), as the engine would diff them. */
+    const snapshot = () => new Map(registered.map((r) => [`${r.type} ${r.name}`, JSON.stringify(unwrap(r.inputs))]));
+    let before: Map<string, string>;
+    let after: Map<string, string>;
+    beforeAll(async () => {
+      await runProgram(dev);
+      before = snapshot();
+      await runProgram({ ...dev, "fleet:servers": edit(servers) });
+      after = snapshot();
+      await runProgram(dev);
+    });
+    const changed = () => [...after.keys()].filter((k) => before.has(k) && before.get(k) !== after.get(k)).sort();
+
+    it("changes no other server's instance, port, floating IP or remote command, except peers' firewall apply and confirm", () => {
+      const allowed = (k: string) => / [a-z0-9-]+-firewall(-confirm)?$/.test(k) || edited.some((n) => k.includes(n));
+      expect(changed().filter((k) => !allowed(k))).toEqual([]);
+    });
+
+    it("a peer's firewall changes only together with its confirm", () => {
+      const fw = changed().filter((k) => k.startsWith("command:remote:Command "));
+      for (const k of fw.filter((x) => x.endsWith("-firewall"))) expect(fw).toContain(`${k}-confirm`);
+    });
+
+    it("only the added server is created and only the removed one deleted", () => {
+      const created = [...after.keys()].filter((k) => !before.has(k));
+      const deleted = [...before.keys()].filter((k) => !after.has(k));
+      expect([...created, ...deleted].every((k) => edited.some((n) => k.includes(n)))).toBe(true);
+      expect(created.length + deleted.length > 0).toBe(edited.length > 0);
+    });
+  });
+
+  it("asks Neutron for an address only where the config pins one, and keeps the pin out of the pools it allocates from", async () => {
+    const pinned = { ...dev, "fleet:servers": servers.map((x) => (x.name === "db-1" ? { ...x, privateIp: "10.20.0.100" } : x)) };
+    await runProgram(pinned);
+    const ports = registered.filter((r) => r.type === "openstack:networking/port:Port");
+    const asked = Object.fromEntries(ports.map((p) => [p.name, (unwrap(p.inputs.fixedIps) as { ipAddress?: string }[])[0].ipAddress ?? null]));
+    expect(asked).toEqual(Object.fromEntries(servers.map((x) => [x.name, x.name === "db-1" ? "10.20.0.100" : null])));
+    expect(portAddress("db-1")).toBe("10.20.0.100");
+    const subnet = registered.find((r) => r.type === "openstack:networking/subnet:Subnet")!;
+    expect(subnet.inputs.allocationPools).toEqual([
+      { start: "10.20.0.10", end: "10.20.0.99" },
+      { start: "10.20.0.101", end: "10.20.0.254" },
+    ]);
+    // The allow-lists hold what the cloud gave: db-1 admits app-1 (app may reach db on 5432) at its port's address.
+    const dbApply = registered.find((r) => r.name === "db-1-firewall")!;
+    expect(decodeBundle(String(unwrap(dbApply.inputs.stdin))).ipsets).toContain(portAddress("app-1"));
     await runProgram(dev);
   });
 

@@ -9,7 +9,7 @@ import { decodeBundle } from "../../../components/remote/bundle";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { parseStackYaml } from "../../../components/config/stack-yaml";
-import { cloudOutputs } from "../../../scripts/offline/cloud";
+import { MockCloud } from "../../../scripts/offline/cloud";
 import * as tlsEmu from "../../../scripts/offline/tls";
 
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -20,12 +20,15 @@ export interface Registered {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+  /** What the mock cloud answered (a port's allocated address, a floating IP), set once the resource is created. */
+  outputs?: Record<string, unknown>;
 }
 
 export const registered: Registered[] = [];
 /** Instance ids to hand out instead of `<name>-id`: a new id is what a replaced instance looks like. */
 export const instanceIds: Record<string, string> = {};
-let counter = 0;
+/** Each program run creates its subnet first, which starts the mock cloud's allocation afresh. */
+const cloud = new MockCloud();
 
 const TLS: Record<string, (inputs: Record<string, any>) => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   "tls:index/privateKey:PrivateKey": tlsEmu.privateKey,
@@ -41,7 +44,6 @@ const TLS: Record<string, (inputs: Record<string, any>) => Record<string, unknow
 const tlsCache = new Map<string, Record<string, unknown>>();
 
 async function outputsFor(type: string, name: string, inputs: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const n = ++counter;
   const tls = TLS[type];
   if (tls) {
     const plain = unwrap(inputs) as Record<string, any>;
@@ -54,8 +56,8 @@ async function outputsFor(type: string, name: string, inputs: Record<string, unk
     const secrets = tlsEmu.TLS_SECRET_OUTPUTS[type] ?? [];
     return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, secrets.includes(k) ? secret(v) : v]));
   }
-  const cloud = cloudOutputs(type, n, inputs);
-  if (cloud) return cloud;
+  const made = cloud.outputs(type, name, inputs);
+  if (made) return made;
   switch (type) {
     case "command:remote:Command":
       // The provider always answers with the command's output; empty is what a silent script prints.
@@ -88,9 +90,11 @@ export function installMocks(): void {
   pulumi.runtime.setMocks(
     {
       async newResource(args: pulumi.runtime.MockResourceArgs) {
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+        const r: Registered = { type: args.type, name: args.name, inputs: args.inputs };
+        registered.push(r);
         const id = args.type === "openstack:compute/instance:Instance" && instanceIds[args.name] ? instanceIds[args.name] : `${args.name}-id`;
-        return { id, state: await outputsFor(args.type, args.name, args.inputs) };
+        r.outputs = await outputsFor(args.type, args.name, args.inputs);
+        return { id, state: r.outputs };
       },
       call(args: pulumi.runtime.MockCallArgs) {
         if (args.token === "openstack:networking/getNetwork:getNetwork") return { id: "ext-net-id", name: args.inputs.name };
