@@ -13,6 +13,8 @@
  *   outputs [--stack NAME] [--json] [--show-secrets]
  *   reboot  [--stack NAME] HOST                 a hard reboot through Nova's API
  *   audit   [--stack NAME] [--repair] [--json]  npm run audit on the stack's checkpoint: every host against it
+ *   recover [--stack NAME] [--dry-run]          npm run recover after an interrupted up: the state gets what the
+ *                                               cloud made for the creates it left pending
  *   down    [--stack NAME]                      pulumi destroy, then whatever is left (cloud objects, laptops, files)
  *   destroy [--stack NAME]                      the same as down
  *   cloud   up|down|status [--wipe]             the lab's OpenStack (one per machine, namespace fl-os)
@@ -27,7 +29,7 @@ import { layout } from "./layout";
 import { ensureLaptops } from "./laptops";
 import { cloud } from "./openstack";
 import { prepareRealStack, runPulumi } from "./pulumi-cli";
-import { auditStack, changedNames, labExecArgv, realDown, rebootServer, remoteRuns, stackOutputs, stackStatus, eventSteps } from "./real-stack";
+import { auditStack, changedNames, labExecArgv, realDown, rebootServer, recoverStack, remoteRuns, stackOutputs, stackStatus, eventSteps } from "./real-stack";
 import { LAB_CORE, labUnavailable } from "./preflight";
 import { stackFilePath } from "../scripts/stack-file";
 import { exitAfterFlush, usageOf, wantsHelp } from "../scripts/cli-support";
@@ -148,6 +150,12 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`lab: audit: ${(e as Error).message}\n`);
         return 2;
       }
+    }
+    case "recover": {
+      preflight();
+      const r = await recoverStack(layout(stack), { dryRun: a.flags["--dry-run"] === true });
+      process.stdout.write(r.printed);
+      return r.code;
     }
     case "cloud": {
       const [sub] = a.rest;

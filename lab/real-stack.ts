@@ -6,12 +6,13 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from "fs";
 import * as path from "path";
 import { cloudDir, cloudRunning, projectObjects, purgeTenant, tenantOf, adminPython } from "./openstack";
-import { prepareRealStack, runPulumi, stackEnv } from "./pulumi-cli";
+import { prepareRealStack, realStack, runPulumi, stackEnv } from "./pulumi-cli";
 import { containerInit, hostArgv, HostRecord, sshdPid } from "./hosts";
 import { LAPTOP_IPS, LAPTOPS, OPERATOR_IP, StackLayout } from "./layout";
 import { removeLaptops } from "./laptops";
 import { CLOUD_NS } from "./openstack";
-import { inNs, netnsList } from "./sh";
+import { inNs, netnsList, runAsync } from "./sh";
+import { REPO_ROOT } from "./layout";
 import { fromStackExport } from "../scripts/audit/checks";
 import { auditFleet } from "../scripts/audit/run";
 
@@ -163,6 +164,20 @@ export async function auditStack(L: StackLayout, opts: { repair?: boolean; json?
     repairHint: "npm run lab -- audit --repair",
     write: opts.write,
   });
+}
+
+/**
+ * `npm run recover` (scripts/recover.ts) for a lab stack, as a user runs it: in the cloud's namespace, with the
+ * stack's CLI environment and OpenStack credentials, its config file passed to `pulumi refresh`.
+ */
+export async function recoverStack(L: StackLayout, opts: { dryRun?: boolean } = {}): Promise<{ code: number; printed: string }> {
+  const env = stackEnv(L);
+  if (!env) throw new RealStackError(`lab stack ${L.stack} is not prepared: run npm run lab -- up first`);
+  const R = realStack(L);
+  const tsx = path.join(REPO_ROOT, "node_modules", ".bin", "tsx");
+  const argv = [tsx, path.join(REPO_ROOT, "scripts", "recover.ts"), "--stack", R.stack, "--config-file", R.configFile, ...(opts.dryRun ? ["--dry-run"] : [])];
+  const r = await runAsync(inNs(CLOUD_NS, argv), { env: { ...process.env, ...env }, timeoutMs: 600_000 });
+  return { code: r.code, printed: r.stdout + r.stderr };
 }
 
 /** A Nova server of the stack and the host the lab hypervisor booted for it (lab/hypervisor/cli.ts, guest.json). */

@@ -155,7 +155,13 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
     if (args.public && classic) {
       publicIp = this.instance.accessIpV4;
     } else if (args.public && port) {
-      const fip = new openstack.networking.FloatingIp(name, { pool: args.floatingIpPool ?? "PUBLICNET" }, { parent: this });
+      // The description names the stack and server: after an interrupted up, `npm run recover` finds the address
+      // the cloud made for a create the state never recorded (a floating IP has no name).
+      const fip = new openstack.networking.FloatingIp(
+        name,
+        { pool: args.floatingIpPool ?? "PUBLICNET", description: `${pulumi.getProject()}/${pulumi.getStack()}/${name}` },
+        { parent: this },
+      );
       attached.push(
         new openstack.networking.FloatingIpAssociate(name, { floatingIp: fip.address, portId: port.id }, { parent: this, dependsOn: [this.instance] }),
       );

@@ -15,6 +15,11 @@ What Nova does around these calls, and so what the lab follows (nova 26.2.2, Deb
 - a rebuild (an image change): this driver has no rebuild(), so ComputeManager._rebuild_default_impl destroys the
   guest and spawns it again on the same ports: a fresh disk, cloud-init runs as on a new machine.
 - destroy() on delete, reboot(), power_off()/power_on() as a user or Nova asks.
+- a resize (a flavor change; allow_resize_to_same_host, as on a one-host cloud): ComputeManager stops the guest
+  (migrate_disk_and_power_off), "moves" its disk and boots it with the new flavor (finish_migration), then the
+  user confirms (confirm_migration, nothing to clean on the same host) or reverts (finish_revert_migration). The
+  disk, ports and addresses stay: the lab powers the same host off and on. (FakeDriver's finish_migration spawns
+  afresh for its bookkeeping; spawning here would give the guest a new disk.)
 """
 import base64
 import json
@@ -88,3 +93,23 @@ class LabDriver(fake.FakeDriver):
     def power_on(self, context, instance, network_info, block_device_info=None, accel_info=None):
         _hypervisor("power-on", instance.uuid)
         super().power_on(context, instance, network_info, block_device_info, accel_info)
+
+    def migrate_disk_and_power_off(self, context, instance, dest, flavor, network_info, block_device_info=None,
+                                   timeout=0, retry_interval=0):
+        _hypervisor("power-off", instance.uuid)
+        return super().migrate_disk_and_power_off(context, instance, dest, flavor, network_info, block_device_info,
+                                                  timeout, retry_interval)
+
+    def finish_migration(self, context, migration, instance, disk_info, network_info, image_meta, resize_instance,
+                         allocations, block_device_info=None, power_on=True):
+        # FakeDriver's own spawn() only does the bookkeeping (the instance on this node, its power state).
+        fake.FakeDriver.spawn(self, context, instance, image_meta, None, None, allocations, network_info,
+                              block_device_info, power_on)
+        if power_on:
+            _hypervisor("power-on", instance.uuid)
+
+    def finish_revert_migration(self, context, instance, network_info, migration, block_device_info=None,
+                                power_on=True):
+        super().finish_revert_migration(context, instance, network_info, migration, block_device_info, power_on)
+        if power_on:
+            _hypervisor("power-on", instance.uuid)

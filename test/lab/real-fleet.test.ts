@@ -218,6 +218,42 @@ describeLab("the dev stack under the real engine, on hosts the lab's hypervisor 
     expect(Object.keys(out.revisions).sort()).toEqual(["app-1", "app-2"]);
   });
 
+  it("a flavor change is Nova's resize: the same server, disk and address on the new flavor; no remote step runs", async () => {
+    const objs = projectObjects(PROJECT);
+    const before = objs.servers.find((s) => s.name === "app-1")!;
+    const marker = path.join(hostDir("app-1"), "root", "root", "before-resize");
+    writeFileSync(marker, "the same disk\n");
+    const file = path.join(L.dir, "rebuild.yaml");
+    const doc = parse(readFileSync(file, "utf8")) as { config: Record<string, unknown> };
+    const servers = doc.config["fleet:servers"] as { name: string; flavor?: string }[];
+    doc.config["fleet:servers"] = servers.map((s) => (s.name === "app-1" ? { ...s, flavor: "gp.0.4.8" } : s));
+    const resized = path.join(L.dir, "resize.yaml");
+    writeFileSync(resized, stringify(doc));
+    env = await prepareRealStack(L, resized, log);
+    const preview = await runPulumi(L, env, ["preview", "--json"], log);
+    expect(preview.code).toBe(0);
+    const planned = (JSON.parse(preview.stdout) as { steps: { op: string; urn: string }[] }).steps
+      .filter((s) => s.op !== "same")
+      .map((s) => `${s.op} ${typeOf(s.urn).split(":").pop()} ${s.urn.split("::").pop()}`);
+    expect(planned).toEqual(["update Instance app-1"]);
+    const r = await runPulumi(L, env, ["up", "--yes", "--skip-preview", "--json"], log);
+    expect({ code: r.code, err: r.code === 0 ? "" : eventErrors(r) }).toEqual({ code: 0, err: "" });
+    expect(changed(r.stdout)).toEqual(["update Instance app-1"]);
+    expect(operations(r.stdout).remote).toBe(0);
+    const after = projectObjects(PROJECT).servers.find((s) => s.name === "app-1")!;
+    expect({ id: after.id, flavor: after.flavor, status: after.status, addresses: after.addresses }).toEqual({
+      id: before.id,
+      flavor: "gp.0.4.8",
+      status: "ACTIVE",
+      addresses: before.addresses,
+    });
+    // The disk came along (a resize keeps it), and the host booted again into its firewall and its app.
+    expect(readFileSync(marker, "utf8")).toBe("the same disk\n");
+    let report = "";
+    const code = await auditStack(L, { write: (t) => void (report += t) });
+    expect({ code, report }).toEqual({ code: 0, report: expect.not.stringMatching(/DRIFTED/) as unknown as string });
+  });
+
   it("a replaced server keeps its port and address and comes back whole; nothing else runs", async () => {
     const objs = projectObjects(PROJECT);
     const before = objs.servers.find((s) => s.name === "app-1")!;
