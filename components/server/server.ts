@@ -3,6 +3,7 @@ import * as openstack from "@pulumi/openstack";
 import * as tls from "@pulumi/tls";
 import * as command from "@pulumi/command";
 import { CloudFlavour, RACKSPACE_PUBLICNET, RACKSPACE_SERVICENET } from "../network/network";
+import { isIpv4 } from "../network/addressing";
 import { Connection, scriptCommand } from "../remote/script";
 import { renderCloudInit } from "./cloud-init";
 import { ServerHandle } from "./handle";
@@ -48,7 +49,7 @@ export interface ServerArgs {
 
 /** A server's private (IPv4) address, from what the cloud reports for its port or network. */
 function firstAddress(name: string, ips: string[]): string {
-  const ip = ips.find((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a));
+  const ip = ips.find(isIpv4);
   if (!ip) throw new Error(`server ${name}: the cloud reported no IPv4 address on the private network (got ${JSON.stringify(ips)})`);
   return ip;
 }
