@@ -91,7 +91,7 @@ export async function removeHost(rec: HostRecord): Promise<void> {
  * or machined to ask; ../shared/research/lab-hosts.md). A supervisor loop re-wires and boots again when the host
  * reboots itself (nspawn exits 133 on reboot).
  */
-export async function bootHostWired(rec: HostRecord, wireFile: string): Promise<void> {
+export async function bootHostWired(rec: HostRecord, wireFile: string, devices: { node: string; as: string }[] = []): Promise<void> {
   ensureNspawnRuntime();
   const nspawn = [
     "systemd-nspawn",
@@ -103,6 +103,8 @@ export async function bootHostWired(rec: HostRecord, wireFile: string): Promise<
     `--machine=${rec.name}`,
     `--network-namespace-path=/run/netns/${rec.netns}`,
     "--bind=/dev/net/tun",
+    // Disks beyond the root: a block device node of this machine under the name the guest's kernel would give it.
+    ...devices.map((d) => `--bind=${d.node}:${d.as}`),
     // iptables, ipset and OpenVPN need it; nspawn grants it only for networks it made itself.
     "--capability=CAP_NET_ADMIN",
     "--console=pipe",

@@ -23,7 +23,7 @@ import * as path from "path";
 import { exitAfterFlush, printHelp } from "./cli-support";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
-import { applyRecovery, CloudObjects, PendingOperation, planRecovery } from "./recover/plan";
+import { applyRecovery, CloudObjects, PendingOperation, pendingUserData, planRecovery } from "./recover/plan";
 
 function arg(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
@@ -90,7 +90,13 @@ export function recover(argv: string[], write: (line: string) => void): number {
   const dir = mkdtempSync(path.join(tmpdir(), "fleet-recover-"));
   try {
     const file = path.join(dir, "deployment.json");
-    writeFileSync(file, JSON.stringify({ ...exported, deployment: applyRecovery(exported.deployment, plan) }), { mode: 0o600 });
+    // An adopted server's record needs the hash of its user data, as the provider keeps it: read from an export with
+    // the secrets shown, in memory only; the file written holds the hash, never the data (its host key).
+    const shown = JSON.parse(must("pulumi stack export --show-secrets", pulumi(stack, ["stack", "export", "--show-secrets"]))) as {
+      deployment: { pending_operations?: PendingOperation[] };
+    };
+    const userData = pendingUserData(shown.deployment.pending_operations ?? []);
+    writeFileSync(file, JSON.stringify({ ...exported, deployment: applyRecovery(exported.deployment, plan, userData) }), { mode: 0o600 });
     must("pulumi stack import", pulumi(stack, ["stack", "import", "--file", file]));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -26,11 +26,28 @@ export const ruleSchema = z.strictObject({
   from: z.array(text).min(1, "must list at least one source (a role, vpn or public)"),
 });
 
+export const VOLUME_FILESYSTEMS = ["ext4", "xfs"] as const;
+/** Where a volume may not be mounted: the system's own trees, which the image provides. */
+const SYSTEM_DIRS = /^\/(bin|boot|dev|etc|lib|lib64|proc|run|sbin|sys|tmp|usr)(\/|$)/;
+
+/** A role's data volume: one per server of the role, made once and kept across replacements of the instance. */
+export const volumeSchema = z.strictObject({
+  /** GiB. */
+  size: z.number().int("must be a whole number of GiB").min(1, "must be 1–16384 GiB").max(16384, "must be 1–16384 GiB"),
+  mountPoint: z
+    .string()
+    .regex(/^(\/[A-Za-z0-9._-]+)+$/, "must be an absolute path of letters, digits and . _ - (e.g. /srv/data)")
+    .refine((p) => !SYSTEM_DIRS.test(p), "must not be inside a system directory (/etc, /usr, /var/lib is fine: e.g. /srv/data)"),
+  filesystem: z.enum(VOLUME_FILESYSTEMS, { error: `must be one of ${VOLUME_FILESYSTEMS.join(", ")}` }).default("ext4"),
+});
+
 export const roleSchema = z.strictObject({
   public: z.boolean().optional(),
   flavor: text.optional(),
   image: text.optional(),
   allow: z.array(ruleSchema).default([]),
+  /** Makes the role stateful: each of its servers gets this volume, protected from deletion. */
+  volume: volumeSchema.optional(),
 });
 
 export const serverSchema = z.strictObject({
@@ -156,6 +173,8 @@ export const topLevelSchemas = {
   vpn: vpnSchema,
   firewall: firewallSchema,
   deploy: deploySchema.optional(),
+  /** Stateful servers being retired on purpose: their instances go, their volumes stay one more up, unprotected. */
+  retire: z.array(z.string()).default([]),
 } as const;
 
 export interface ParsedFleetConfig {
@@ -166,6 +185,7 @@ export interface ParsedFleetConfig {
   vpn: z.output<typeof vpnSchema>;
   firewall: z.output<typeof firewallSchema>;
   deploy?: z.output<typeof deploySchema>;
+  retire: string[];
 }
 
 export type RawFleetConfig = Record<string, unknown>;

@@ -57,6 +57,7 @@ export function parseFleetConfig(raw: RawFleetConfig): FleetConfig {
   checkVpn(p, problems);
   checkPorts(p, problems);
   checkDeploy(p, roles, problems);
+  checkRetire(p, problems);
   if (problems.length > 0) throw new FleetConfigError(problems);
 
   // No problems means every key parsed whole.
@@ -69,6 +70,7 @@ export function parseFleetConfig(raw: RawFleetConfig): FleetConfig {
       flavor: s.flavor ?? role.flavor ?? c.cloud.flavor,
       image: s.image ?? role.image ?? c.cloud.image,
       ...(s.privateIp !== undefined ? { privateIp: s.privateIp } : {}),
+      ...(role.volume ? { volume: role.volume } : {}),
       public: role.public,
     };
   });
@@ -80,6 +82,7 @@ export function parseFleetConfig(raw: RawFleetConfig): FleetConfig {
     vpn: c.vpn,
     firewall: c.firewall,
     deploy: c.deploy,
+    retire: c.retire ?? [],
     gatewayRole: GATEWAY_ROLE,
   };
 }
@@ -117,6 +120,7 @@ function parseParts(raw: RawFleetConfig, problems: string[]): Parsed {
   c.vpn = parseObject(topLevelSchemas.vpn, raw.vpn, raw, ["vpn"], problems);
   c.firewall = parseObject(topLevelSchemas.firewall, raw.firewall, raw, ["firewall"], problems);
   if (raw.deploy !== undefined) c.deploy = parseObject(topLevelSchemas.deploy, raw.deploy, raw, ["deploy"], problems);
+  c.retire = parseWith(topLevelSchemas.retire, raw.retire, raw, ["retire"], problems);
 
   const roles: ParsedFleetConfig["roles"] = {};
   const rolesRaw = parseWith(topLevelSchemas.roles, raw.roles, raw, ["roles"], problems) ?? {};
@@ -167,10 +171,12 @@ function normaliseRoles(p: Parsed, problems: string[]): Record<string, RoleSpec>
   for (const [name, r] of Object.entries(defined).sort(([a], [b]) => a.localeCompare(b))) {
     if (!ROLE_NAME.test(name) || RESERVED_SOURCES.includes(name)) continue;
     if (name === GATEWAY_ROLE && r.public === false) problems.push(`fleet:roles.${name}.public: the gateway is always public (got false)`);
+    if (name === GATEWAY_ROLE && r.volume) problems.push(`fleet:roles.${name}.volume: the gateway keeps no data; give a volume to the role that does`);
     roles[name] = {
       public: name === GATEWAY_ROLE ? true : (r.public ?? false),
       flavor: r.flavor,
       image: r.image,
+      ...(r.volume ? { volume: r.volume } : {}),
       allow: r.allow.map((rule, i) => ({
         proto: rule.proto,
         from: rule.from,
@@ -215,6 +221,21 @@ function checkServers(p: Parsed, roles: Record<string, RoleSpec>, problems: stri
   if (gateways !== 1) {
     problems.push(`fleet:servers: exactly one server must have role "${GATEWAY_ROLE}", the VPN gateway and jump host (found ${gateways})`);
   }
+}
+
+/** fleet:retire names stateful servers leaving on purpose: hostnames, each once, none still in fleet:servers. */
+function checkRetire(p: Parsed, problems: string[]): void {
+  const listed = new Map(p.servers.map(([i, s]) => [s.name, i]));
+  const seen = new Set<string>();
+  ((p.c.retire ?? []) as string[]).forEach((name, i) => {
+    const key = `fleet:retire[${i}]`;
+    if (!HOSTNAME.test(name)) problems.push(`${key}: ${show(name)} is not a valid hostname`);
+    else if (seen.has(name)) problems.push(`${key}: ${show(name)} is listed twice`);
+    else if (listed.has(name)) {
+      problems.push(`${key}: ${show(name)} is still fleet:servers[${listed.get(name)}]; remove it there to retire it, or from fleet:retire to keep it`);
+    }
+    seen.add(name);
+  });
 }
 
 function checkNetworks(p: Parsed, problems: string[]): void {

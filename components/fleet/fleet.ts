@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import * as openstack from "@pulumi/openstack";
 import { FleetConfig, ServerSpec } from "../config/types";
 import { Network } from "../network/network";
 import { Server } from "../server/server";
@@ -8,6 +9,7 @@ import { Firewall } from "../firewall/firewall";
 import { RoleSecurityGroups } from "../firewall/security-groups";
 import { MatrixEntry } from "../firewall/matrix";
 import { AppDeploy, deployArgsFromConfig } from "../deploy";
+import { VolumeRecord } from "./volumes";
 
 export interface FleetArgs {
   /**
@@ -17,6 +19,11 @@ export interface FleetArgs {
   config: FleetConfig;
   /** Secret environment for the deployed app (`fleet:appEnv`). */
   appEnv?: pulumi.Input<Record<string, string>>;
+  /**
+   * Volumes of servers in fleet:retire, as checkVolumes kept them: registered again, unprotected, so the server goes
+   * and its volume stays until it leaves fleet:retire.
+   */
+  retainedVolumes?: Record<string, VolumeRecord>;
 }
 
 export interface ServerSummary {
@@ -51,6 +58,8 @@ export class Fleet extends pulumi.ComponentResource {
   readonly revisions: pulumi.Output<Record<string, string>>;
   /** Secret: engineer → inline OpenVPN profile. */
   readonly vpnProfiles: pulumi.Output<Record<string, string>>;
+  /** server → its data volume (stateful roles, and retired servers' kept volumes); the next run reads it back. */
+  readonly volumes: pulumi.Output<Record<string, VolumeRecord>>;
 
   constructor(name: string, args: FleetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:fleet:Fleet", name, {}, opts);
@@ -81,6 +90,29 @@ export class Fleet extends pulumi.ComponentResource {
         )
       : undefined;
     const adminKey = new tls.PrivateKey(`${name}-admin`, { algorithm: "ED25519" }, { parent: this });
+    // A stateful role's volumes belong to the fleet, not to the server: protected, so no edit deletes them, and
+    // named by server so a retired server's volume keeps its identity after the server's resources are gone.
+    const volumeArgs = (server: string, role: string, sizeGb: number) => ({
+      name: `${server}-data`,
+      size: sizeGb,
+      description: `${pulumi.getProject()}/${pulumi.getStack()}/${server}`,
+      metadata: { "fleet-role": role },
+    });
+    const volumes = new Map<string, openstack.blockstorage.Volume>();
+    for (const s of cfg.servers) {
+      if (!s.volume) continue;
+      volumes.set(s.name, new openstack.blockstorage.Volume(`${s.name}-data`, volumeArgs(s.name, s.role, s.volume.size), { parent: this, protect: true }));
+    }
+    const retained = Object.entries(args.retainedVolumes ?? {}).map(([server, v]) => ({
+      server,
+      v,
+      // Inputs as recorded; ignoreChanges keeps whatever the state holds, so nothing about it changes but protection.
+      volume: new openstack.blockstorage.Volume(`${server}-data`, volumeArgs(server, v.role, v.sizeGb), {
+        parent: this,
+        protect: false,
+        ignoreChanges: ["name", "size", "description", "metadata"],
+      }),
+    }));
     const common = (s: ServerSpec) => ({
       adminKey,
       hostname: s.name,
@@ -96,6 +128,7 @@ export class Fleet extends pulumi.ComponentResource {
       availabilityZone: cfg.cloud.availabilityZone,
       packages: rolePackages(cfg, s),
       securityGroupIds: groups ? [groups.groupIds[s.role]] : undefined,
+      volume: s.volume ? { id: volumes.get(s.name)!.id, mountPoint: s.volume.mountPoint, filesystem: s.volume.filesystem } : undefined,
     });
 
     this.gateway = new Server(
@@ -164,7 +197,20 @@ export class Fleet extends pulumi.ComponentResource {
     }
     this.revisions = this.deploy ? this.deploy.revisions : pulumi.output<Record<string, string>>({});
 
+    const records = [
+      ...cfg.servers
+        .filter((s) => s.volume)
+        .map((s) =>
+          volumes
+            .get(s.name)!
+            .id.apply((id): [string, VolumeRecord] => [s.name, { id, role: s.role, sizeGb: s.volume!.size, mountPoint: s.volume!.mountPoint }]),
+        ),
+      ...retained.map(({ server, v, volume }) => volume.id.apply((id): [string, VolumeRecord] => [server, { ...v, id, retired: true }])),
+    ];
+    this.volumes = pulumi.all(records).apply((rs) => Object.fromEntries([...rs].sort(([a], [b]) => a.localeCompare(b))));
+
     this.registerOutputs({
+      volumes: this.volumes,
       servers: this.serverSummary,
       gatewayAddress: this.gatewayAddress,
       vpnProfiles: this.vpnProfiles,

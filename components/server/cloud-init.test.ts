@@ -1,9 +1,9 @@
 import { spawnSync } from "child_process";
-import { mkdtempSync, writeFileSync } from "fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { renderCloudInit, renderSshdConfig, CloudInitInput, READY_MARKER } from "./cloud-init";
+import { renderCloudInit, renderSshdConfig, CloudInitInput, READY_MARKER, volumeDevice } from "./cloud-init";
 
 const base: CloudInitInput = {
   hostname: "app-1",
@@ -17,6 +17,7 @@ const base: CloudInitInput = {
   allowTcpForwarding: false,
   routes: [{ to: "10.8.0.0/24", via: "10.20.0.10" }],
 };
+const VOLUME = { device: "/dev/disk/by-id/virtio-55a66506-6026-48c2-9", mountPoint: "/srv/data", filesystem: "xfs" };
 
 describe("renderCloudInit", () => {
   it("renders the expected user-data", () => {
@@ -42,6 +43,25 @@ describe("renderCloudInit", () => {
     expect(doc.runcmd[doc.runcmd.length - 1]).toEqual(["cp", "/etc/fleet/role", READY_MARKER]);
   });
 
+  describe("with a data volume", () => {
+    const doc = () => parse(renderCloudInit({ ...base, volume: VOLUME }));
+    it("hands fleet-volume its device, mount point and filesystem, and installs the script from scripts/remote", () => {
+      const files = doc().write_files as { path: string; content: string }[];
+      expect(files.find((f) => f.path === "/etc/fleet/volume")!.content).toBe(`${VOLUME.device} /srv/data xfs\n`);
+      expect(files.find((f) => f.path === "/usr/local/sbin/fleet-volume")!.content).toBe(
+        readFileSync(path.join(__dirname, "..", "..", "scripts", "remote", "fleet-volume.sh"), "utf8"),
+      );
+      expect(doc().packages).toContain("xfsprogs");
+    });
+    it("is never ready unless the volume mounted, and mounts it again on every boot", () => {
+      expect(doc().runcmd.at(-1)).toEqual(["sh", "-c", `/usr/local/sbin/fleet-volume && cp /etc/fleet/role ${READY_MARKER}`]);
+      expect(doc().bootcmd.at(-1)).toEqual(["sh", "-c", "[ ! -x /usr/local/sbin/fleet-volume ] || /usr/local/sbin/fleet-volume"]);
+    });
+    it("names the disk as udev does for a virtio serial: the first 20 characters of the volume id", () => {
+      expect(volumeDevice("55a66506-6026-48c2-93a3-68f30f46d036")).toBe("/dev/disk/by-id/virtio-55a66506-6026-48c2-9");
+    });
+  });
+
   it.each([
     [true, "AllowTcpForwarding local"],
     [false, "AllowTcpForwarding no"],
@@ -65,6 +85,7 @@ describe("renderCloudInit", () => {
     const cases: [string, CloudInitInput][] = [
       ["private", base],
       ["gateway", { ...base, hostname: "gw-1", role: "gateway", allowTcpForwarding: true, routes: [], packages: ["openvpn"] }],
+      ["stateful", { ...base, hostname: "db-1", role: "db", volume: VOLUME }],
     ];
     for (const [name, input] of cases) {
       const file = path.join(dir, `${name}.yaml`);

@@ -15,7 +15,15 @@ export interface CloudInitInput {
   allowTcpForwarding: boolean;
   /** Static routes, e.g. the VPN subnet via the gateway. */
   routes: { to: string; via: string }[];
+  /** A data volume to format when empty and mount (scripts/remote/fleet-volume.sh). */
+  volume?: { device: string; mountPoint: string; filesystem: string };
 }
+
+/**
+ * The name a Cinder volume's disk gets in the guest: udev's link from the virtio serial, which Nova sets to the
+ * volume id and the virtio-blk driver cuts to 20 characters. Device letters (/dev/vdb) follow attach order instead.
+ */
+export const volumeDevice = (volumeId: string) => `/dev/disk/by-id/virtio-${volumeId.slice(0, 20)}`;
 
 export const READY_MARKER = "/var/lib/fleet/cloud-init.done";
 export const SSHD_DROP_IN = "/etc/ssh/sshd_config.d/10-fleet.conf";
@@ -82,6 +90,7 @@ const script = (name: string) => readFileSync(path.join(REMOTE_SCRIPTS_DIR, `${n
 /** Pure: the #cloud-config user-data of one server. Same input, same bytes. */
 export function renderCloudInit(input: CloudInitInput): string {
   const routes = [...input.routes].sort((a, b) => a.to.localeCompare(b.to));
+  const v = input.volume;
   const doc = {
     hostname: input.hostname,
     preserve_hostname: false,
@@ -95,7 +104,7 @@ export function renderCloudInit(input: CloudInitInput): string {
     },
     users: [{ name: "root", lock_passwd: true, ssh_authorized_keys: [...input.adminPublicKeys].map((k) => k.trim()).sort() }],
     package_update: true,
-    packages: [...new Set(input.packages)].sort(),
+    packages: [...new Set([...input.packages, ...(v?.filesystem === "xfs" ? ["xfsprogs"] : [])])].sort(),
     write_files: [
       { path: SSHD_DROP_IN, permissions: "0644", owner: "root:root", content: renderSshdConfig(input.allowTcpForwarding) },
       {
@@ -111,6 +120,12 @@ export function renderCloudInit(input: CloudInitInput): string {
         content: routes.map((r) => `${r.to} ${r.via}\n`).join(""),
       },
       { path: "/usr/local/sbin/fleet-routes", permissions: "0755", owner: "root:root", content: script("fleet-routes") },
+      ...(v
+        ? [
+            { path: "/etc/fleet/volume", permissions: "0644", owner: "root:root", content: `${v.device} ${v.mountPoint} ${v.filesystem}\n` },
+            { path: "/usr/local/sbin/fleet-volume", permissions: "0755", owner: "root:root", content: script("fleet-volume") },
+          ]
+        : []),
     ],
     bootcmd: [
       // Make conntrack follow every connection from boot. Without a conntrack rule the kernel does not track a
@@ -120,14 +135,17 @@ export function renderCloudInit(input: CloudInitInput): string {
       // Every boot: re-add the static routes (bootcmd runs on each boot, runcmd only on the first).
       ["sh", "-c", "[ ! -x /usr/local/sbin/fleet-routes ] || /usr/local/sbin/fleet-routes &"],
       ["sh", "-c", NO_SYSTEMD_BOOT],
+      // Every later boot: mount the data volume before the services that use it start.
+      ...(v ? [["sh", "-c", "[ ! -x /usr/local/sbin/fleet-volume ] || /usr/local/sbin/fleet-volume"]] : []),
     ],
     runcmd: [
       ["/usr/local/sbin/fleet-routes"],
       // Pick up the sshd drop-in where sshd was started before write_files ran (systemd hosts).
       ["sh", "-c", "if [ -d /run/systemd/system ]; then systemctl reload ssh || systemctl reload sshd || true; fi"],
       ["mkdir", "-p", "/var/lib/fleet"],
-      // Last step: the readiness marker that wait-ready.sh waits for.
-      ["cp", "/etc/fleet/role", READY_MARKER],
+      // Last step: the readiness marker that wait-ready.sh waits for; a server whose data volume did not mount is
+      // never ready.
+      v ? ["sh", "-c", `/usr/local/sbin/fleet-volume && cp /etc/fleet/role ${READY_MARKER}`] : ["cp", "/etc/fleet/role", READY_MARKER],
     ],
   };
   return `#cloud-config\n${stringify(doc, { lineWidth: 0, sortMapEntries: false })}`;

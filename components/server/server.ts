@@ -5,7 +5,7 @@ import * as command from "@pulumi/command";
 import { CloudFlavour, RACKSPACE_PUBLICNET, RACKSPACE_SERVICENET } from "../network/network";
 import { isIpv4 } from "../network/addressing";
 import { Connection, scriptCommand } from "../remote/script";
-import { renderCloudInit } from "./cloud-init";
+import { renderCloudInit, volumeDevice } from "./cloud-init";
 import { ServerHandle } from "./handle";
 
 export type ProxyConnection = command.types.input.remote.ProxyConnectionArgs;
@@ -45,6 +45,11 @@ export interface ServerArgs {
    * Pulumi state, so per-server keys would add resources, not safety); standalone, a key is made.
    */
   adminKey?: tls.PrivateKey;
+  /**
+   * A Cinder volume to map at boot (it must exist and be available), formatted when empty and mounted by
+   * cloud-init. The instance is then replaced, never rebuilt, on an image change, and the new one gets the volume.
+   */
+  volume?: { id: pulumi.Input<string>; mountPoint: string; filesystem: string };
 }
 
 /** A server's private (IPv4) address, from what the cloud reports for its port or network. */
@@ -94,17 +99,22 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
     this.adminPrivateKey = pulumi.secret(adminKey.privateKeyOpenssh);
 
     const routes = pulumi.all((args.routes ?? []).map((r) => pulumi.all([r.to, r.via]).apply(([to, via]) => ({ to, via }))));
-    const userData = pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, adminKey.publicKeyOpenssh, routes]).apply(([priv, pub, admin, rs]) =>
-      renderCloudInit({
-        hostname: args.hostname,
-        role: args.role,
-        hostKey: { privateOpenssh: priv, publicOpenssh: pub },
-        adminPublicKeys: [admin],
-        packages: [...BASE_PACKAGES, ...(args.packages ?? [])],
-        allowTcpForwarding: args.allowTcpForwarding ?? false,
-        routes: rs,
-      }),
-    );
+    const volume = args.volume;
+    const volumeId = volume ? pulumi.output(volume.id) : pulumi.output("");
+    const userData = pulumi
+      .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, adminKey.publicKeyOpenssh, routes, volumeId])
+      .apply(([priv, pub, admin, rs, vid]) =>
+        renderCloudInit({
+          hostname: args.hostname,
+          role: args.role,
+          hostKey: { privateOpenssh: priv, publicOpenssh: pub },
+          adminPublicKeys: [admin],
+          packages: [...BASE_PACKAGES, ...(args.packages ?? [])],
+          allowTcpForwarding: args.allowTcpForwarding ?? false,
+          routes: rs,
+          ...(volume ? { volume: { device: volumeDevice(vid), mountPoint: volume.mountPoint, filesystem: volume.filesystem } } : {}),
+        }),
+      );
 
     const classic = args.flavour === "rackspace-classic";
     let networks: openstack.types.input.compute.InstanceNetwork[];
@@ -143,6 +153,21 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
         networks,
         userData: pulumi.secret(userData),
         metadata: { "fleet-role": args.role },
+        // With a volume the disks are mapped explicitly: the image as the local root disk (the provider boots
+        // from block devices alone, so the image must be one of them), the volume as a second disk that outlives
+        // the instance (terraform-provider-openstack v1.54.1, getImageIDFromConfig).
+        blockDevices: volume
+          ? [
+              {
+                uuid: openstack.images.getImageOutput({ name: args.image, mostRecent: true }, { parent: this }).id,
+                sourceType: "image",
+                destinationType: "local",
+                bootIndex: 0,
+                deleteOnTermination: true,
+              },
+              { uuid: volume.id, sourceType: "volume", destinationType: "volume", bootIndex: -1, deleteOnTermination: false },
+            ]
+          : undefined,
       },
       // A replacement (new user data, --replace) must get the port the old instance holds: Nova refuses a port that
       // is still in use (409), so the old instance goes first. The port, its address and its floating IP stay, so no

@@ -1,7 +1,8 @@
 /**
  * The lab hypervisor's hands, called by its Nova driver (fleet_lab_driver.py) inside nova-compute:
  *
- *   spawn       < {"id", "name", "userData", "nics": [{port, mac, devname, network, mtu, subnets}], "powerOn"}
+ *   spawn       < {"id", "name", "userData", "nics": [{port, mac, devname, network, mtu, subnets}],
+ *                  "disks": [{serial, file, device}], "powerOn"}
  *   destroy ID  power-off ID  power-on ID  reboot ID
  *   list        [{"id", "name", "running"}]
  *
@@ -11,6 +12,9 @@
  * cloud's namespace fl-os, where Neutron's Linux bridge agent plugs it into the network's bridge and filters it with
  * the port's security groups (the iptables firewall driver), and its L3 agent routes and NATs floating IPs.
  * The host's NoCloud seed holds the user data Nova holds, and meta-data with the server's id and name.
+ * A Cinder volume mapped to the server (its file on the volume share) becomes a loop device, bound into the host as
+ * /dev/disk/by-id/virtio-<first 20 characters of the volume id> (the name udev gives a virtio disk on KVM, from its
+ * serial) and as the device Nova named (/dev/vdb).
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
@@ -34,16 +38,24 @@ interface Nic {
   mtu?: number | null;
   subnets: Subnet[];
 }
+/** A volume as a disk of the server: its serial (the volume id), the file that holds it, the device Nova named. */
+export interface Disk {
+  serial: string;
+  file: string;
+  device: string;
+}
 export interface ServerSpec {
   id: string;
   name: string;
   userData: string;
   nics: Nic[];
+  disks?: Disk[];
   powerOn: boolean;
 }
 interface Guest extends HostRecord {
   id: string;
   nics: Nic[];
+  disks?: Disk[];
 }
 
 const hostsDir = () => path.join(cloudDir(), "hosts");
@@ -109,11 +121,46 @@ export function wireScript(netns: string, nics: Nic[]): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** The disk's loop device, attached if it is not yet (one per file, shared by every boot of the host). */
+function loopOf(d: Disk): string {
+  if (!SAFE.test(d.file) || !SAFE.test(d.device) || !/^[0-9a-f-]{20,36}$/.test(d.serial)) throw new Error(`unusable disk ${JSON.stringify(d)}`);
+  if (!existsSync(d.file)) throw new Error(`volume ${d.serial}: its file ${d.file} is missing`);
+  const have = must(["losetup", "--noheadings", "--output", "NAME", "--associated", d.file]).trim().split("\n")[0];
+  return have || must(["losetup", "--find", "--show", d.file]).trim();
+}
+const deviceBinds = (g: Guest) =>
+  (g.disks ?? []).flatMap((d) => {
+    const node = loopOf(d);
+    return [
+      { node, as: `/dev/disk/by-id/virtio-${d.serial.slice(0, 20)}` },
+      { node, as: d.device },
+    ];
+  });
+function detachDisks(g: Guest | undefined): void {
+  for (const d of g?.disks ?? []) {
+    if (!existsSync(d.file)) continue;
+    for (const loop of must(["losetup", "--noheadings", "--output", "NAME", "--associated", d.file]).trim().split("\n").filter(Boolean)) {
+      run(["losetup", "--detach", loop]);
+    }
+  }
+}
+
 async function spawnGuest(spec: ServerSpec): Promise<void> {
   if (!/^[0-9a-f-]{36}$/.test(spec.id)) throw new Error(`not a server id: ${spec.id}`);
   if (load(spec.id)) await destroyGuest(spec.id);
   const dir = guestDir(spec.id);
-  const g: Guest = { id: spec.id, name: spec.name, role: "", netns: netnsOf(spec.id), index: 0, privateCidrs: [], anchorPid: 0, dir, nics: spec.nics };
+  const g: Guest = {
+    id: spec.id,
+    name: spec.name,
+    role: "",
+    netns: netnsOf(spec.id),
+    index: 0,
+    privateCidrs: [],
+    anchorPid: 0,
+    dir,
+    nics: spec.nics,
+    disks: spec.disks ?? [],
+  };
   prepareHost(g, spec.userData, spec.id, wireScript(g.netns, spec.nics));
   save(g);
   must(["bash", path.join(dir, "wire.sh")]);
@@ -127,7 +174,7 @@ async function spawnGuest(spec: ServerSpec): Promise<void> {
 async function powerOn(g: Guest, rewire = true): Promise<void> {
   if (containerInit(g)) return;
   if (rewire) must(["bash", path.join(g.dir, "wire.sh")]);
-  await bootHostWired(g, path.join(g.dir, "wire.sh"));
+  await bootHostWired(g, path.join(g.dir, "wire.sh"), deviceBinds(g));
   save(g);
 }
 
@@ -136,6 +183,8 @@ async function destroyGuest(id: string): Promise<void> {
   if (g) await removeHost(g);
   // A host whose record was lost: its namespace and disk by their names.
   else await removeHost({ name: id, role: "", netns: netnsOf(id), index: 0, privateCidrs: [], anchorPid: 0, dir: guestDir(id) });
+  // The volume outlives the server: only its loop device goes.
+  detachDisks(g);
   for (const n of g?.nics ?? []) run(["ip", "-n", CLOUD_NS, "link", "del", n.devname]);
 }
 

@@ -15,6 +15,12 @@ What Nova does around these calls, and so what the lab follows (nova 26.2.2, Deb
 - a rebuild (an image change): this driver has no rebuild(), so ComputeManager._rebuild_default_impl destroys the
   guest and spawns it again on the same ports: a fresh disk, cloud-init runs as on a new machine.
 - destroy() on delete, reboot(), power_off()/power_on() as a user or Nova asks.
+- volumes mapped at boot (block_device_info): Nova has Cinder attach each one (attachment_update with this driver's
+  connector) before spawn() and passes its connection_info; the lab's Cinder uses the NFS driver, whose
+  connection_info names the share (export "host:/path") and the volume's file on it (data.name), as libvirt's NFS
+  volume driver reads them. The lab's share is a directory of this machine, so the file is <path>/<name>; the
+  hypervisor opens it as a loop device. A rebuild detaches and maps them again around destroy()/spawn(). Attaching
+  to a running server (attach_volume) is FakeDriver's bookkeeping only: the host sees it from its next spawn.
 - a resize (a flavor change; allow_resize_to_same_host, as on a one-host cloud): ComputeManager stops the guest
   (migrate_disk_and_power_off), "moves" its disk and boots it with the new flavor (finish_migration), then the
   user confirms (confirm_migration, nothing to clean on the same host) or reverts (finish_revert_migration). The
@@ -24,6 +30,8 @@ What Nova does around these calls, and so what the lab follows (nova 26.2.2, Deb
 import base64
 import json
 import os
+
+from nova.virt import driver as virt_driver
 
 from nova.compute import power_state
 from nova.virt import fake
@@ -42,6 +50,18 @@ def _hypervisor(*args, process_input=None):
     if err.strip():
         LOG.info("lab hypervisor %s: %s", args[0], err.strip())
     return out
+
+
+def _disks(block_device_info):
+    disks = []
+    for bdm in virt_driver.block_device_info_get_mapping(block_device_info):
+        info = bdm["connection_info"]
+        if info.get("driver_volume_type") != "nfs":
+            raise NotImplementedError(f"the lab hypervisor opens NFS volumes only, not {info.get('driver_volume_type')}")
+        share_path = info["data"]["export"].split(":", 1)[1]
+        disks.append({"serial": info.get("serial") or bdm.get("volume_id"),
+                      "file": os.path.join(share_path, info["data"]["name"]), "device": bdm["mount_device"]})
+    return disks
 
 
 class LabDriver(fake.FakeDriver):
@@ -72,7 +92,7 @@ class LabDriver(fake.FakeDriver):
                          "mtu": vif["network"].get("meta", {}).get("mtu"), "subnets": subnets})
         user_data = base64.b64decode(instance.user_data).decode() if instance.user_data else ""
         spec = {"id": instance.uuid, "name": instance.hostname or instance.display_name, "userData": user_data,
-                "nics": nics, "powerOn": bool(power_on)}
+                "nics": nics, "disks": _disks(block_device_info), "powerOn": bool(power_on)}
         _hypervisor("spawn", process_input=json.dumps(spec))
 
     def destroy(self, context, instance, network_info, block_device_info=None, destroy_disks=True,

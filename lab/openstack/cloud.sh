@@ -53,7 +53,8 @@ PY=/usr/bin/python3
 
 # Every service: name, port to probe ("" = none), pid file stem.
 SERVICES=(mariadb:3306 rabbitmq:5672 memcached:11211 keystone:5000 placement:8778 glance:9292 neutron:9696 nova-api:8774
-  nova-conductor: nova-scheduler: nova-compute: neutron-linuxbridge-agent: neutron-l3-agent:)
+  nova-conductor: nova-scheduler: nova-compute: neutron-linuxbridge-agent: neutron-l3-agent: cinder-api:8776
+  cinder-scheduler: cinder-volume:)
 REPO="$(cd "$here/../.." && pwd)"
 EXTERNAL_GW=198.51.100.1/24
 OPERATOR_IP=203.0.113.2
@@ -99,6 +100,7 @@ start() { # name, command... : started in the namespace, its own session, output
   in_ns "${DAEMON_ENV[@]}" setsid bash -c 'echo $$ >"$0"; exec "$@"' "$D/run/$name.pid" "$@" >"$D/logs/$name.out" 2>&1 </dev/null &
   wait_for "$name to start" 10 test -s "$D/run/$name.pid"
   echo "$DAEMON_ENV_ID" >"$D/run/$name.env"
+  conf_sum "$name" >"$D/run/$name.conf"
 }
 start_agent() { # name, command... : as start, but with /sys showing the namespace's own devices (ip netns exec),
   # which Neutron's agents read to find and wire tap devices
@@ -109,6 +111,24 @@ start_agent() { # name, command... : as start, but with /sys showing the namespa
   ip netns exec "$NS" "${DAEMON_ENV[@]}" setsid bash -c 'echo $$ >"$0"; exec "$@"' "$D/run/$name.pid" "$@" >"$D/logs/$name.out" 2>&1 </dev/null &
   wait_for "$name to start" 10 test -s "$D/run/$name.pid"
   echo "$DAEMON_ENV_ID" >"$D/run/$name.env"
+  conf_sum "$name" >"$D/run/$name.conf"
+}
+conf_of() { # the config files a service reads (none for MariaDB, RabbitMQ and memcached: their flags are fixed)
+  case "$1" in
+    keystone) echo "$D/etc/keystone.conf" ;;
+    placement) echo "$D/etc/placement/placement.conf" ;;
+    glance) echo "$D/etc/glance-api.conf" ;;
+    nova-compute) echo "$D/etc/nova-compute.conf" ;;
+    nova-*) echo "$D/etc/nova.conf" ;;
+    neutron-l3-agent) echo "$D/etc/neutron.conf $D/etc/l3_agent.ini" ;;
+    neutron*) echo "$D/etc/neutron.conf" ;;
+    cinder-*) echo "$D/etc/cinder.conf" ;;
+  esac
+}
+conf_sum() { # what the service's config files hold, as one hash
+  local files
+  read -ra files <<<"$(conf_of "$1")"
+  [ ${#files[@]} = 0 ] || cat "${files[@]}" | sha256sum | cut -c1-16
 }
 secret() { # a password made once and kept in the cloud's 0600 secrets file
   local f="$D/secrets/$1"
@@ -168,6 +188,7 @@ if [ "$cmd" = down ]; then
   # The L3 agent's router namespaces hold no process; it makes them again when it starts.
   for r in $(ip netns list | awk '/^qrouter-/ {print $1}'); do ip netns del "$r"; done
   if [ $wipe = 1 ]; then
+    for m in "$D"/data/cinder-mnt/*/; do if mountpoint -q "$m"; then umount "$m"; fi; done
     ns_exists && ip netns del "$NS"
     rm -rf "$D"
     echo "cloud: stopped $stopped processes and $guests hosts, deleted $D and namespace $NS"
@@ -180,60 +201,11 @@ fi
 # ---- up ----
 [ "$(id -u)" = 0 ] || die "run as root"
 for b in mariadbd /usr/lib/rabbitmq/bin/rabbitmq-server memcached uwsgi keystone-manage glance-api neutron-server nova-api \
-  neutron-linuxbridge-agent neutron-l3-agent; do
+  neutron-linuxbridge-agent neutron-l3-agent cinder-api cinder-volume mount.nfs; do
   command -v "$b" >/dev/null || [ -x "$b" ] || die "$b is missing: bash scripts/setup.sh --no-up installs the lab's packages"
 done
 mkdir -p "$D"/{etc,logs,run,data,secrets,tmp}
 chmod 700 "$D" "$D/secrets"
-
-all_up=1
-if ns_exists; then for s in "${SERVICES[@]}"; do running "$s" || all_up=0; done; else all_up=0; fi
-# nova-compute (the hypervisor) and the Linux bridge agent (its ebtables fix) run code of one checkout, as it was
-# when they started: another checkout's up, or a changed file, restarts them.
-code_of() { echo "$REPO $(sha256sum "$1" | cut -c1-16)"; }
-restart_if_changed() { # name, file
-  [ "$(cat "$D/run/$1.code" 2>/dev/null)" != "$(code_of "$2")" ] && pid_alive "$1" || return 0
-  # Two nova-computes on one host would share its queue, each taking every other build: the old one must be gone.
-  kill "$(cat "$D/run/$1.pid")" 2>/dev/null || true
-  gone() { ! pid_alive "$1"; }
-  wait_for "the old $1 to exit" 60 gone "$1"
-  all_up=0
-}
-# A daemon started before DAEMON_ENV runs with its caller's environment: start it again with ours.
-own_env() { [ "$(cat "$D/run/$1.env" 2>/dev/null)" = "$DAEMON_ENV_ID" ]; }
-for s in "${SERVICES[@]}"; do
-  n=${s%%:*}
-  if pid_alive "$n" && ! own_env "$n"; then
-    # Its whole process group (setsid made it the leader): rabbitmq-server's beam goes with its script.
-    kill -TERM -- "-$(cat "$D/run/$n.pid")" 2>/dev/null || true
-    gone() { ! pid_alive "$1"; }
-    wait_for "$n to exit (restarted with the cloud's environment)" 60 gone "$n"
-    all_up=0
-  fi
-done
-restart_if_changed nova-compute "$REPO/lab/hypervisor/fleet_lab_driver.py"
-restart_if_changed neutron-linuxbridge-agent "$here/linuxbridge_agent.py"
-if [ $all_up = 1 ]; then
-  step "all services" "already running"
-  exit 0
-fi
-
-if ! ns_exists; then ip netns add "$NS"; fi
-if true; then
-  ip netns exec "$NS" ip link set lo up
-  # The lab's internet: ext0 is the external network's wire (the Linux bridge agent bridges it as physnet
-  # "public"), inet0 its other end, the upstream gateway routers send to. The operator dials from 203.0.113.2.
-  if ! ip -n "$NS" link show ext0 >/dev/null 2>&1; then
-    ip -n "$NS" link add ext0 type veth peer name inet0
-    ip -n "$NS" addr add "$EXTERNAL_GW" dev inet0
-    ip -n "$NS" addr add "$OPERATOR_IP/32" dev lo
-    ip -n "$NS" link set ext0 up
-    ip -n "$NS" link set inet0 up
-    ip -n "$NS" route replace "${EXTERNAL_GW%.*}.0/24" dev inet0 src "$OPERATOR_IP"
-    ip netns exec "$NS" sysctl -qw net.ipv4.ip_forward=1
-  fi
-  step "namespace $NS" "loopback, external wire, operator $OPERATOR_IP"
-fi
 
 DBPASS="$(secret db)"
 RABBITPASS="$(secret rabbit)"
@@ -241,52 +213,7 @@ SVCPASS="$(secret service)"
 ADMINPASS="$(secret admin)"
 DB="mysql+pymysql://os:$DBPASS@127.0.0.1"
 TRANSPORT="rabbit://openstack:$RABBITPASS@127.0.0.1:5672/"
-
-# MariaDB, with its own data directory and socket (a system MariaDB, if any, is not touched).
-if ! running mariadb:3306; then
-  if [ ! -d "$D/data/mysql/mysql" ]; then
-    mariadb-install-db --user=root --datadir="$D/data/mysql" --auth-root-authentication-method=socket >"$D/logs/mariadb-install.log" 2>&1 ||
-      die "mariadb-install-db failed; see $D/logs/mariadb-install.log"
-  fi
-  start mariadb mariadbd --user=root --datadir="$D/data/mysql" --socket="$D/run/mysqld.sock" --pid-file="$D/run/mariadbd.pid" \
-    --bind-address=127.0.0.1 --port=3306 --skip-name-resolve --max-connections=500 --innodb-buffer-pool-size=64M
-  wait_for "MariaDB" 60 answers 3306
-fi
-mysql_root() { mariadb --socket="$D/run/mysqld.sock" -uroot; }
-if [ ! -f "$D/data/databases-made" ]; then
-  {
-    for db in keystone glance placement nova_api nova nova_cell0 neutron; do echo "CREATE DATABASE IF NOT EXISTS $db;"; done
-    echo "CREATE USER IF NOT EXISTS 'os'@'127.0.0.1' IDENTIFIED BY '$DBPASS';"
-    echo "GRANT ALL PRIVILEGES ON *.* TO 'os'@'127.0.0.1'; FLUSH PRIVILEGES;"
-  } | mysql_root
-  touch "$D/data/databases-made"
-fi
-step "mariadb" "$(took)"
-
-# RabbitMQ as root, with its node, cookie, database and logs under $D; epmd bound to the namespace's loopback.
-mkdir -p "$D/data/rabbitmq" "$D/logs/rabbitmq"
-RABBIT_ENV=(env HOME="$D/data/rabbitmq" RABBITMQ_NODENAME=rabbit@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
-  RABBITMQ_NODE_PORT=5672 ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_DIST_PORT=25672 RABBITMQ_MNESIA_BASE="$D/data/rabbitmq/mnesia"
-  RABBITMQ_LOG_BASE="$D/logs/rabbitmq" RABBITMQ_PID_FILE="$D/run/rabbitmq-beam.pid"
-  RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
-rabbitmqctl() { in_ns "${RABBIT_ENV[@]}" /usr/lib/rabbitmq/bin/rabbitmqctl -q "$@"; }
-if ! running rabbitmq:5672; then
-  start rabbitmq "${RABBIT_ENV[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server
-  wait_for "RabbitMQ" 90 answers 5672
-  rabbitmqctl await_startup >/dev/null 2>&1 || die "RabbitMQ did not finish starting; see $D/logs/rabbitmq/"
-fi
-if ! rabbitmqctl list_users 2>/dev/null | grep -q '^openstack'; then
-  # The password on stdin, not on a command line.
-  { printf '%s\n' "$RABBITPASS" | rabbitmqctl add_user openstack && rabbitmqctl set_permissions openstack '.*' '.*' '.*'; } \
-    >"$D/logs/rabbitmq-users.log" 2>&1 || die "rabbitmqctl add_user failed; see $D/logs/rabbitmq-users.log"
-fi
-step "rabbitmq" "$(took)"
-
-if ! running memcached:11211; then
-  start memcached memcached -u root -l 127.0.0.1 -p 11211 -m 64
-  wait_for "memcached" 20 answers 11211
-fi
-step "memcached" "$(took)"
+VOLUME_SHARE="127.0.0.1:$D/data/volumes"
 
 # ---- configs (written on every up: the same inputs give the same files) ----
 authtoken() { # the [keystone_authtoken] block of a service
@@ -318,7 +245,7 @@ region_name = $REGION
 EOF
 }
 umask 077
-mkdir -p "$D/etc/placement" "$D/data/keystone-fernet" "$D/data/keystone-cred" "$D/data/glance-images" \
+mkdir -p "$D/etc/placement" "$D/data/volumes" "$D/data/cinder" "$D/data/keystone-fernet" "$D/data/keystone-cred" "$D/data/glance-images" \
   "$D/data/glance-staging" "$D/data/glance-tasks" "$D/data/locks" "$D/data/nova" "$D/data/neutron"
 cat >"$D/etc/keystone.conf" <<EOF
 [DEFAULT]
@@ -432,6 +359,9 @@ api_servers = http://127.0.0.1:9292
 endpoint_override = http://127.0.0.1:9696
 EOF
   client neutron neutron | tail -n +2
+  # Volumes: Nova asks Cinder for a volume's connection at boot (block device mappings) and on attach.
+  client cinder nova
+  echo "os_region_name = $REGION"
   client placement placement
   authtoken nova
   cat <<EOF
@@ -505,12 +435,147 @@ EOF
   authtoken neutron
   client nova nova
 } >"$D/etc/neutron.conf"
+# Cinder with its NFS driver: each volume is a raw file on the share. The lab's NFS server is this machine's
+# directory $D/data/volumes, and its "mount" a bind mount where the driver looks (see "volume share" below): the
+# kernel here has no NFS client. The lab hypervisor opens the same file as the server's disk.
+{
+  cat <<EOF
+[DEFAULT]
+transport_url = $TRANSPORT
+my_ip = 127.0.0.1
+host = storage1
+auth_strategy = keystone
+osapi_volume_listen = 127.0.0.1
+osapi_volume_listen_port = 8776
+osapi_volume_workers = 1
+state_path = $D/data/cinder
+log_dir = $D/logs
+enabled_backends = nfs
+glance_api_servers = http://127.0.0.1:9292
+api_paste_config = /etc/cinder/api-paste.ini
+[database]
+connection = $DB/cinder
+[oslo_concurrency]
+lock_path = $D/data/locks
+[nfs]
+volume_driver = cinder.volume.drivers.nfs.NfsDriver
+volume_backend_name = nfs
+nfs_shares_config = $D/etc/nfs_shares
+nfs_mount_point_base = $D/data/cinder-mnt
+nfs_sparsed_volumes = true
+nfs_snapshot_support = false
+nas_secure_file_operations = false
+nas_secure_file_permissions = false
+EOF
+  authtoken cinder
+  client nova nova
+} >"$D/etc/cinder.conf"
+echo "$VOLUME_SHARE" >"$D/etc/nfs_shares"
 cat >"$D/etc/l3_agent.ini" <<EOF
 [DEFAULT]
 interface_driver = linuxbridge
 EOF
 umask 022
 step "configs" "$D/etc"
+
+all_up=1
+if ns_exists; then for s in "${SERVICES[@]}"; do running "$s" || all_up=0; done; else all_up=0; fi
+# nova-compute (the hypervisor) and the Linux bridge agent (its ebtables fix) run code of one checkout, as it was
+# when they started: another checkout's up, or a changed file, restarts them.
+code_of() { echo "$REPO $(sha256sum "$1" | cut -c1-16)"; }
+restart_if_changed() { # name, file
+  [ "$(cat "$D/run/$1.code" 2>/dev/null)" != "$(code_of "$2")" ] && pid_alive "$1" || return 0
+  # Two nova-computes on one host would share its queue, each taking every other build: the old one must be gone.
+  kill "$(cat "$D/run/$1.pid")" 2>/dev/null || true
+  gone() { ! pid_alive "$1"; }
+  wait_for "the old $1 to exit" 60 gone "$1"
+  all_up=0
+}
+# A daemon started before DAEMON_ENV runs with its caller's environment, one started before its config changed
+# (written above on every up) with the old one: start it again.
+own_env() { [ "$(cat "$D/run/$1.env" 2>/dev/null)" = "$DAEMON_ENV_ID" ]; }
+own_conf() { [ "$(cat "$D/run/$1.conf" 2>/dev/null)" = "$(conf_sum "$1")" ]; }
+for s in "${SERVICES[@]}"; do
+  n=${s%%:*}
+  if pid_alive "$n" && { ! own_env "$n" || ! own_conf "$n"; }; then
+    # Its whole process group (setsid made it the leader): rabbitmq-server's beam goes with its script.
+    kill -TERM -- "-$(cat "$D/run/$n.pid")" 2>/dev/null || true
+    gone() { ! pid_alive "$1"; }
+    wait_for "$n to exit (restarted with the cloud's environment and config)" 60 gone "$n"
+    all_up=0
+  fi
+done
+restart_if_changed nova-compute "$REPO/lab/hypervisor/fleet_lab_driver.py"
+restart_if_changed neutron-linuxbridge-agent "$here/linuxbridge_agent.py"
+# The catalogue (users, roles, endpoints) is made again when services.py changed.
+[ "$(cat "$D/data/catalogue.code" 2>/dev/null)" = "$(code_of "$here/services.py")" ] || all_up=0
+if [ $all_up = 1 ]; then
+  step "all services" "already running"
+  exit 0
+fi
+
+if ! ns_exists; then ip netns add "$NS"; fi
+if true; then
+  ip netns exec "$NS" ip link set lo up
+  # The lab's internet: ext0 is the external network's wire (the Linux bridge agent bridges it as physnet
+  # "public"), inet0 its other end, the upstream gateway routers send to. The operator dials from 203.0.113.2.
+  if ! ip -n "$NS" link show ext0 >/dev/null 2>&1; then
+    ip -n "$NS" link add ext0 type veth peer name inet0
+    ip -n "$NS" addr add "$EXTERNAL_GW" dev inet0
+    ip -n "$NS" addr add "$OPERATOR_IP/32" dev lo
+    ip -n "$NS" link set ext0 up
+    ip -n "$NS" link set inet0 up
+    ip -n "$NS" route replace "${EXTERNAL_GW%.*}.0/24" dev inet0 src "$OPERATOR_IP"
+    ip netns exec "$NS" sysctl -qw net.ipv4.ip_forward=1
+  fi
+  step "namespace $NS" "loopback, external wire, operator $OPERATOR_IP"
+fi
+
+
+# MariaDB, with its own data directory and socket (a system MariaDB, if any, is not touched).
+if ! running mariadb:3306; then
+  if [ ! -d "$D/data/mysql/mysql" ]; then
+    mariadb-install-db --user=root --datadir="$D/data/mysql" --auth-root-authentication-method=socket >"$D/logs/mariadb-install.log" 2>&1 ||
+      die "mariadb-install-db failed; see $D/logs/mariadb-install.log"
+  fi
+  start mariadb mariadbd --user=root --datadir="$D/data/mysql" --socket="$D/run/mysqld.sock" --pid-file="$D/run/mariadbd.pid" \
+    --bind-address=127.0.0.1 --port=3306 --skip-name-resolve --max-connections=500 --innodb-buffer-pool-size=64M
+  wait_for "MariaDB" 60 answers 3306
+fi
+mysql_root() { mariadb --socket="$D/run/mysqld.sock" -uroot; }
+# Every up (each statement is idempotent): a cloud made before a service was added gets its database too.
+{
+  for db in keystone glance placement nova_api nova nova_cell0 neutron cinder; do echo "CREATE DATABASE IF NOT EXISTS $db;"; done
+  echo "CREATE USER IF NOT EXISTS 'os'@'127.0.0.1' IDENTIFIED BY '$DBPASS';"
+  echo "GRANT ALL PRIVILEGES ON *.* TO 'os'@'127.0.0.1'; FLUSH PRIVILEGES;"
+} | mysql_root
+step "mariadb" "$(took)"
+
+# RabbitMQ as root, with its node, cookie, database and logs under $D; epmd bound to the namespace's loopback.
+mkdir -p "$D/data/rabbitmq" "$D/logs/rabbitmq"
+RABBIT_ENV=(env HOME="$D/data/rabbitmq" RABBITMQ_NODENAME=rabbit@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  RABBITMQ_NODE_PORT=5672 ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_DIST_PORT=25672 RABBITMQ_MNESIA_BASE="$D/data/rabbitmq/mnesia"
+  RABBITMQ_LOG_BASE="$D/logs/rabbitmq" RABBITMQ_PID_FILE="$D/run/rabbitmq-beam.pid"
+  RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}")
+rabbitmqctl() { in_ns "${RABBIT_ENV[@]}" /usr/lib/rabbitmq/bin/rabbitmqctl -q "$@"; }
+if ! running rabbitmq:5672; then
+  start rabbitmq "${RABBIT_ENV[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server
+  wait_for "RabbitMQ" 90 answers 5672
+  rabbitmqctl await_startup >/dev/null 2>&1 || die "RabbitMQ did not finish starting; see $D/logs/rabbitmq/"
+fi
+if ! rabbitmqctl list_users 2>/dev/null | grep -q '^openstack'; then
+  # The password on stdin, not on a command line.
+  { printf '%s\n' "$RABBITPASS" | rabbitmqctl add_user openstack && rabbitmqctl set_permissions openstack '.*' '.*' '.*'; } \
+    >"$D/logs/rabbitmq-users.log" 2>&1 || die "rabbitmqctl add_user failed; see $D/logs/rabbitmq-users.log"
+fi
+step "rabbitmq" "$(took)"
+
+if ! running memcached:11211; then
+  start memcached memcached -u root -l 127.0.0.1 -p 11211 -m 64
+  wait_for "memcached" 20 answers 11211
+fi
+step "memcached" "$(took)"
+
 
 # ---- schemas: once per package version (each sync is idempotent, but together they take about 35 s) ----
 pkgv() { dpkg-query -W -f='${Version}' "$1" | tr ':~' '__'; }
@@ -536,6 +601,7 @@ synced "nova-cell0" nova-manage --config-file "$D/etc/nova.conf" cell_v2 map_cel
 synced "nova-cell1" nova-manage --config-file "$D/etc/nova.conf" cell_v2 create_cell --name=cell1
 synced "nova-$(pkgv nova-api)" nova-manage --config-file "$D/etc/nova.conf" db sync
 synced "neutron-$(pkgv neutron-server)" neutron-db-manage --config-file "$D/etc/neutron.conf" upgrade heads
+synced "cinder-$(pkgv cinder-api)" cinder-manage --config-file "$D/etc/cinder.conf" db sync
 step "schemas" "$(took)"
 
 # ---- services ----
@@ -547,6 +613,7 @@ step "keystone" "$(took)"
 # The passwords travel in the environment, never on a command line.
 OS_PASSWORD="$ADMINPASS" SERVICE_PASSWORD="$SVCPASS" in_ns "$PY" "$here/services.py" "$REGION" >"$D/logs/services.log" 2>&1 ||
   die "the service catalogue failed; see $D/logs/services.log"
+code_of "$here/services.py" >"$D/data/catalogue.code"
 step "service catalogue" "$(took)"
 
 running placement:8778 || start placement uwsgi --ini "$D/etc/placement-uwsgi.ini"
@@ -584,5 +651,21 @@ discovered() { in_ns nova-manage --config-file "$D/etc/nova.conf" cell_v2 discov
   in_ns nova-manage --config-file "$D/etc/nova.conf" cell_v2 list_hosts 2>/dev/null | grep -q compute1; }
 wait_for "nova-compute registration" 120 discovered
 step "nova compute (lab hypervisor) in cell1" "$(took)"
+
+# The volume share, "mounted" where the NFS driver mounts it (os_brick RemoteFsClient.mount: a mount point already
+# in /proc/mounts is taken as mounted).
+share_dir="$D/data/cinder-mnt/$(printf '%s' "$VOLUME_SHARE" | md5sum | cut -c1-32)"
+if ! mountpoint -q "$share_dir"; then
+  mkdir -p "$share_dir"
+  mount --bind "$D/data/volumes" "$share_dir"
+fi
+running cinder-api:8776 || start cinder-api cinder-api --config-file "$D/etc/cinder.conf"
+running cinder-scheduler: || start cinder-scheduler cinder-scheduler --config-file "$D/etc/cinder.conf"
+running cinder-volume: || start cinder-volume cinder-volume --config-file "$D/etc/cinder.conf"
+wait_for "cinder-api" 120 answers 8776
+volume_up() { [ "$(mariadb --socket="$D/run/mysqld.sock" -uroot -N -e \
+  "SELECT COUNT(*) FROM cinder.services WHERE topic='cinder-volume' AND disabled=0 AND updated_at > UTC_TIMESTAMP() - INTERVAL 60 SECOND")" -ge 1 ]; }
+wait_for "cinder-volume to report" 120 volume_up
+step "cinder (volumes in $D/data/volumes)" "$(took)"
 
 step "ready" "every service in $NS on 127.0.0.1; $(ip netns pids "$NS" | wc -l) processes; data in $D"

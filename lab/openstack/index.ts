@@ -114,6 +114,7 @@ export interface ProjectObjects {
   subnets: { name: string; cidr: string }[];
   routers: { name: string; externalGateway: boolean; routes: { destination: string; nexthop: string }[] }[];
   securityGroups: { name: string; rules: number }[];
+  volumes: { id: string; name: string; status: string; size: number; attachedTo: string[] }[];
 }
 
 /** Everything a project holds in the cloud, as the OpenStack API reports it (project_objects.py). */

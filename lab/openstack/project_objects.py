@@ -1,6 +1,6 @@
 """Everything one project holds in the lab cloud, as the OpenStack API reports it, as one JSON document: servers
-(status, flavor, image, addresses, the user data Nova holds), ports, floating IPs, networks, subnets, routers and
-security groups. Tests read the cloud through this, from outside the program.
+(status, flavor, image, addresses, the user data Nova holds), ports, floating IPs, networks, subnets, routers,
+security groups and volumes (with the servers they are attached to). Tests read the cloud through this, from outside the program.
 Usage: OS_PASSWORD=<admin> python3 project_objects.py PROJECT"""
 import base64
 import json
@@ -12,7 +12,8 @@ from lab_cloud import admin
 conn = admin(os.environ.get("OS_REGION_NAME", "RegionOne"))
 project = conn.identity.find_project(sys.argv[1], domain_id="default")
 if project is None:
-    print(json.dumps({"servers": [], "ports": [], "floatingIps": [], "networks": [], "subnets": [], "routers": [], "securityGroups": []}))
+    print(json.dumps({"servers": [], "ports": [], "floatingIps": [], "networks": [], "subnets": [], "routers": [], "securityGroups": [],
+                      "volumes": []}))
     sys.exit(0)
 pid = project.id
 # Microversion 2.3 shows OS-EXT-SRV-ATTR:user_data to an admin (nova/api/openstack/compute/servers.py).
@@ -60,6 +61,11 @@ routers = [
 groups = [
     {"name": g.name, "rules": len(g.security_group_rules or [])} for g in conn.network.security_groups(project_id=pid)
 ]
+volumes = [
+    {"id": v.id, "name": v.name, "status": v.status, "size": v.size,
+     "attachedTo": sorted(a["server_id"] for a in (v.attachments or []))}
+    for v in conn.block_storage.volumes(all_projects=True, project_id=pid)
+]
 print(
     json.dumps(
         {
@@ -70,6 +76,7 @@ print(
             "subnets": sorted(subnets, key=lambda s: s["name"]),
             "routers": routers,
             "securityGroups": sorted(groups, key=lambda g: g["name"]),
+            "volumes": sorted(volumes, key=lambda v: v["name"] or ""),
         }
     )
 )

@@ -1,8 +1,7 @@
 """Deletes everything a lab stack's project holds in the lab cloud (servers, floating IPs, routers, ports, subnets,
-networks, security groups) as the cloud's admin: what `lab down` does after `pulumi destroy`, for what a stack whose
+networks, security groups, volumes) as the cloud's admin: what `lab down` does after `pulumi destroy`, for what a stack whose
 state is gone or could not be destroyed left behind. It needs no stack file or password, only the project's name.
-Only the services the lab runs are touched (openstacksdk's project_cleanup also asks for block storage, which the
-lab has not, and fails). Prints one JSON line: how many objects there were before and after.
+Volumes go too: a stack's are protected from Pulumi, not from the lab's cleanup. Prints one JSON line: how many objects there were before and after.
 Usage: OS_PASSWORD=<admin> python3 purge.py PROJECT"""
 import json
 import os
@@ -27,6 +26,7 @@ def objects():
         "subnets": list(net.subnets(project_id=pid)),
         "networks": list(net.networks(project_id=pid)),
         "groups": [g for g in net.security_groups(project_id=pid) if g.name != "default"],
+        "volumes": list(conn.block_storage.volumes(all_projects=True, project_id=pid)),
     }
 
 
@@ -58,4 +58,8 @@ if before:
         conn.network.delete_network(n.id, ignore_missing=True)
     for g in found["groups"]:
         conn.network.delete_security_group(g.id, ignore_missing=True)
+    for v in found["volumes"]:
+        # Its servers are gone, so Nova has detached it (its attachments deleted with the server).
+        conn.block_storage.wait_for_status(conn.block_storage.get_volume(v.id), "available", failures=["error"], wait=120)
+        conn.block_storage.delete_volume(v.id, ignore_missing=True)
 print(json.dumps({"before": before, "after": count(objects())}))

@@ -81,11 +81,11 @@ function flatConfig(config: Record<string, unknown>): Record<string, string> {
   return flat;
 }
 
-function freshRequire(program: string): Record<string, unknown> {
+function freshRequire(program: string): Record<string, unknown> | Promise<Record<string, unknown>> {
   delete require.cache[require.resolve(program)];
   // A fresh load on purpose: the program declares its resources at module top level.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(program) as Record<string, unknown>;
+  return require(program) as Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 const waitForRPCs = () => (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
@@ -110,7 +110,7 @@ export interface OfflineOptions {
    * Loads the program module afresh. The default clears node's require cache entry; under
    * jest (which has its own registry) pass `() => { let m; jest.isolateModules(() => (m = require(PROGRAM))); return m; }`.
    */
-  load?: (program: string) => Record<string, unknown>;
+  load?: (program: string) => Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 export const PROGRAM = path.join(__dirname, "..", "..", "index.ts");
@@ -141,18 +141,22 @@ export async function runProgramOffline(config: Record<string, unknown>, opts: O
         },
         call(args: pulumi.runtime.MockCallArgs) {
           if (args.token === "openstack:networking/getNetwork:getNetwork") return { id: "external-network-id", name: args.inputs.name };
+          if (args.token === "openstack:images/getImage:getImage") return { id: `image-id-${String(args.inputs.name)}`, name: args.inputs.name };
           return args.inputs;
         },
       },
       opts.project ?? "fleet",
       opts.stack ?? "plan",
       true,
+      // What the CLI names the organization of a stack in a self-managed (file) backend.
+      "organization",
     );
     pulumi.runtime.setAllConfig(flatConfig(config), []);
     const program = opts.program ?? PROGRAM;
     let mod: Record<string, unknown>;
     try {
-      mod = (opts.load ?? freshRequire)(program);
+      // The program's exports are a promise: it reads the stack's last outputs before it registers anything.
+      mod = await (opts.load ?? freshRequire)(program);
     } catch (e) {
       throw new OfflineRunError(`the program failed: ${(e as Error).message}`);
     }

@@ -1,4 +1,4 @@
-import { applyRecovery, CloudObjects, PendingOperation, planRecovery } from "./plan";
+import { applyRecovery, CloudObjects, PendingOperation, pendingUserData, planRecovery } from "./plan";
 
 const urn = (type: string, name: string) => `urn:pulumi:prod::fleet::fleet:fleet:Fleet$fleet:server:Server$${type}::${name}`;
 const creating = (type: string, name: string, inputs: Record<string, unknown>): PendingOperation => ({
@@ -14,6 +14,8 @@ const empty = (): CloudObjects => ({
   networks: [],
   subnets: [],
   routers: [],
+  routerRoutes: [],
+  volumes: [],
 });
 const INSTANCE = "openstack:compute/instance:Instance";
 const PORT = "openstack:networking/port:Port";
@@ -27,7 +29,12 @@ describe("planRecovery: what an interrupted up left pending, matched to what the
       { id: "srv-a", name: "app-1", ports: ["port-1"] },
       { id: "srv-b", name: "app-1", ports: ["port-9"] },
       { id: "srv-c", name: "db-1", ports: ["port-2"] },
+      // web-3's create reached Nova, which had not bound its port yet; web-4 holds one.
+      { id: "srv-d", name: "web-3", ports: [] },
+      { id: "srv-e", name: "web-4", ports: ["port-8"] },
     ],
+    routerRoutes: [{ routerId: "rtr-1", destination: "10.8.0.0/24", nexthop: "10.20.0.158" }],
+    volumes: [{ id: "vol-1", name: "db-1-data" }],
     ports: [
       { id: "port-1", name: "app-1-1a2b3c4" },
       { id: "port-2", name: "db-1-5d6e7f8" },
@@ -46,6 +53,17 @@ describe("planRecovery: what an interrupted up left pending, matched to what the
     ],
     ["a port, by its name", creating(PORT, "app-1", { name: "app-1-1a2b3c4" }), "port-1"],
     ["a floating IP, by the description the program sets", creating(FIP, "web-1", { description: "fleet/prod/web-1" }), "fip-1"],
+    [
+      "a server whose port Nova had not bound yet, by its name among servers holding no port",
+      creating(INSTANCE, "web-3", { name: "web-3", networks: [{ port: "port-7" }] }),
+      "srv-d",
+    ],
+    [
+      "a router route, under the id the provider gives it",
+      creating("openstack:networking/routerRoute:RouterRoute", "fleet-vpn", { routerId: "rtr-1", destinationCidr: "10.8.0.0/24", nextHop: "10.20.0.158" }),
+      "rtr-1-route-10.8.0.0/24-10.20.0.158",
+    ],
+    ["a volume, by its name", creating("openstack:blockstorage/volume:Volume", "db-1-data", { name: "db-1-data", size: 10 }), "vol-1"],
   ])("imports %s", (_what, op, id) => {
     expect(planRecovery([op], cloud, new Set())).toEqual({ imports: [{ urn: op.resource.urn, id, what: expect.any(String) }], dropped: [], ambiguous: [] });
   });
@@ -53,7 +71,12 @@ describe("planRecovery: what an interrupted up left pending, matched to what the
   it.each([
     ["a remote command (nothing in the cloud)", creating("command:remote:Command", "app-1-ready", { create: "x" })],
     ["a key", creating("tls:index/privateKey:PrivateKey", "app-1-host", { algorithm: "ED25519" })],
-    ["a server the cloud never started", creating(INSTANCE, "web-3", { name: "web-3", networks: [{ port: "port-7" }] })],
+    ["a server the cloud never started", creating(INSTANCE, "web-5", { name: "web-5", networks: [{ port: "port-7" }] })],
+    ["a server whose name only a server on another port has", creating(INSTANCE, "web-4", { name: "web-4", networks: [{ port: "port-6" }] })],
+    [
+      "a route the router does not have",
+      creating("openstack:networking/routerRoute:RouterRoute", "fleet-vpn", { routerId: "rtr-1", destinationCidr: "10.8.0.0/24", nextHop: "10.20.0.99" }),
+    ],
     ["a floating IP with no description to find it by", creating(FIP, "web-2", {})],
   ])("clears %s: the next up makes it", (_what, op) => {
     const r = planRecovery([op], cloud, new Set());
@@ -90,5 +113,25 @@ describe("planRecovery: what an interrupted up left pending, matched to what the
       ],
       pending_operations: [deleting],
     });
+  });
+});
+
+describe("an adopted server's user data", () => {
+  const sig = "4dabf18193072939515e22adb298388d";
+  const shown = (plaintext: string) => ({ [sig]: "1b47061264138c4ac30d75fd1eb44270", plaintext: JSON.stringify(plaintext) });
+
+  it("is read, in plaintext, only from the pending instance creates of an export with the secrets shown", () => {
+    const server = creating(INSTANCE, "app-1", { name: "app-1", userData: shown("#cloud-config\nhostname: app-1\n") });
+    const port = creating(PORT, "app-1", { name: "app-1-1a2b3c4", userData: shown("not an instance") });
+    expect(pendingUserData([server, port])).toEqual({ [server.resource.urn]: "#cloud-config\nhostname: app-1\n" });
+  });
+
+  it("is recorded as the provider keeps it: its SHA-1 in hex, as a secret", () => {
+    const server = creating(INSTANCE, "app-1", { name: "app-1", networks: [{ port: "port-1" }] });
+    const deployment = { resources: [], pending_operations: [server] };
+    const plan = planRecovery(deployment.pending_operations, { ...empty(), servers: [{ id: "srv-a", name: "app-1", ports: ["port-1"] }] }, new Set());
+    const adopted = applyRecovery(deployment, plan, { [server.resource.urn]: "hello\n" }).resources[0] as { outputs: Record<string, unknown> };
+    // sha1sum of "hello\n", as `printf 'hello\n' | sha1sum` prints it.
+    expect(adopted.outputs.userData).toEqual(shown("f572d396fae9206628714fb2ce00f72e94f2258f"));
   });
 });

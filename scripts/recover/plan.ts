@@ -5,6 +5,29 @@
  * command, a key, or a create the cloud never started) is dropped: the next `up` creates or runs it again.
  */
 
+import { createHash } from "crypto";
+
+/** How a state file marks a secret (pulumi sdk/go/common/resource/sig): `stack import` encrypts the plaintext. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+/**
+ * The plaintext user data of each pending instance create, from a `pulumi stack export --show-secrets` document
+ * (secrets as {sig, plaintext: JSON text}); held in memory only.
+ */
+export function pendingUserData(ops: PendingOperation[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const o of ops) {
+    if (o.type !== "creating" || o.resource.type !== "openstack:compute/instance:Instance") continue;
+    const v = o.resource.inputs?.userData;
+    if (typeof v === "string") out[o.resource.urn] = v;
+    else if (v && typeof v === "object" && typeof (v as { plaintext?: unknown }).plaintext === "string") {
+      out[o.resource.urn] = JSON.parse((v as { plaintext: string }).plaintext) as string;
+    }
+  }
+  return out;
+}
+
 export interface PendingOperation {
   type: string;
   resource: { urn: string; type: string; inputs?: Record<string, unknown> };
@@ -29,6 +52,9 @@ export interface CloudObjects {
   networks: { id: string; name: string }[];
   subnets: { id: string; name: string }[];
   routers: { id: string; name: string }[];
+  /** Each router's extra routes, as Neutron lists them on the router. */
+  routerRoutes: { routerId: string; destination: string; nexthop: string }[];
+  volumes: { id: string; name: string }[];
 }
 
 export interface Recovery {
@@ -54,10 +80,14 @@ function candidates(op: PendingOperation, cloud: CloudObjects): { ids: string[];
     case "openstack:compute/instance:Instance": {
       // The server on the port the program gave it (a port is one server's), else (Rackspace classic) by name.
       const ports = ((i.networks as { port?: string }[] | undefined) ?? []).map((n) => n.port).filter((p): p is string => !!p);
+      const onPorts = cloud.servers.filter((s) => s.ports.some((p) => ports.includes(p))).map((s) => s.id);
+      // A server Nova had not yet bound its port to holds no port: then by name, among servers holding none.
       const ids =
-        ports.length > 0
-          ? cloud.servers.filter((s) => s.ports.some((p) => ports.includes(p))).map((s) => s.id)
-          : cloud.servers.filter((s) => s.name === str(i.name)).map((s) => s.id);
+        ports.length === 0
+          ? cloud.servers.filter((s) => s.name === str(i.name)).map((s) => s.id)
+          : onPorts.length > 0
+            ? onPorts
+            : cloud.servers.filter((s) => s.name === str(i.name) && s.ports.length === 0).map((s) => s.id);
       return { ids, what: `server ${str(i.name) ?? nameOf(op.resource.urn)}` };
     }
     case "openstack:networking/port:Port":
@@ -95,6 +125,16 @@ function candidates(op: PendingOperation, cloud: CloudObjects): { ids: string[];
       return { ids: byName(cloud.subnets), what: `subnet ${str(i.name)}` };
     case "openstack:networking/router:Router":
       return { ids: byName(cloud.routers), what: `router ${str(i.name)}` };
+    case "openstack:networking/routerRoute:RouterRoute": {
+      // The provider's id for a route is "<router>-route-<destination>-<next hop>" (terraform-provider-openstack
+      // v1.54.1, networking_router_route_v2.go); Neutron has no object of its own for it.
+      const ids = cloud.routerRoutes
+        .filter((r) => r.routerId === str(i.routerId) && r.destination === str(i.destinationCidr) && r.nexthop === str(i.nextHop))
+        .map((r) => `${r.routerId}-route-${r.destination}-${r.nexthop}`);
+      return { ids, what: `route to ${str(i.destinationCidr)} via ${str(i.nextHop)}` };
+    }
+    case "openstack:blockstorage/volume:Volume":
+      return { ids: byName(cloud.volumes), what: `volume ${str(i.name)}` };
     default:
       return undefined;
   }
@@ -127,12 +167,24 @@ export function planRecovery(ops: PendingOperation[], cloud: CloudObjects, owned
  * others are dropped. Appended after every resource it can depend on: nothing could depend on a create that never
  * finished. `pulumi refresh` then reads each one's real state.
  */
-export function applyRecovery<D extends { resources?: unknown[]; pending_operations?: PendingOperation[] }>(deployment: D, plan: Recovery): D {
+export function applyRecovery<D extends { resources?: unknown[]; pending_operations?: PendingOperation[] }>(
+  deployment: D,
+  plan: Recovery,
+  /** urn → the plaintext user data of a pending instance (from an export with --show-secrets, never written). */
+  userData: Record<string, string> = {},
+): D {
   const ids = new Map(plan.imports.map((i) => [i.urn, i.id]));
   const creates = (deployment.pending_operations ?? []).filter((o) => o.type === "creating");
   const adopted = creates
     .filter((o) => ids.has(o.resource.urn))
-    .map((o) => ({ ...o.resource, id: ids.get(o.resource.urn), outputs: { ...(o.resource.inputs ?? {}), id: ids.get(o.resource.urn) } }));
+    .map((o) => {
+      const outputs: Record<string, unknown> = { ...(o.resource.inputs ?? {}), id: ids.get(o.resource.urn) };
+      const ud = userData[o.resource.urn];
+      // The provider keeps user data as its SHA-1 in hex (a StateFunc); a record with the data itself would differ
+      // from every new diff and replace the server. The hash stays a secret, as the provider's output is.
+      if (ud !== undefined) outputs.userData = { [SECRET_SIG]: SECRET_VALUE, plaintext: JSON.stringify(createHash("sha1").update(ud).digest("hex")) };
+      return { ...o.resource, id: ids.get(o.resource.urn), outputs };
+    });
   return {
     ...deployment,
     resources: [...(deployment.resources ?? []), ...adopted],

@@ -1,7 +1,7 @@
 /**
- * An interrupted `pulumi up` converges: the real CLI is stopped as a user or a CI timeout stops it (SIGINT, then
- * SIGKILL to the CLI and its providers two seconds later), once while Nova is creating the servers and once while the
- * firewalls are being applied. After the recovery step the README documents (`npm run recover`, here through
+ * An interrupted `pulumi up` converges: the real CLI is stopped as a user or a CI timeout stops it (SIGINT, then,
+ * as soon as the CLI acknowledges it, SIGKILL to the CLI and its providers), once while Nova is creating the servers
+ * and once while the firewalls are being applied. After the recovery step the README documents (`npm run recover`, here through
  * `npm run lab -- recover`), the next `up` succeeds, and from outside: no duplicate or orphan server, port or
  * floating IP in the cloud, no pending operation in the state, and every host on the confirmed ruleset the stack
  * records (the drift audit).
@@ -13,6 +13,7 @@ import { projectObjects } from "../../lab/openstack";
 import { pulumiArgv, realStack, stackEnv } from "../../lab/pulumi-cli";
 import { recoverStack, stackExport } from "../../lab/real-stack";
 import { REPO_ROOT } from "../../lab/layout";
+import { waitFor } from "../../lab/hosts";
 
 const STACK = "intr";
 const PROJECT = `lab-${STACK}`;
@@ -26,8 +27,9 @@ const config = (servers: object[]) =>
   fromStackFile("Pulumi.dev.yaml", { "fleet:servers": servers, "fleet:deploy": undefined, "fleet:firewall": { confirmTimeoutSeconds: 15 } });
 
 /**
- * Runs `pulumi up` for the prepared stack and stops it the way a CI timeout does once `when` says so (polled every
- * half second, with what the CLI printed so far): SIGINT to the CLI, then SIGKILL to it and its plugins.
+ * Runs `pulumi up` for the prepared stack and stops it the way a CI timeout does once `when` says so (given what the
+ * CLI printed so far): SIGINT to the CLI, then, the moment it acknowledges that (pulumi prints "^C received;
+ * cancelling", pkg/backend/cancellation_scope.go), SIGKILL to it and its plugins: the earliest a hard stop can come.
  */
 async function interruptedUp(t: ReturnType<typeof lab>, when: (printed: string) => boolean): Promise<{ printed: string; killedAt: string }> {
   const env = stackEnv(t.L)!;
@@ -37,19 +39,21 @@ async function interruptedUp(t: ReturnType<typeof lab>, when: (printed: string) 
   p.stdout.on("data", (d: Buffer) => (printed += d.toString()));
   p.stderr.on("data", (d: Buffer) => (printed += d.toString()));
   const exited = new Promise<void>((resolve) => p.on("close", () => resolve()));
-  const deadline = Date.now() + 300_000;
-  while (!when(printed)) {
-    if (Date.now() > deadline) throw new Error(`the moment to interrupt never came; pulumi printed:\n${printed.slice(-3000)}`);
-    if (p.exitCode !== null) throw new Error(`pulumi up ended before the moment to interrupt it:\n${printed.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await waitFor(
+    "the moment to interrupt pulumi up",
+    () => {
+      if (p.exitCode !== null) throw new Error(`pulumi up ended before the moment to interrupt it:\n${printed.slice(-3000)}`);
+      return when(printed);
+    },
+    300_000,
+  );
   const killedAt = printed
     .split("\n")
     .filter((l) => l.trim() !== "")
     .slice(-3)
     .join(" | ");
   process.kill(-p.pid!, "SIGINT");
-  await new Promise((r) => setTimeout(r, 2000));
+  await waitFor("pulumi to acknowledge the interrupt", () => /\^C received; cancelling/.test(printed) || p.exitCode !== null, 30_000);
   try {
     process.kill(-p.pid!, "SIGKILL");
   } catch {
@@ -97,6 +101,8 @@ describeLab("lab: an interrupted pulumi up converges after the documented recove
     expect({ code: recovered.code, printed: recovered.printed }).toEqual({ code: 0, printed: expect.stringMatching(/recovered: \d+ imported/) });
     const up = await t.up(config(SERVERS));
     expect(up.ok).toBe(true);
+    // The adopted servers are the ones that stay: the up replaces and deletes none.
+    expect(up.steps.filter((s) => s.type === "openstack:compute/instance:Instance" && /replace|delete/.test(s.op)).map((s) => `${s.op} ${s.name}`)).toEqual([]);
     expect(await cloudMatchesState(t)).toEqual({ duplicates: [], orphans: [], pending: 0 });
     expect(
       projectObjects(PROJECT)

@@ -93,6 +93,30 @@ const cases: Case[] = [
     },
     [["fleet:servers[5].privateIp", "10.20.0.50 is already pinned by fleet:servers[4]"]],
   ],
+  [
+    "a volume too small, on a system directory, with an unknown filesystem",
+    (c) => (c.roles.db.volume = { size: 0, mountPoint: "/etc/db", filesystem: "btrfs" }),
+    [
+      ["fleet:roles.db.volume.size", "must be 1–16384 GiB (got 0)"],
+      ["fleet:roles.db.volume.mountPoint", "must not be inside a system directory"],
+      ["fleet:roles.db.volume.filesystem", 'must be one of ext4, xfs (got "btrfs")'],
+    ],
+  ],
+  ["a relative mount point", (c) => (c.roles.db.volume = { size: 10, mountPoint: "data" }), [["fleet:roles.db.volume.mountPoint", "must be an absolute path"]]],
+  [
+    "a volume on the gateway",
+    (c) => (c.roles.gateway = { volume: { size: 10, mountPoint: "/srv" } }),
+    [["fleet:roles.gateway.volume", "the gateway keeps no data"]],
+  ],
+  [
+    "retiring a server that is still listed, and one twice",
+    (c) => (c.retire = ["db-1", "db-2", "db-2"]),
+    [
+      ["fleet:retire[0]", '"db-1" is still fleet:servers[5]; remove it there to retire it'],
+      ["fleet:retire[2]", '"db-2" is listed twice'],
+    ],
+  ],
+  ["retiring a name that is no hostname", (c) => (c.retire = ["DB_1"]), [["fleet:retire[0]", '"DB_1" is not a valid hostname']]],
   ["a server that is not a map", (c) => (c.servers[3] = "app-1"), [["fleet:servers[3]", 'must be a map of keys to values (got "app-1")']]],
   ["an empty server flavor", (c) => (c.servers[3].flavor = ""), [["fleet:servers[3].flavor", 'must not be empty (got "")']]],
   ["an empty server list", (c) => (c.servers = []), [["fleet:servers", "must list at least one server, the gateway"]]],
@@ -388,6 +412,16 @@ const valid: [title: string, config: (c: Raw) => Raw, check: (f: ReturnType<type
     (f) => {
       expect(f.servers.find((x) => x.name === "db-1")!.privateIp).toBe("10.20.0.200");
       expect(f.servers.filter((x) => x.privateIp !== undefined).map((x) => x.name)).toEqual(["db-1"]);
+    },
+  ],
+  [
+    "a stateful role",
+    (c) => ({ ...c, roles: { ...c.roles, db: { ...c.roles.db, volume: { size: 20, mountPoint: "/var/lib/postgresql" } } } }),
+    (f) => {
+      expect(f.servers.filter((x) => x.volume).map((x) => [x.name, x.volume])).toEqual([
+        ["db-1", { size: 20, mountPoint: "/var/lib/postgresql", filesystem: "ext4" }],
+      ]);
+      expect(f.retire).toEqual([]);
     },
   ],
   [

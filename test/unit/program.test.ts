@@ -7,6 +7,7 @@ import { decodeBundle } from "../../components/remote/bundle";
 import {
   installMocks,
   instanceIds,
+  previousOutputs,
   registered,
   registrationsSettled,
   resetRegistered,
@@ -22,10 +23,11 @@ installMocks();
 async function runProgram(config: Record<string, unknown>): Promise<Record<string, pulumi.Output<unknown>>> {
   resetRegistered();
   setConfig(config);
-  let mod: Record<string, pulumi.Output<unknown>> = {};
+  let loaded: Promise<Record<string, pulumi.Output<unknown>>> = Promise.resolve({});
   jest.isolateModules(() => {
-    mod = require("../../index");
+    loaded = require("../../index");
   });
+  const mod = await loaded;
   // Every output resolved, and every registration (also those no output depends on) reached the monitor.
   await resolve(pulumi.all(Object.values(mod)));
   await registrationsSettled();
@@ -296,5 +298,48 @@ describe("the program with Pulumi.dev.yaml", () => {
     const second = snapshot();
     expect(Object.keys(second).sort()).toEqual(Object.keys(first).sort());
     for (const k of Object.keys(first)) expect({ k, inputs: second[k] }).toEqual({ k, inputs: first[k] });
+  });
+});
+
+describe("a stateful role", () => {
+  const dev = stackConfig();
+  const roles = dev["fleet:roles"] as Record<string, Record<string, unknown>>;
+  const stateful = { ...dev, "fleet:roles": { ...roles, db: { ...roles.db, volume: { size: 20, mountPoint: "/srv/data" } } } };
+  const byName = (type: string, name: string) => registered.find((r) => r.type === type && r.name === name);
+  afterEach(() => (previousOutputs.value = {}));
+
+  it("gives each of its servers a volume, mapped at boot beside the image, and tells cloud-init where it is", async () => {
+    const outputs = await runProgram(stateful);
+    const volumes = registered.filter((r) => r.type === "openstack:blockstorage/volume:Volume");
+    expect(volumes.map((v) => [v.name, v.inputs.name, v.inputs.size])).toEqual([["db-1-data", "db-1-data", 20]]);
+    const volumeId = "db-1-data-id";
+    expect(unwrap(byName("openstack:compute/instance:Instance", "db-1")!.inputs.blockDevices)).toEqual([
+      expect.objectContaining({ uuid: "image-id-Ubuntu 24.04", sourceType: "image", destinationType: "local", bootIndex: 0, deleteOnTermination: true }),
+      expect.objectContaining({ uuid: volumeId, sourceType: "volume", destinationType: "volume", bootIndex: -1, deleteOnTermination: false }),
+    ]);
+    const userData = String(unwrap(byName("openstack:compute/instance:Instance", "db-1")!.inputs.userData));
+    expect(userData).toContain(`/dev/disk/by-id/virtio-${volumeId.slice(0, 20)} /srv/data ext4`);
+    // Stateless servers keep booting from the image alone.
+    expect(byName("openstack:compute/instance:Instance", "app-1")!.inputs.blockDevices).toBeUndefined();
+    expect(await resolve(outputs.volumes)).toEqual({ "db-1": { id: volumeId, role: "db", sizeGb: 20, mountPoint: "/srv/data" } });
+  });
+
+  const withoutDb = (c: Record<string, unknown>) => ({
+    ...c,
+    "fleet:servers": (c["fleet:servers"] as { name: string }[]).filter((s) => s.name !== "db-1"),
+  });
+  const lastUp = { "db-1": { id: "vol-9", role: "db", sizeGb: 20, mountPoint: "/srv/data" } };
+
+  it("refuses to drop a server whose volume the last up recorded, before registering anything", async () => {
+    previousOutputs.value = { volumes: lastUp };
+    await expect(runProgram(withoutDb(stateful))).rejects.toThrow(/db-1 \(role db\) is gone from the list, but its data is on volume vol-9.*fleet:retire/s);
+    expect(registered).toEqual([]);
+  });
+
+  it("retires it on purpose: the server's resources go, its volume is registered again, recorded as retired", async () => {
+    previousOutputs.value = { volumes: lastUp };
+    const outputs = await runProgram({ ...withoutDb(stateful), "fleet:retire": ["db-1"] });
+    expect(registered.filter((r) => /db-1/.test(r.name)).map((r) => `${r.type} ${r.name}`)).toEqual(["openstack:blockstorage/volume:Volume db-1-data"]);
+    expect(await resolve(outputs.volumes)).toEqual({ "db-1": { ...lastUp["db-1"], id: "db-1-data-id", retired: true } });
   });
 });

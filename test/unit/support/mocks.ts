@@ -27,6 +27,8 @@ export interface Registered {
 export const registered: Registered[] = [];
 /** Instance ids to hand out instead of `<name>-id`: a new id is what a replaced instance looks like. */
 export const instanceIds: Record<string, string> = {};
+/** The outputs of the stack's last update, as the engine's readStackOutputs gives them (none: a new stack). */
+export const previousOutputs: { value: Record<string, unknown> } = { value: {} };
 /** Each program run creates its subnet first, which starts the mock cloud's allocation afresh. */
 const cloud = new MockCloud();
 
@@ -98,12 +100,16 @@ export function installMocks(): void {
       },
       call(args: pulumi.runtime.MockCallArgs) {
         if (args.token === "openstack:networking/getNetwork:getNetwork") return { id: "ext-net-id", name: args.inputs.name };
+        if (args.token === "pulumi:pulumi:readStackOutputs") return { name: args.inputs.name, outputs: previousOutputs.value, secretOutputNames: [] };
+        if (args.token === "openstack:images/getImage:getImage") return { id: `image-id-${String(args.inputs.name)}`, name: args.inputs.name };
         return args.inputs;
       },
     },
     "fleet",
     "test",
     false,
+    // What the CLI names the organization of a stack in a self-managed (file) backend.
+    "organization",
   );
 }
 
