@@ -98,6 +98,7 @@ describeLab("lab: an interrupted pulumi up converges after the documented recove
     });
     expect(cut.killedAt).not.toMatch(/Resources:/);
     const recovered = await recoverStack(t.L);
+    if (process.env.FLEET_LAB_VERBOSE) process.stderr.write(`recover after the cut at "${cut.killedAt}":\n${recovered.printed}`);
     expect({ code: recovered.code, printed: recovered.printed }).toEqual({ code: 0, printed: expect.stringMatching(/recovered: \d+ imported/) });
     const up = await t.up(config(SERVERS));
     expect(up.ok).toBe(true);
@@ -117,6 +118,7 @@ describeLab("lab: an interrupted pulumi up converges after the documented recove
     const cut = await interruptedUp(t, (printed) => /-firewall\b.*(creating|updating|replacing)/.test(printed));
     expect(cut.killedAt).not.toMatch(/Resources:/);
     const recovered = await recoverStack(t.L);
+    if (process.env.FLEET_LAB_VERBOSE) process.stderr.write(`recover after the cut at "${cut.killedAt}":\n${recovered.printed}`);
     expect(recovered.code).toBe(0);
     // t.up audits every host against the stack's record after a successful up (rules, sets, sshd, VPN): in sync.
     const up = await t.up(config(more));
