@@ -5,7 +5,7 @@ import { scriptCommand, Connection } from "../remote/script";
 import { ServerHandle } from "../server/handle";
 import { applyFiles, confirmedHash, confirmFiles } from "./bundle-files";
 import { connectivityMatrix, MatrixEntry } from "./matrix";
-import { FirewallInput, renderFleetFirewalls, rolesReadBy } from "./render";
+import { FirewallInput, renderHostFirewall, rolesReadBy } from "./render";
 
 export interface FirewallArgs {
   servers: ServerHandle[];
@@ -54,13 +54,19 @@ export class Firewall extends pulumi.ComponentResource {
   constructor(name: string, args: FirewallArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:firewall:Firewall", name, {}, opts);
 
-    const factsOf = (s: ServerHandle): pulumi.Output<HostFacts> =>
-      pulumi.all([s.privateIp, s.publicIp]).apply(([privateIp, publicIp]): HostFacts => ({
-        name: s.name,
-        role: s.role,
-        privateIp,
-        ...(publicIp ? { publicIp } : {}),
-      }));
+    // One Output of facts per server, shared by every ruleset that reads it (a host reads up to the whole fleet).
+    const facts = new Map<ServerHandle, pulumi.Output<HostFacts>>(
+      args.servers.map((s) => [
+        s,
+        pulumi.all([s.privateIp, s.publicIp]).apply(([privateIp, publicIp]): HostFacts => ({
+          name: s.name,
+          role: s.role,
+          privateIp,
+          ...(publicIp ? { publicIp } : {}),
+        })),
+      ]),
+    );
+    const factsOf = (s: ServerHandle) => facts.get(s)!;
     const policy = pulumi
       .all([args.roles, args.gatewayRole, args.vpn, args.privateCidr, args.adminCidrs, args.nat ?? false])
       .apply(([roles, gatewayRole, vpn, privateCidr, adminCidrs, nat]) => ({ roles, gatewayRole, vpn, privateCidr, adminCidrs, nat }));
@@ -74,7 +80,8 @@ export class Firewall extends pulumi.ComponentResource {
       policy.apply((p) => {
         const reads = new Set(rolesReadBy(server.role, p));
         const hosts = args.servers.filter((s) => s === server || reads.has(s.role));
-        return pulumi.all(hosts.map(factsOf)).apply((facts) => renderFleetFirewalls({ ...p, hosts: facts })[server.name]);
+        // This host alone: rendering every host it reads, to keep one, made the fleet's cost cubic in its size.
+        return pulumi.all(hosts.map(factsOf)).apply((read) => renderHostFirewall({ ...p, hosts: read }, server.name));
       });
     const timeout = pulumi.output(args.confirmTimeoutSeconds);
 

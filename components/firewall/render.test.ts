@@ -15,6 +15,12 @@ function ownedLines(rules: string): string[] {
 }
 
 describe("renderHostFirewall", () => {
+  it.each([6, 17, 40])("gives each host of a %i-server fleet what rendering the whole fleet gives it", (n) => {
+    const input = sampleInput(n, { nat: n === 17 });
+    const all = renderFleetFirewalls(input);
+    for (const h of input.hosts) expect({ host: h.name, fw: renderHostFirewall(input, h.name) }).toEqual({ host: h.name, fw: all[h.name] });
+  });
+
   describe.each([
     ["plain", sampleInput(6)],
     ["nat, narrowed admin", sampleInput(6, { nat: true, adminCidrs: ["203.0.113.2/32", "2001:db8::/48"] })],
