@@ -10,8 +10,10 @@ import * as command from "@pulumi/command";
 
 const counts = new pulumi.Config("bench").requireObject<Record<string, number>>("counts");
 const connection = { host: "192.0.2.10", user: "root", privateKey: "bench", hostKey: "bench" };
-const KEY = "-----BEGIN PRIVATE KEY-----\nbench\n-----END PRIVATE KEY-----\n";
-const CERT = "-----BEGIN CERTIFICATE-----\nbench\n-----END CERTIFICATE-----\n";
+// The certificates take their key, CA and request from the first key, certificate and request made here (the
+// outputs of resources, as in the fleet program; no key material is written in this file).
+const first: { key?: pulumi.Output<string>; cert?: pulumi.Output<string>; csr?: pulumi.Output<string> } = {};
+const key = () => first.key ?? pulumi.output("");
 
 const makers: Record<string, (name: string) => unknown> = {
   "openstack:compute/instance:Instance": (n) =>
@@ -38,16 +40,33 @@ const makers: Record<string, (name: string) => unknown> = {
   "openstack:networking/floatingIpAssociate:FloatingIpAssociate": (n) =>
     new openstack.networking.FloatingIpAssociate(n, { floatingIp: "198.51.100.200", portId: "bench-port" }),
   "openstack:blockstorage/volume:Volume": (n) => new openstack.blockstorage.Volume(n, { name: n, size: 1 }),
-  "tls:index/privateKey:PrivateKey": (n) => new tls.PrivateKey(n, { algorithm: "ED25519" }),
-  "tls:index/selfSignedCert:SelfSignedCert": (n) =>
-    new tls.SelfSignedCert(n, { privateKeyPem: KEY, validityPeriodHours: 24, allowedUses: ["cert_signing"], subject: { commonName: n } }),
-  "tls:index/certRequest:CertRequest": (n) => new tls.CertRequest(n, { privateKeyPem: KEY, subject: { commonName: n } }),
+  "tls:index/privateKey:PrivateKey": (n) => {
+    const k = new tls.PrivateKey(n, { algorithm: "ECDSA", ecdsaCurve: "P256" });
+    first.key ??= k.privateKeyPem;
+  },
+  "tls:index/selfSignedCert:SelfSignedCert": (n) => {
+    const c = new tls.SelfSignedCert(n, { privateKeyPem: key(), validityPeriodHours: 24, allowedUses: ["cert_signing"], subject: { commonName: n } });
+    first.cert ??= c.certPem;
+  },
+  "tls:index/certRequest:CertRequest": (n) => {
+    const r = new tls.CertRequest(n, { privateKeyPem: key(), subject: { commonName: n } });
+    first.csr ??= r.certRequestPem;
+  },
   "tls:index/locallySignedCert:LocallySignedCert": (n) =>
-    new tls.LocallySignedCert(n, { certRequestPem: CERT, caPrivateKeyPem: KEY, caCertPem: CERT, validityPeriodHours: 24, allowedUses: ["server_auth"] }),
+    new tls.LocallySignedCert(n, {
+      certRequestPem: first.csr ?? pulumi.output(""),
+      caPrivateKeyPem: key(),
+      caCertPem: first.cert ?? pulumi.output(""),
+      validityPeriodHours: 24,
+      allowedUses: ["server_auth"],
+    }),
   "command:remote:Command": (n) => new command.remote.Command(n, { connection, create: "true" }),
 };
 
-for (const [type, count] of Object.entries(counts).sort(([a], [b]) => a.localeCompare(b))) {
+// Keys first, then what is signed with them (sorted by type, tls:index/privateKey would come after the certificates).
+const FIRST = ["tls:index/privateKey:PrivateKey", "tls:index/selfSignedCert:SelfSignedCert", "tls:index/certRequest:CertRequest"];
+const order = (t: string) => (FIRST.includes(t) ? FIRST.indexOf(t) : FIRST.length);
+for (const [type, count] of Object.entries(counts).sort(([a], [b]) => order(a) - order(b) || a.localeCompare(b))) {
   const make = makers[type];
   for (let i = 0; i < count; i++) {
     const name = `${type.split(":").pop()}-${i}`;
