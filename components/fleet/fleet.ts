@@ -113,6 +113,12 @@ export class Fleet extends pulumi.ComponentResource {
         ignoreChanges: ["name", "size", "description", "metadata"],
       }),
     }));
+    // One image lookup per image the stateful servers use, not one per server.
+    const imageIds = new Map<string, pulumi.Output<string>>();
+    const imageIdOf = (image: string) => {
+      if (!imageIds.has(image)) imageIds.set(image, openstack.images.getImageOutput({ name: image, mostRecent: true }, { parent: this }).id);
+      return imageIds.get(image)!;
+    };
     const common = (s: ServerSpec) => ({
       adminKey,
       hostname: s.name,
@@ -129,6 +135,7 @@ export class Fleet extends pulumi.ComponentResource {
       packages: rolePackages(cfg, s),
       securityGroupIds: groups ? [groups.groupIds[s.role]] : undefined,
       volume: s.volume ? { id: volumes.get(s.name)!.id, mountPoint: s.volume.mountPoint, filesystem: s.volume.filesystem } : undefined,
+      imageId: s.volume ? imageIdOf(s.image) : undefined,
     });
 
     this.gateway = new Server(

@@ -50,6 +50,11 @@ export interface ServerArgs {
    * cloud-init. The instance is then replaced, never rebuilt, on an image change, and the new one gets the volume.
    */
   volume?: { id: pulumi.Input<string>; mountPoint: string; filesystem: string };
+  /**
+   * The image's id, for a server with a volume (its disks are then mapped by id). Fleet looks each image up once for
+   * all its servers; without it the server looks its own up.
+   */
+  imageId?: pulumi.Input<string>;
 }
 
 /** A server's private (IPv4) address, from what the cloud reports for its port or network. */
@@ -159,7 +164,7 @@ export class Server extends pulumi.ComponentResource implements ServerHandle {
         blockDevices: volume
           ? [
               {
-                uuid: openstack.images.getImageOutput({ name: args.image, mostRecent: true }, { parent: this }).id,
+                uuid: args.imageId ?? openstack.images.getImageOutput({ name: args.image, mostRecent: true }, { parent: this }).id,
                 sourceType: "image",
                 destinationType: "local",
                 bootIndex: 0,

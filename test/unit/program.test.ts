@@ -7,6 +7,7 @@ import { decodeBundle } from "../../components/remote/bundle";
 import {
   installMocks,
   instanceIds,
+  invoked,
   previousOutputs,
   registered,
   registrationsSettled,
@@ -322,6 +323,16 @@ describe("a stateful role", () => {
     // Stateless servers keep booting from the image alone.
     expect(byName("openstack:compute/instance:Instance", "app-1")!.inputs.blockDevices).toBeUndefined();
     expect(await resolve(outputs.volumes)).toEqual({ "db-1": { id: volumeId, role: "db", sizeGb: 20, mountPoint: "/srv/data" } });
+  });
+
+  it("looks each image up once, whatever the number of stateful servers on it", async () => {
+    const servers = [...(dev["fleet:servers"] as object[]), { name: "db-2", role: "db" }, { name: "db-3", role: "db" }];
+    await runProgram({ ...stateful, "fleet:servers": servers });
+    expect(invoked.filter((c) => c.token === "openstack:images/getImage:getImage").map((c) => c.inputs.name)).toEqual(["Ubuntu 24.04"]);
+    for (const db of ["db-1", "db-2", "db-3"]) {
+      const devices = unwrap(byName("openstack:compute/instance:Instance", db)!.inputs.blockDevices) as { uuid: string }[];
+      expect(devices[0].uuid).toBe("image-id-Ubuntu 24.04");
+    }
   });
 
   const withoutDb = (c: Record<string, unknown>) => ({

@@ -25,6 +25,8 @@ export interface Registered {
 }
 
 export const registered: Registered[] = [];
+/** Every provider function the program called (invokes), by token, in order. */
+export const invoked: { token: string; inputs: Record<string, unknown> }[] = [];
 /** Instance ids to hand out instead of `<name>-id`: a new id is what a replaced instance looks like. */
 export const instanceIds: Record<string, string> = {};
 /** The outputs of the stack's last update, as the engine's readStackOutputs gives them (none: a new stack). */
@@ -99,6 +101,7 @@ export function installMocks(): void {
         return { id, state: r.outputs };
       },
       call(args: pulumi.runtime.MockCallArgs) {
+        invoked.push({ token: args.token, inputs: args.inputs });
         if (args.token === "openstack:networking/getNetwork:getNetwork") return { id: "ext-net-id", name: args.inputs.name };
         if (args.token === "pulumi:pulumi:readStackOutputs") return { name: args.inputs.name, outputs: previousOutputs.value, secretOutputNames: [] };
         if (args.token === "openstack:images/getImage:getImage") return { id: `image-id-${String(args.inputs.name)}`, name: args.inputs.name };
@@ -115,6 +118,7 @@ export function installMocks(): void {
 
 export function resetRegistered(): void {
   registered.length = 0;
+  invoked.length = 0;
 }
 
 /** The `config:` map of a stack file, as `pulumi.runtime.setAllConfig` wants it. */
