@@ -8,18 +8,23 @@
  * line ending in `<ratio>× bare`. Then t(1000)/t(100) of both where both sizes ran.
  */
 import { spawn } from "child_process";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "fs";
+import { createReadStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { createInterface } from "readline";
 import * as os from "os";
 import * as path from "path";
 import { stringify } from "yaml";
 import { layout, REPO_ROOT } from "../lab/layout";
+import { countApiRequests } from "../lab/openstack/requests";
 import { prepareRealStack, pulumiArgv, realStack } from "../lab/pulumi-cli";
 import { stackConfig } from "../test/unit/support/mocks";
 
-const HELP = `Usage: npm run bench:engine -- [--sizes 10,100,1000]
+const HELP = `Usage: npm run bench:engine -- [--sizes 10,100,1000] [--calls]
 
 pulumi preview of generated fleets (gw-1, then roles web, app, app, db in turn) under the real CLI against the
 lab's OpenStack, against a bare program that registers as many resources of each type, in the same run.
+--calls  then previews each once more, recording the engine's gRPC traffic (PULUMI_DEBUG_GRPC) and the cloud's
+         access logs: registrations, provider calls and invokes, the dependency URNs the engine was sent, and the
+         OpenStack API requests, per server. (Recording slows a run: these are not timed.)
 Needs the toolchain (npm run toolchain) and root (the lab cloud); starts the cloud if it is not running.`;
 
 const ROLES = ["web", "app", "app", "db"];
@@ -124,6 +129,60 @@ function preview(stack: string, env: Record<string, string>, cwd?: string): Prom
   });
 }
 
+interface Calls {
+  registrations: number;
+  /** Engine → provider calls by method (Check, Create, Invoke…), without the plugin handshakes. */
+  provider: Record<string, number>;
+  /** Program → engine invokes by token. */
+  invokes: Record<string, number>;
+  /** The URNs the program sent as dependencies and property dependencies, summed over its registrations. */
+  dependencyUrns: number;
+  openstack: Record<string, number>;
+}
+
+const HANDSHAKES = new Set(["Handshake", "GetPluginInfo", "CheckConfig", "Configure", "Cancel", "GetSchema", "Attach"]);
+
+/** One more preview with the engine's gRPC log on: what the program and the providers asked, and of the cloud. */
+async function calls(stack: string, env: Record<string, string>, cwd?: string): Promise<Calls> {
+  const log = path.join(layout(stack).dir, "grpc.jsonl");
+  rmSync(log, { force: true });
+  const requests = countApiRequests();
+  await preview(stack, { ...env, PULUMI_DEBUG_GRPC: log }, cwd);
+  const out: Calls = { registrations: 0, provider: {}, invokes: {}, dependencyUrns: 0, openstack: requests() };
+  const add = (m: Record<string, number>, k: string) => (m[k] = (m[k] ?? 0) + 1);
+  for await (const line of createInterface({ input: createReadStream(log) })) {
+    const e = JSON.parse(line) as { method: string; progress?: string; request?: Record<string, unknown> };
+    // Each call is logged when it starts and when it completes: count it once.
+    if (e.progress !== "response_completed") continue;
+    const [service, method] = e.method.split("/").slice(1);
+    if (service === "pulumirpc.ResourceProvider" && !HANDSHAKES.has(method)) add(out.provider, method);
+    if (service === "pulumirpc.ResourceMonitor" && method === "Invoke") add(out.invokes, String(e.request?.tok));
+    if (service === "pulumirpc.ResourceMonitor" && method === "RegisterResource") {
+      out.registrations++;
+      const r = e.request as { dependencies?: string[]; propertyDependencies?: Record<string, { urns?: string[] }> };
+      out.dependencyUrns += (r.dependencies ?? []).length + Object.values(r.propertyDependencies ?? {}).reduce((a, d) => a + (d.urns ?? []).length, 0);
+    }
+  }
+  rmSync(log, { force: true });
+  return out;
+}
+
+function describeCalls(c: Calls, servers: number): string {
+  const list = (m: Record<string, number>) =>
+    Object.entries(m)
+      .filter(([, v]) => v > 0)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ") || "none";
+  const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
+  const per = (n: number) => (n / servers).toFixed(1);
+  return (
+    `${c.registrations} registrations, ${c.dependencyUrns} dependency URNs (${(c.dependencyUrns / c.registrations).toFixed(1)} each); ` +
+    `provider calls ${sum(c.provider)} (${per(sum(c.provider))}/server: ${list(c.provider)}); invokes ${list(c.invokes)}; ` +
+    `OpenStack requests ${sum(c.openstack)} (${per(sum(c.openstack))}/server: ${list(c.openstack)})`
+  );
+}
+
 async function stackFor(stack: string, config: Record<string, unknown>): Promise<Record<string, string>> {
   const L = layout(stack);
   mkdirSync(L.dir, { recursive: true });
@@ -136,6 +195,7 @@ const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 async function main(argv: string[]): Promise<void> {
   if (argv.includes("--help")) return void console.log(HELP);
+  const withCalls = argv.includes("--calls");
   const i = argv.indexOf("--sizes");
   const sizes = (i >= 0 ? argv[i + 1] : "10,100,1000").split(",").map(Number);
   if (sizes.some((n) => !Number.isInteger(n) || n < 2 || n > 4000)) throw new Error(`--sizes: whole numbers 2–4000, comma separated (got ${argv[i + 1]})`);
@@ -153,6 +213,10 @@ async function main(argv: string[]): Promise<void> {
         ` | bare ${s(bare.wallMs)} (node ${s(bare.programMs)}, ${bare.resources} resources, CLI ${bare.cliPeakMiB.toFixed(0)} MiB, node ${bare.programPeakMiB.toFixed(0)} MiB)` +
         ` | per resource ${ratio.toFixed(2)}× bare`,
     );
+    if (withCalls) {
+      console.log(`        calls, program: ${describeCalls(await calls(`bep${n}`, await stackFor(`bep${n}`, config)), n)}`);
+      console.log(`        calls, bare:    ${describeCalls(await calls(`beb${n}`, bareEnv, path.join(REPO_ROOT, "bench", "engine-bare")), n)}`);
+    }
   }
   const at = (n: number) => rows.find((r) => r.n === n);
   const [a, b] = [at(100), at(1000)];

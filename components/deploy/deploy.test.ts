@@ -127,19 +127,26 @@ describe("AppDeploy wiring", () => {
     HOSTS.forEach((h) => expect(registered.get(`web-prepare-${h}`)!.deps).toContain(`${h}-ready`));
   });
 
-  it("makes every activate depend on ALL prepares", () => {
-    for (const h of HOSTS) expect(registered.get(`web-activate-${h}`)!.deps).toEqual(expect.arrayContaining(prepares));
+  it("makes every activate wait for ALL prepares, through one barrier that stands after them", () => {
+    expect(registered.get("web-prepared")!.type).toBe("pulumi:index:Stash");
+    expect([...registered.get("web-prepared")!.deps].sort()).toEqual([...prepares].sort());
+    for (const h of HOSTS) expect(registered.get(`web-activate-${h}`)!.deps).toContain("web-prepared");
+    for (const h of HOSTS) expect(registered.get(`web-activate-${h}`)!.deps.filter((d) => d.startsWith("web-prepare-"))).toEqual([]);
   });
 
-  it("makes batch k depend on every activate of batch k-1 and on none of its own batch or later", () => {
+  it("makes batch k wait for every activate of batch k-1 (through its barrier), and for none of its own batch or later", () => {
     const batches = [["app1", "app2"], ["app3", "app4"], ["app5"]];
     batches.forEach((batch, k) => {
+      if (k < batches.length - 1) {
+        const barrier = registered.get(`web-batch-${k + 1}-activated`)!;
+        expect([...barrier.deps].sort()).toEqual(batch.map((p) => `web-activate-${p}`).sort());
+      }
       for (const h of batch) {
-        const activateDeps = registered.get(`web-activate-${h}`)!.deps.filter((d) => d.startsWith("web-activate-"));
-        const want = k === 0 ? [] : batches[k - 1].map((p) => `web-activate-${p}`);
-        expect(activateDeps.sort()).toEqual(want.sort());
+        const waits = registered.get(`web-activate-${h}`)!.deps.filter((d) => d.startsWith("web-activate-") || d.startsWith("web-batch-"));
+        expect(waits).toEqual(k === 0 ? [] : [`web-batch-${k}-activated`]);
       }
     });
+    expect(registered.has(`web-batch-${batches.length}-activated`)).toBe(false);
   });
 
   it("passes extra dependencies (the firewall) to every remote step", () => {

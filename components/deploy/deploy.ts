@@ -139,22 +139,28 @@ export class AppDeploy extends pulumi.ComponentResource {
         { parent: this, dependsOn: [t.ready, ...extra] },
       );
     }
-    const allPrepares = Object.values(this.prepares);
+    // Barriers (engine-side Stash resources) stand between the steps that wait for a whole group: each activate
+    // depends on one of them, not on every prepare and every host of the batch before (quadratic in the hosts).
+    // Their input is constant: adding, removing or reordering hosts changes only what they wait for, never them.
+    const after = (label: string, group: command.remote.Command[], what: string) =>
+      new pulumi.Stash(`${name}-${label}`, { input: what }, { parent: this, dependsOn: group });
+    const prepared = after("prepared", Object.values(this.prepares), "after every host's prepare");
 
-    let previousBatch: command.remote.Command[] = [];
-    for (const batch of batches) {
+    let previousBatch: pulumi.Resource[] = [];
+    batches.forEach((batch, b) => {
       const current = batch.map((host) => {
         const t = byName.get(host)!;
         const activate = scriptCommand(
           `${name}-activate-${host}`,
           { connection: t.connection, script: "deploy-activate", files: activateBundle, secret: true, machine: t.machineId },
-          { parent: this, dependsOn: [t.ready, ...extra, ...allPrepares, ...previousBatch] },
+          { parent: this, dependsOn: [t.ready, ...extra, prepared, ...previousBatch] },
         );
         this.activates[host] = activate;
         return activate;
       });
-      previousBatch = current;
-    }
+      // The last batch needs no barrier: nothing waits for it but the revisions output.
+      if (b < batches.length - 1) previousBatch = [after(`batch-${b + 1}-activated`, current, `after batch ${b + 1}'s activates`)];
+    });
 
     // From config, but only once every activate has succeeded: a failed rollout leaves it unresolved.
     // What each host's activate reported live (after its health check), not what was asked for.

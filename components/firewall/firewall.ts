@@ -5,6 +5,7 @@ import { scriptCommand, Connection } from "../remote/script";
 import { ServerHandle } from "../server/handle";
 import { applyFiles, confirmedHash, confirmFiles } from "./bundle-files";
 import { connectivityMatrix, MatrixEntry } from "./matrix";
+import { hostFacts } from "./facts";
 import { FirewallInput, renderHostFirewall, rolesReadBy } from "./render";
 
 export interface FirewallArgs {
@@ -50,39 +51,47 @@ export class Firewall extends pulumi.ComponentResource {
   readonly matrix: pulumi.Output<MatrixEntry[]>;
   readonly applies: Record<string, command.remote.Command> = {};
   readonly confirms: Record<string, command.remote.Command> = {};
+  /**
+   * Stands after every host's confirm step: what must wait for the whole fleet's firewall (deploys) depends on this
+   * one resource, not on each host's confirm (that made their dependencies quadratic in the fleet).
+   */
+  readonly confirmed: pulumi.Resource;
 
   constructor(name: string, args: FirewallArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:firewall:Firewall", name, {}, opts);
 
     // One Output of facts per server, shared by every ruleset that reads it (a host reads up to the whole fleet).
-    const facts = new Map<ServerHandle, pulumi.Output<HostFacts>>(
-      args.servers.map((s) => [
-        s,
-        pulumi.all([s.privateIp, s.publicIp]).apply(([privateIp, publicIp]): HostFacts => ({
-          name: s.name,
-          role: s.role,
-          privateIp,
-          ...(publicIp ? { publicIp } : {}),
-        })),
-      ]),
-    );
+    const facts = new Map<ServerHandle, pulumi.Output<HostFacts>>(args.servers.map((s) => [s, hostFacts(s)]));
     const factsOf = (s: ServerHandle) => facts.get(s)!;
     const policy = pulumi
       .all([args.roles, args.gatewayRole, args.vpn, args.privateCidr, args.adminCidrs, args.nat ?? false])
       .apply(([roles, gatewayRole, vpn, privateCidr, adminCidrs, nat]) => ({ roles, gatewayRole, vpn, privateCidr, adminCidrs, nat }));
     const input: pulumi.Output<FirewallInput> = pulumi.all([pulumi.all(args.servers.map(factsOf)), policy]).apply(([hosts, p]) => ({ ...p, hosts }));
     /**
+     * One Output per role of its members' facts, in config order, made once: a host reads whole roles, so its
+     * ruleset combines a few of these, not one Output per peer (that was quadratic in the fleet: 1000 hosts reading
+     * 500 peers each are half a million Outputs).
+     */
+    const order = new Map(args.servers.map((s, i) => [s.name, i]));
+    const members = new Map<string, pulumi.Output<HostFacts[]>>();
+    const membersOf = (role: string) => {
+      if (!members.has(role)) members.set(role, pulumi.all(args.servers.filter((s) => s.role === role).map(factsOf)));
+      return members.get(role)!;
+    };
+    /**
      * One host's ruleset, from only the servers it reads: itself and the members of the roles it admits. A server
      * whose address the cloud has not given yet (a preview of an added server) then leaves unknown only the
      * rulesets that will hold it, so `pulumi preview` lists exactly the firewalls the up re-runs.
      */
     const rulesetOf = (server: ServerHandle) =>
-      policy.apply((p) => {
-        const reads = new Set(rolesReadBy(server.role, p));
-        const hosts = args.servers.filter((s) => s === server || reads.has(s.role));
-        // This host alone: rendering every host it reads, to keep one, made the fleet's cost cubic in its size.
-        return pulumi.all(hosts.map(factsOf)).apply((read) => renderHostFirewall({ ...p, hosts: read }, server.name));
-      });
+      policy.apply((p) =>
+        pulumi.all([factsOf(server), pulumi.all(rolesReadBy(server.role, p).map(membersOf))]).apply(([own, groups]) => {
+          const hosts = new Map([own, ...groups.flat()].map((h) => [h.name, h]));
+          const read = [...hosts.values()].sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+          // This host alone: rendering every host it reads, to keep one, made the fleet's cost cubic in its size.
+          return renderHostFirewall({ ...p, hosts: read }, server.name);
+        }),
+      );
     const timeout = pulumi.output(args.confirmTimeoutSeconds);
 
     for (const server of args.servers) {
@@ -114,6 +123,12 @@ export class Firewall extends pulumi.ComponentResource {
     }
 
     const names = args.servers.map((s) => s.name);
+    // A constant input: a server added or removed changes what it waits for, never the barrier itself.
+    this.confirmed = new pulumi.Stash(
+      `${name}-confirmed`,
+      { input: "after every host's firewall confirm" },
+      { parent: this, dependsOn: Object.values(this.confirms) },
+    );
     this.hashes = pulumi
       .all(names.map((n) => this.confirms[n].stdout))
       .apply((outs) => Object.fromEntries(names.map((n, i) => [n, confirmedHash(n, outs[i])])));

@@ -316,7 +316,6 @@ export function renderHostFirewall(input: FirewallInput, hostName: string): Host
   return renderPrepared(prepareFleet(input), hostName);
 }
 
-/** All hosts at once, validating once: what the component and the bench use. */
 /**
  * The roles whose members' addresses a host of `role` has in its ruleset: the sources its rules admit, and with NAT
  * the gateway (VPN traffic arrives from its address). Rendering a host from these hosts alone gives its ruleset.
@@ -327,6 +326,7 @@ export function rolesReadBy(role: string, policy: Omit<FirewallInput, "hosts">):
   return [...roles].sort();
 }
 
+/** All hosts at once, validating once: what library users and the firewall bench use. */
 export function renderFleetFirewalls(input: FirewallInput): Record<string, HostFirewall> {
   const fleet = prepareFleet(input);
   const out: Record<string, HostFirewall> = {};

@@ -198,7 +198,7 @@ export class Fleet extends pulumi.ComponentResource {
     if (cfg.deploy) {
       this.deploy = new AppDeploy(
         cfg.deploy.app,
-        deployArgsFromConfig(cfg.deploy, this.servers, { env: args.appEnv ?? {}, dependsOn: Object.values(this.firewall.confirms) }),
+        deployArgsFromConfig(cfg.deploy, this.servers, { env: args.appEnv ?? {}, dependsOn: [this.firewall.confirmed] }),
         { parent: this },
       );
     }

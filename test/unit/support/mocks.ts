@@ -22,6 +22,8 @@ export interface Registered {
   inputs: Record<string, unknown>;
   /** What the mock cloud answered (a port's allocated address, a floating IP), set once the resource is created. */
   outputs?: Record<string, unknown>;
+  /** The URNs the SDK sent as this resource's dependencies: explicit ones and every property's, without repeats. */
+  dependencies: string[];
 }
 
 export const registered: Registered[] = [];
@@ -90,15 +92,33 @@ async function outputsFor(type: string, name: string, inputs: Record<string, unk
   }
 }
 
-export function installMocks(): void {
+/** What each registration request carried as dependencies, until the mock's newResource picks it up. */
+const pendingDependencies = new Map<string, string[]>();
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getDependenciesList(): string[];
+  getPropertydependenciesMap(): { forEach(f: (deps: { getUrnsList(): string[] }) => void): void };
+}
+
+/**
+ * `preview`: the run is a preview of a new stack. What a provider computes (addresses, ids, keys) is unknown, as
+ * the engine answers a create it has not done: only the inputs come back.
+ */
+export function installMocks(opts: { preview?: boolean } = {}): void {
   pulumi.runtime.setMocks(
     {
       async newResource(args: pulumi.runtime.MockResourceArgs) {
-        const r: Registered = { type: args.type, name: args.name, inputs: args.inputs };
+        const key = `${args.type}::${args.name}`;
+        const r: Registered = { type: args.type, name: args.name, inputs: args.inputs, dependencies: pendingDependencies.get(key) ?? [] };
+        pendingDependencies.delete(key);
         registered.push(r);
         const id = args.type === "openstack:compute/instance:Instance" && instanceIds[args.name] ? instanceIds[args.name] : `${args.name}-id`;
-        r.outputs = await outputsFor(args.type, args.name, args.inputs);
-        return { id, state: r.outputs };
+        const outputs = opts.preview ? { ...args.inputs } : await outputsFor(args.type, args.name, args.inputs);
+        r.outputs = outputs;
+        // A preview's create has no id yet: the SDK takes "" as unknown.
+        return { id: opts.preview ? "" : id, state: outputs };
       },
       call(args: pulumi.runtime.MockCallArgs) {
         invoked.push({ token: args.token, inputs: args.inputs });
@@ -110,10 +130,19 @@ export function installMocks(): void {
     },
     "fleet",
     "test",
-    false,
+    opts.preview ?? false,
     // What the CLI names the organization of a stack in a self-managed (file) backend.
     "organization",
   );
+  // The mock runtime hands newResource no dependencies; read them off the request, as the engine would get them.
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    const deps = new Set(req.getDependenciesList());
+    req.getPropertydependenciesMap().forEach((d) => d.getUrnsList().forEach((u) => deps.add(u)));
+    pendingDependencies.set(`${req.getType()}::${req.getName()}`, [...deps].sort());
+    return register(req, cb);
+  };
 }
 
 export function resetRegistered(): void {
