@@ -118,7 +118,9 @@ async function main(argv: string[]): Promise<void> {
   const file = path.join(os.tmpdir(), `bench-lab-fleet-${n}.yaml`);
   const write = (list: { name: string; role: string }[]) =>
     writeFileSync(file, stringify({ config: { ...stackConfig(), "fleet:servers": list, "fleet:network": { cidr: "10.20.0.0/20" } } }));
-  console.log(`bench:lab-fleet: ${n} servers on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB${parallel ? `, --parallel ${parallel}` : ""}`);
+  console.log(
+    `bench:lab-fleet: ${n} servers on ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB${parallel ? `, --parallel ${parallel}` : ""}`,
+  );
 
   const up = async (label: string, list: { name: string; role: string }[]) => {
     write(list);
@@ -126,7 +128,9 @@ async function main(argv: string[]): Promise<void> {
     const requests = countApiRequests();
     const load0 = os.loadavg()[0];
     const t0 = Date.now();
-    const [r, peak] = await withPeakMemory(() => runPulumi(L, env, ["up", "--yes", "--skip-preview", "--json", ...(parallel ? ["--parallel", parallel] : [])], log));
+    const [r, peak] = await withPeakMemory(() =>
+      runPulumi(L, env, ["up", "--yes", "--skip-preview", "--json", ...(parallel ? ["--parallel", parallel] : [])], log),
+    );
     const wall = (Date.now() - t0) / 1000;
     if (r.code !== 0) throw new Error(`${label} failed: ${eventErrors(r).slice(-3000)}`);
     const steps: Step[] = eventSteps(r.stdout);
