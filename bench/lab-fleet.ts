@@ -134,7 +134,7 @@ async function main(argv: string[]): Promise<void> {
     const wall = (Date.now() - t0) / 1000;
     if (r.code !== 0) throw new Error(`${label} failed: ${eventErrors(r).slice(-3000)}`);
     const steps: Step[] = eventSteps(r.stdout);
-    const ran = steps.filter((s) => s.type === "command:remote:Command" && s.op !== "same").map((s) => s.name);
+    const ran = [...new Set(steps.filter((s) => s.type === "command:remote:Command" && s.op !== "same").map((s) => s.name))];
     const api = Object.values(requests()).reduce((a, b) => a + b, 0);
     const t = timings(r.stdout);
     const parts = GROUPS.map(([g, f]) => {

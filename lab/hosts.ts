@@ -153,7 +153,20 @@ function removeCgroups(rec: HostRecord): void {
 }
 
 /** nspawn wants a private /run/systemd/nspawn where no host systemd made one (lab-hosts.md). */
+/**
+ * Kernel limits a machine running many hosts needs. Each booted host's systemd takes about 7 inotify instances, and
+ * the kernel's default of 128 per user (all hosts run as root) ran out at the 21st host of a 50-server lab fleet:
+ * hosts then never finished booting. Only ever raised, as LXD's and Docker's guides for many containers do.
+ */
+const KERNEL_MINIMUMS: Record<string, number> = {
+  "/proc/sys/fs/inotify/max_user_instances": 8192,
+  "/proc/sys/fs/inotify/max_user_watches": 524288,
+};
+
 function ensureNspawnRuntime(): void {
+  for (const [file, least] of Object.entries(KERNEL_MINIMUMS)) {
+    if (Number(readFileSync(file, "utf8")) < least) writeFileSync(file, String(least));
+  }
   const dir = "/run/systemd/nspawn";
   mkdirSync(dir, { recursive: true });
   if (
