@@ -3,6 +3,7 @@ import { decodeBundle, loader } from "../remote/bundle";
 import { ServerHandle } from "../server/handle";
 import { activatedRelease, AppDeploy, AppDeployArgs, deployArgsFromConfig } from "./deploy";
 import { DeployConfigError } from "./errors";
+import { onRegistration } from "../../test/unit/support/mocks";
 
 /** What the engine was asked to register, as it would see it: type, inputs (secrets still wrapped), dependencies. */
 interface Registered {
@@ -28,26 +29,14 @@ beforeAll(async () => {
     false,
   );
   // Spy on the registrations the SDK sends to the (mock) engine, to see the real dependency graph.
-  const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource: (req: RegisterRequest, cb: unknown) => unknown;
-  };
-  const original = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) => {
+  onRegistration((req) =>
     registered.set(req.getName(), {
       type: req.getType(),
       deps: req.getDependenciesList().map((urn) => urn.split("::").pop()!),
       inputs: req.getObject()?.toJavaScript() ?? {},
-    });
-    return original(req, cb);
-  };
+    }),
+  );
 });
-
-interface RegisterRequest {
-  getName(): string;
-  getType(): string;
-  getDependenciesList(): string[];
-  getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
-}
 
 class FakeResource extends pulumi.CustomResource {
   constructor(type: string, name: string) {

@@ -95,11 +95,26 @@ async function outputsFor(type: string, name: string, inputs: Record<string, unk
 /** What each registration request carried as dependencies, until the mock's newResource picks it up. */
 const pendingDependencies = new Map<string, string[]>();
 
-interface RegisterRequest {
+/** A registration request as the SDK sends it to the (mock) engine. */
+export interface RegisterRequest {
   getType(): string;
   getName(): string;
   getDependenciesList(): string[];
   getPropertydependenciesMap(): { forEach(f: (deps: { getUrnsList(): string[] }) => void): void };
+  getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+
+/**
+ * Calls `listener` with every registration request the SDK sends to the mock monitor set up last. The mock runtime
+ * hands newResource no dependencies: this is where they can be read, as the engine would get them.
+ */
+export function onRegistration(listener: (req: RegisterRequest) => void): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    listener(req);
+    return register(req, cb);
+  };
 }
 
 /**
@@ -134,15 +149,11 @@ export function installMocks(opts: { preview?: boolean } = {}): void {
     // What the CLI names the organization of a stack in a self-managed (file) backend.
     "organization",
   );
-  // The mock runtime hands newResource no dependencies; read them off the request, as the engine would get them.
-  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
-  const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) => {
+  onRegistration((req) => {
     const deps = new Set(req.getDependenciesList());
     req.getPropertydependenciesMap().forEach((d) => d.getUrnsList().forEach((u) => deps.add(u)));
     pendingDependencies.set(`${req.getType()}::${req.getName()}`, [...deps].sort());
-    return register(req, cb);
-  };
+  });
 }
 
 export function resetRegistered(): void {
