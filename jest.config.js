@@ -16,6 +16,7 @@ module.exports = {
         "<rootDir>/scripts/**/*.test.ts",
         "<rootDir>/lab/**/*.test.ts",
         "<rootDir>/policy/**/*.test.ts",
+        "<rootDir>/bench/**/*.test.ts",
       ],
     },
     {

@@ -94,6 +94,8 @@ beforeAll(async () => {
   const b = new AppDeploy("same", args("v1"), {});
   const c = new AppDeploy("next", args("v2", { dependsOn: [hostsFirewall] }), {});
   const d = new AppDeploy("rotated", args("v1", { env: pulumi.secret({ API_TOKEN: "rotated-value" }) }), {});
+  const e = new AppDeploy("one", args("v1", { batchSize: 1 }), {});
+  await settle(e.revisions);
   revisions = await settle(a.revisions);
   await settle(b.revisions);
   await settle(c.revisions);
@@ -136,6 +138,14 @@ describe("AppDeploy wiring", () => {
       }
     });
     expect(registered.has(`web-batch-${batches.length}-activated`)).toBe(false);
+  });
+
+  it("makes each batch of one wait for the activate before it directly, with no barrier", () => {
+    HOSTS.forEach((h, k) => {
+      const waits = registered.get(`one-activate-${h}`)!.deps.filter((d) => d.startsWith("one-activate-") || d.startsWith("one-batch-"));
+      expect(waits).toEqual(k === 0 ? [] : [`one-activate-${HOSTS[k - 1]}`]);
+    });
+    expect([...registered.keys()].filter((n) => n.startsWith("one-batch-"))).toEqual([]);
   });
 
   it("passes extra dependencies (the firewall) to every remote step", () => {

@@ -158,8 +158,12 @@ export class AppDeploy extends pulumi.ComponentResource {
         this.activates[host] = activate;
         return activate;
       });
-      // The last batch needs no barrier: nothing waits for it but the revisions output.
-      if (b < batches.length - 1) previousBatch = [after(`batch-${b + 1}-activated`, current, `after batch ${b + 1}'s activates`)];
+      // The last batch needs no barrier: nothing waits for it but the revisions output. Nor does a batch of one:
+      // waiting for its one activate is one dependency either way, and a barrier would add a step to the chain
+      // every later batch waits through (a preview of 50 batches of one spent 0.7 s in those steps).
+      if (b < batches.length - 1) {
+        previousBatch = current.length > 1 ? [after(`batch-${b + 1}-activated`, current, `after batch ${b + 1}'s activates`)] : current;
+      }
     });
 
     // From config, but only once every activate has succeeded: a failed rollout leaves it unresolved.
