@@ -30,4 +30,25 @@ export default tseslint.config(
     },
   },
   { files: ["**/*.js", "**/*.cjs"], rules: { "@typescript-eslint/no-require-imports": "off" } },
+  // Layers point one way: components <- scripts (operator CLIs) <- lab <- tests and bench (docs/architecture.md).
+  layer("components/**/*.ts", ["scripts", "lab", "test", "bench"], "the library ships alone"),
+  layer("scripts/**/*.ts", ["lab", "test", "bench"], "operator tools run without the lab"),
+  layer("lab/**/*.ts", ["test", "bench"], "the lab is a tool the tests use, not the reverse"),
 );
+
+function layer(files, below, why) {
+  return {
+    files: [files],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: below.flatMap((d) => [`**/${d}`, `**/${d}/**`]), message: `${files.split("/")[0]}/ may not import ${below.join(", ")}: ${why}.` },
+          ],
+        },
+      ],
+    },
+  };
+}

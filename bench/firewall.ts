@@ -8,7 +8,7 @@ import { performance } from "perf_hooks";
 import { HostFacts } from "../components/model";
 import { effectiveRules } from "../components/firewall/policy";
 import { FirewallInput, HostFirewall, renderFleetFirewalls, ruleCount } from "../components/firewall/render";
-import { sampleInput } from "../components/firewall/sample-fleet";
+import { sampleInput } from "../test/support/sample-fleet";
 import { delNetns, inNs, must, tempNetns } from "../lab/sh";
 
 const SIZES = [10, 100, 1000];

@@ -7,7 +7,7 @@ import { performance } from "perf_hooks";
 import { parseFleetConfig } from "../components/config/validate";
 import { connectivityMatrix } from "../components/firewall/matrix";
 import { firewallInputFromConfig } from "../components/fleet/policy-input";
-import { flowDelta } from "../components/plan/model";
+import { flowDelta } from "../scripts/plan/model";
 
 function config(roles: number, extraPort: number) {
   const raw: { roles: Record<string, unknown>; servers: { name: string; role: string }[]; [k: string]: unknown } = {

@@ -24,6 +24,7 @@
  * The stack defaults to $FLEET_LAB_STACK or `dev`; its config is Pulumi.<stack>.yaml unless --config-file names
  * another file.
  */
+import { alignColumns } from "../components/text/columns";
 import { spawnSync } from "child_process";
 import { layout } from "./layout";
 import { ensureLaptops } from "./laptops";
@@ -97,9 +98,8 @@ async function main(argv: string[]): Promise<number> {
         return r.code === 0 ? 0 : 1;
       }
       if (r.code !== 0) return 1;
-      for (const e of stackStatus(L, await stackOutputs(L)).filter((h) => h.kind === "server")) {
-        log(`${e.name.padEnd(12)} ${e.role.padEnd(10)} private ${(e.privateIp ?? "-").padEnd(15)} public ${(e.publicIp ?? "-").padEnd(15)} ${e.status}\n`);
-      }
+      const servers = stackStatus(L, await stackOutputs(L)).filter((h) => h.kind === "server");
+      log(alignColumns(servers.map((e) => [e.name, e.role, "private", e.privateIp ?? "-", "public", e.publicIp ?? "-", e.status])));
       log(`lab stack ${stack}: up. npm run lab -- status | exec HOST -- CMD | down (see --help)\n`);
       return 0;
     }
@@ -109,11 +109,9 @@ async function main(argv: string[]): Promise<number> {
       const entries = stackStatus(L, await stackOutputs(L).catch(() => ({})));
       if (json) process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
       else {
-        for (const e of entries) {
-          process.stdout.write(
-            `${e.name.padEnd(12)} ${e.role.padEnd(16)} ${e.netns.padEnd(14)} private ${(e.privateIp ?? "-").padEnd(15)} public ${(e.publicIp ?? "-").padEnd(15)} ${e.kind === "server" ? `${e.status} sshd ${e.sshdPid ?? "down"}` : ""}${e.running ? "" : " (not running)"}\n`,
-          );
-        }
+        const state = (e: (typeof entries)[number]) =>
+          `${e.kind === "server" ? `${e.status} sshd ${e.sshdPid ?? "down"}` : ""}${e.running ? "" : " (not running)"}`.trim();
+        process.stdout.write(alignColumns(entries.map((e) => [e.name, e.role, e.netns, "private", e.privateIp ?? "-", "public", e.publicIp ?? "-", state(e)])));
       }
       return 0;
     }
@@ -184,6 +182,10 @@ async function main(argv: string[]): Promise<number> {
       preflight();
       const L = layout(stack);
       const r = await realDown(L, (l) => process.stdout.write(l));
+      if (!r.existed) {
+        process.stdout.write(`lab stack ${stack}: does not exist (no ${L.dir}, no cloud objects in project lab-${stack}); nothing to destroy\n`);
+        return 0;
+      }
       process.stdout.write(
         `lab stack ${stack}: ${r.destroyed ? "destroyed" : "no state to destroy"}; ${r.purged} cloud objects purged after it; removed its laptops and ${L.dir}\n`,
       );

@@ -73,7 +73,7 @@ export async function prepareRealStack(
   log: (l: string) => void,
   opts: { secretKeys?: string[] } = {},
 ): Promise<Record<string, string>> {
-  if (!existsSync(stackFile)) throw new PulumiCliError(`stack file ${stackFile} is missing (create it, or pass --config-file FILE)`);
+  if (!existsSync(stackFile)) throw new PulumiCliError(`stack file ${stackFile} not found`);
   const source = parseStackYaml(readFileSync(stackFile, "utf8"), stackFile);
   const project = projectName();
   // Secure values are encrypted with the source stack's key: a lab stack file holds plain values (flattenConfig says so).

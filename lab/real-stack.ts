@@ -288,7 +288,9 @@ export function rebootServer(L: StackLayout, server: string): void {
  * (purged through the API), the engineers' laptops, and the stack's lab directory with every key and password in
  * it. Safe twice, and without state.
  */
-export async function realDown(L: StackLayout, log: (l: string) => void = () => undefined): Promise<{ destroyed: boolean; purged: number }> {
+export async function realDown(L: StackLayout, log: (l: string) => void = () => undefined): Promise<{ existed: boolean; destroyed: boolean; purged: number }> {
+  // A stack the lab never made has no directory, no project in the cloud and no laptops.
+  const existed = existsSync(L.dir);
   let destroyed = false;
   const env = stackEnv(L);
   if (env && cloudRunning()) {
@@ -298,5 +300,5 @@ export async function realDown(L: StackLayout, log: (l: string) => void = () => 
   const purged = purgeTenant(L.stack).before;
   removeLaptops(L);
   rmSync(L.dir, { recursive: true, force: true });
-  return { destroyed, purged };
+  return { existed: existed || purged > 0, destroyed, purged };
 }

@@ -5,6 +5,18 @@
  */
 import { readFileSync } from "fs";
 
+/** A command line that cannot be followed: printed as one line, without a stack trace. */
+export class UsageError extends Error {}
+
+/** `--name value` from argv, or undefined when absent; a flag given without its value is refused. */
+export function flag(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = argv[i + 1];
+  if (v === undefined || v.startsWith("--")) throw new UsageError(`--${name} needs a value`);
+  return v;
+}
+
 /** True for `--help`, `-h` or `help` anywhere before a `--`. */
 export function wantsHelp(argv: string[]): boolean {
   const end = argv.indexOf("--");

@@ -1,5 +1,5 @@
 /**
- * npm run plan -- [--stack NAME] [--stack-file FILE] [--base FILE|GIT-REF] [--preview FILE|-] [--out DIR]
+ * npm run plan -- [--stack NAME] [--config-file FILE] [--base FILE|GIT-REF] [--preview FILE|-] [--out DIR]
  *                  [--policy-config FILE] [--help]
  *
  * Writes plan.md and plan.json for a stack: servers, topology, connectivity, engineers,
@@ -12,29 +12,20 @@ import { execFileSync } from "child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { planDiff } from "../components/plan/diff";
-import { planModel } from "../components/plan/model";
+import { planDiff } from "./plan/diff";
+import { planModel } from "./plan/model";
 import { packDirectory } from "../components/deploy/pack";
 import { countByType, OfflineOptions, runProgramOffline } from "./offline/run";
 import { PlainResource } from "../policy/args";
 import { PackConfig } from "../policy/run";
-import { PlanReport, renderPlanJson, renderPlanMarkdown } from "../components/plan/report";
-import { readStackText, StackConfig } from "../components/plan/stack";
-import { PreviewError, summarizePreview } from "../components/plan/preview";
+import { PlanReport, renderPlanJson, renderPlanMarkdown } from "./plan/report";
+import { readStackText, StackConfig } from "./plan/stack";
+import { PreviewError, summarizePreview } from "./plan/preview";
 import { runPolicies } from "../policy/run";
-import { exitAfterFlush, printHelp } from "./cli-support";
+import { exitAfterFlush, flag, printHelp, UsageError } from "./cli-support";
+import { stackFilePath } from "./stack-file";
 
 const ROOT = path.join(__dirname, "..");
-
-class UsageError extends Error {}
-
-function flag(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = argv[i + 1];
-  if (v === undefined || v.startsWith("--")) throw new UsageError(`--${name} needs a value`);
-  return v;
-}
 
 /** --base is a stack file if one exists at that path, else a git revision to read Pulumi.<stack>.yaml from. */
 function readBase(base: string, stack: string): { text: string; label: string; ref?: string } {
@@ -77,8 +68,8 @@ export async function plan(
   const stack = flag(argv, "stack") ?? "dev";
   const outDir = path.resolve(flag(argv, "out") ?? "plan-out");
   const base = flag(argv, "base");
-  const file = flag(argv, "stack-file") ?? path.join(ROOT, `Pulumi.${stack}.yaml`);
-  if (!existsSync(file)) throw new UsageError(`stack file ${file} not found (--stack NAME reads Pulumi.NAME.yaml, --stack-file FILE any file)`);
+  // --stack-file is the name this flag had before every command called it --config-file.
+  const file = stackFilePath(stack, flag(argv, "config-file") ?? flag(argv, "stack-file"));
   const policyConfigFile = flag(argv, "policy-config");
   let policyConfig: PackConfig = {};
   if (policyConfigFile) {

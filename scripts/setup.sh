@@ -14,6 +14,13 @@ Installs the Debian packages in scripts/setup/debian-packages.txt and the npm de
 host image (lab/image/build.sh, once), then brings the dev stack (Pulumi.dev.yaml) up in the lab. Needs root and
 Node.js >= 20.
   --no-up   install only; do not start the lab
+
+Environment:
+  FLEET_CACHE         where built things are kept between runs, keyed by version: the lab's host image and the
+                      ssh-audit venv (default: $XDG_CACHE_HOME/openstack-fleet, else ~/.cache/openstack-fleet)
+  XDG_CACHE_HOME      the default's base, when FLEET_CACHE is unset
+  FLEET_LAB_STACK     the lab stack the final `npm run lab -- up` brings up (default: dev)
+  FLEET_LAB_CLOUD_DIR where the lab's OpenStack keeps its configs, data and logs (default: /var/lib/fleet-lab/cloud)
 USAGE
     exit 0
     ;;

@@ -18,12 +18,22 @@ export function projectName(root = REPO_ROOT): string {
   return doc?.name ?? "fleet";
 }
 
+/**
+ * The stack file a command reads: `--config-file FILE` when given, else Pulumi.<stack>.yaml beside Pulumi.yaml.
+ * A missing one is refused here, naming what was asked for.
+ */
 export function stackFilePath(stack: string, override?: string): string {
-  return override ?? path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+  if (override !== undefined) {
+    if (!existsSync(override)) throw new StackFileError(`--config-file ${override}: no such file`);
+    return override;
+  }
+  const file = path.join(REPO_ROOT, `Pulumi.${stack}.yaml`);
+  if (!existsSync(file)) throw new StackFileError(`stack ${stack}: ${file} not found (create it, or name a stack file with --config-file FILE)`);
+  return file;
 }
 
 export function readStackConfig(file: string, project: string): Record<string, string> {
-  if (!existsSync(file)) throw new StackFileError(`stack file ${file} not found (create it, or pass --config-file FILE)`);
+  if (!existsSync(file)) throw new StackFileError(`stack file ${file} not found`);
   return flattenConfig(parseStackYaml(readFileSync(file, "utf8"), file), project, file);
 }
 

@@ -6,6 +6,8 @@ import { rawConfigFrom } from "../components/config/load";
 import { readStackConfig, stackFilePath, projectName } from "./stack-file";
 import { exitAfterFlush, printHelp } from "./cli-support";
 
+export { flag } from "./cli-support";
+
 export function rawConfigOf(stack: string, file?: string): Record<string, unknown> {
   const project = projectName();
   return rawConfigFrom(readStackConfig(stackFilePath(stack, file), project), project);
@@ -13,12 +15,6 @@ export function rawConfigOf(stack: string, file?: string): Record<string, unknow
 
 export function fleetConfigOf(stack: string, file?: string): FleetConfig {
   return parseFleetConfig(rawConfigOf(stack, file));
-}
-
-/** `--name value` from argv. */
-export function flag(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : undefined;
 }
 
 /**

@@ -8,7 +8,7 @@ import { ServerHandle } from "../server/handle";
 import { Firewall } from "./firewall";
 import { connectivityMatrix } from "./matrix";
 import { renderFleetFirewalls } from "./render";
-import { SAMPLE_ROLES, sampleInput } from "./sample-fleet";
+import { SAMPLE_ROLES, sampleInput } from "../../test/support/sample-fleet";
 import { registrationsSettled } from "../../test/unit/support/settled";
 import { RoleSecurityGroups, ruleResourceName, securityGroupRules } from "./security-groups";
 

@@ -7,7 +7,7 @@ export { policyErrors, effectiveRules, SSH_PORT } from "./policy";
 export type { PolicyOptions, EffectiveRule, SourceRef } from "./policy";
 export { renderHostFirewall, renderFleetFirewalls, ruleCount, roleSetName, netSetName } from "./render";
 export type { FirewallInput, HostFirewall } from "./render";
-export { connectivityMatrix, formatMatrix, isAllowed, policyPorts, matrixSources } from "./matrix";
+export { connectivityMatrix, formatMatrix, isAllowed, policyPorts, policySegments, matrixSources } from "./matrix";
 export type { MatrixEntry } from "./matrix";
 export { applyFiles, confirmFiles } from "./bundle-files";
 export { FirewallInputError } from "./addresses";

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { Proto } from "../model";
-import { connectivityMatrix, formatMatrix, isAllowed, matrixSources, MatrixEntry, policyPorts } from "./matrix";
+import { connectivityMatrix, formatMatrix, isAllowed, matrixSources, MatrixEntry, policyPorts, policySegments } from "./matrix";
 import { FirewallInput } from "./render";
-import { SAMPLE_ROLES, sampleInput } from "./sample-fleet";
+import { SAMPLE_ROLES, sampleInput } from "../../test/support/sample-fleet";
 
 function lookup(m: MatrixEntry[], from: string, to: string, proto: Proto, port: number): boolean | undefined {
   return m.find((e) => e.from === from && e.to === to && e.proto === proto && e.port === port)?.allowed;
@@ -85,7 +85,28 @@ describe("connectivityMatrix", () => {
         { proto: "udp", port: 1194 },
       ]),
     );
-    expect(open).toHaveLength(matrixSources(input).length * Object.keys(SAMPLE_ROLES).length * ports.length);
+    expect(open).toHaveLength(matrixSources(input).length * Object.keys(SAMPLE_ROLES).length * policySegments(input).length);
+  });
+
+  const withRanges = (allow: { proto: "tcp"; ports: { from: number; to: number }[]; from: string[] }[]) =>
+    sampleInput(4, { roles: { ...SAMPLE_ROLES, db: { public: false, allow } } });
+
+  it("makes a range one column, split only where another rule's range starts or ends inside it", () => {
+    const whole = withRanges([{ proto: "tcp", ports: [{ from: 6379, to: 6382 }], from: ["app"] }]);
+    expect(policySegments(whole).filter((s) => s.from >= 6000 && s.from < 7000)).toEqual([{ proto: "tcp", from: 6379, to: 6382 }]);
+    expect(policyPorts(whole).filter((p) => p.port >= 6000 && p.port < 7000)).toEqual([
+      { proto: "tcp", port: 6379 },
+      { proto: "tcp", port: 6382 },
+    ]);
+    const split = withRanges([
+      { proto: "tcp", ports: [{ from: 6379, to: 6382 }], from: ["app"] },
+      { proto: "tcp", ports: [{ from: 6380, to: 6380 }], from: ["web"] },
+    ]);
+    expect(policySegments(split).filter((s) => s.from >= 6000 && s.from < 7000)).toEqual([
+      { proto: "tcp", from: 6379, to: 6379 },
+      { proto: "tcp", from: 6380, to: 6380 },
+      { proto: "tcp", from: 6381, to: 6382 },
+    ]);
   });
 
   it("properties: public implies everyone; the SSH failsafe holds for every role; matrix and isAllowed agree with an independent model", () => {
@@ -111,6 +132,7 @@ describe("connectivityMatrix", () => {
             if (e.from === "public" && e.allowed)
               expect(m.filter((x) => x.to === e.to && x.proto === e.proto && x.port === e.port).every((x) => x.allowed)).toBe(true);
             expect(e.allowed).toBe(oracle(input, e.from, e.to, e.proto, e.port));
+            expect(e.allowed).toBe(oracle(input, e.from, e.to, e.proto, e.toPort));
             expect(isAllowed(input, e.from, e.to, e.proto, e.port)).toBe(e.allowed);
           }
           for (const to of Object.keys(SAMPLE_ROLES)) {
@@ -129,6 +151,16 @@ describe("formatMatrix", () => {
     const text = formatMatrix(connectivityMatrix(sampleInput(5, { adminCidrs: ["203.0.113.2/32"] })));
     expect(text).toMatchSnapshot();
     expect(text.split("\n")[0]).toMatch(/^from\s+to\s+22\/tcp\s+80\/tcp/);
+  });
+
+  it("shows a range as a range, not its ends", () => {
+    const text = formatMatrix(
+      connectivityMatrix(
+        sampleInput(4, { roles: { ...SAMPLE_ROLES, db: { public: false, allow: [{ proto: "tcp", ports: [{ from: 6379, to: 6382 }], from: ["app"] }] } } }),
+      ),
+    );
+    expect(text.split("\n")[0]).toMatch(/ 6379–6382\/tcp( |$)/);
+    expect(text).not.toMatch(/(^|\s)6382\/tcp/);
   });
 
   it("says so when empty", () => {

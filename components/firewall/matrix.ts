@@ -1,4 +1,5 @@
 import { Proto } from "../model";
+import { alignColumns } from "../text/columns";
 import { canonicalCidr, within } from "./addresses";
 import { effectiveRules, EffectiveRule, SourceRef } from "./policy";
 import { FirewallInput } from "./render";
@@ -13,7 +14,10 @@ export interface MatrixEntry {
   /** Destination role. */
   to: string;
   proto: Proto;
+  /** The first port of a run of ports every rule treats alike (one policy range, or the part of it no other splits). */
   port: number;
+  /** The run's last port: equal to `port` for a single port. */
+  toPort: number;
   allowed: boolean;
 }
 
@@ -61,28 +65,45 @@ export function matrixSources(input: FirewallInput): string[] {
   return [...roles, "vpn", "public", ...(adminIsEverywhere(input) || input.adminCidrs.length === 0 ? [] : ["admin"])];
 }
 
-/** Every proto/port any role's policy names (both ends of a range), 22/tcp and the VPN port included. */
+/**
+ * The ports any role's policy names (22/tcp and the VPN port included), as runs every rule treats alike: a range is
+ * one run unless another rule's range starts or ends inside it. Sorted by port, then proto.
+ */
+export function policySegments(input: FirewallInput): { proto: Proto; from: number; to: number }[] {
+  const ranges = new Map<Proto, { from: number; to: number }[]>();
+  for (const role of Object.keys(input.roles)) {
+    for (const r of effectiveRules(role, input.roles, input)) ranges.set(r.proto, [...(ranges.get(r.proto) ?? []), ...r.ports]);
+  }
+  const out: { proto: Proto; from: number; to: number }[] = [];
+  for (const [proto, rs] of ranges) {
+    // A run starts at every range's first port and after every range's last; it lasts to the next such point.
+    const cuts = [...new Set(rs.flatMap((r) => [r.from, r.to + 1]))].sort((a, b) => a - b);
+    for (let i = 0; i + 1 < cuts.length; i++) {
+      if (rs.some((r) => r.from <= cuts[i] && cuts[i] <= r.to)) out.push({ proto, from: cuts[i], to: cuts[i + 1] - 1 });
+    }
+  }
+  return out.sort((a, b) => a.from - b.from || (a.proto < b.proto ? -1 : a.proto > b.proto ? 1 : 0));
+}
+
+/** Both ends of every run (policySegments): the ports to probe to hold hosts to the matrix. */
 export function policyPorts(input: FirewallInput): { proto: Proto; port: number }[] {
   const seen = new Map<string, { proto: Proto; port: number }>();
-  for (const role of Object.keys(input.roles)) {
-    for (const r of effectiveRules(role, input.roles, input)) {
-      for (const p of r.ports) {
-        for (const port of new Set([p.from, p.to])) seen.set(`${r.proto}/${port}`, { proto: r.proto, port });
-      }
-    }
+  for (const seg of policySegments(input)) {
+    for (const port of new Set([seg.from, seg.to])) seen.set(`${seg.proto}/${port}`, { proto: seg.proto, port });
   }
   return [...seen.values()].sort((a, b) => a.port - b.port || (a.proto < b.proto ? -1 : a.proto > b.proto ? 1 : 0));
 }
 
 export function connectivityMatrix(input: FirewallInput): MatrixEntry[] {
-  const ports = policyPorts(input);
+  const segments = policySegments(input);
   const roles = Object.keys(input.roles).sort();
   const rulesOf = new Map(roles.map((r) => [r, effectiveRules(r, input.roles, input)]));
   const out: MatrixEntry[] = [];
   for (const from of matrixSources(input)) {
     for (const to of roles) {
-      for (const { proto, port } of ports) {
-        out.push({ from, to, proto, port, allowed: rulesAllow(input, rulesOf.get(to)!, from, proto, port) });
+      for (const { proto, from: port, to: toPort } of segments) {
+        // Every port of a run is treated alike, so its first port speaks for it.
+        out.push({ from, to, proto, port, toPort, allowed: rulesAllow(input, rulesOf.get(to)!, from, proto, port) });
       }
     }
   }
@@ -95,7 +116,7 @@ export function connectivityMatrix(input: FirewallInput): MatrixEntry[] {
  */
 export function formatMatrix(entries: MatrixEntry[]): string {
   if (entries.length === 0) return "(empty matrix)\n";
-  const portKey = (e: MatrixEntry) => `${e.port}/${e.proto}`;
+  const portKey = (e: MatrixEntry) => `${e.port === e.toPort ? e.port : `${e.port}–${e.toPort}`}/${e.proto}`;
   const cols = [...new Map(entries.map((e) => [portKey(e), e])).values()].sort((a, b) => a.port - b.port || (a.proto < b.proto ? -1 : 1)).map(portKey);
   const rows = new Map<string, Map<string, boolean>>();
   for (const e of entries) {
@@ -108,11 +129,6 @@ export function formatMatrix(entries: MatrixEntry[]): string {
     const [from, to] = k.split("\u0000");
     return [from, to, ...cols.map((c) => (cells.get(c) === undefined ? " " : cells.get(c) ? "yes" : "-"))];
   });
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]))
-      .join("  ")
-      .trimEnd();
-  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n") + "\n";
+  const rule = header.map((h, i) => "-".repeat(Math.max([...h].length, ...body.map((r) => [...r[i]].length))));
+  return alignColumns([header, rule, ...body]);
 }

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { AllowRule, RolePolicy } from "../model";
 import { policyErrors } from "./policy";
-import { SAMPLE_ROLES } from "./sample-fleet";
+import { SAMPLE_ROLES } from "../../test/support/sample-fleet";
 
 const VPN = { subnet: "10.8.0.0/24", port: 1194, proto: "udp" as const };
 const opts = { gatewayRole: "gateway", vpn: VPN };

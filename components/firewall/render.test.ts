@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { HostFacts } from "../model";
 import { FirewallInputError } from "./addresses";
 import { FirewallInput, renderFleetFirewalls, renderHostFirewall, rolesReadBy, ruleCount } from "./render";
-import { sampleInput } from "./sample-fleet";
+import { sampleInput } from "../../test/support/sample-fleet";
 
 const ROLES = ["gateway", "web", "app", "db"];
 

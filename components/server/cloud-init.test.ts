@@ -1,4 +1,5 @@
 import { spawnSync } from "child_process";
+import { requireTool } from "../../test/unit/support/tools";
 import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
@@ -79,8 +80,7 @@ describe("renderCloudInit", () => {
   });
 
   it("passes the real `cloud-init schema` check", () => {
-    const which = spawnSync("sh", ["-c", "command -v cloud-init"]);
-    if (which.status !== 0) throw new Error("cloud-init is not installed: apt-get install -y cloud-init");
+    requireTool("cloud-init");
     const dir = mkdtempSync(path.join(tmpdir(), "fleet-ci-"));
     const cases: [string, CloudInitInput][] = [
       ["private", base],

@@ -5,6 +5,7 @@
  */
 import { createCipheriv, createHmac } from "crypto";
 import { execFileSync } from "child_process";
+import { requireTool } from "../../test/unit/support/tools";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as fc from "fast-check";
 import * as os from "os";
@@ -31,6 +32,8 @@ function unwrap(serverPem: string, clientPem: string): [number, string] {
   if (!plain.subarray(0, 256).equals(raw.subarray(0, 256))) throw new Error("the wrapped Kc is not the profile's Kc");
   return [plain[256], plain.subarray(257).toString("utf8")];
 }
+
+beforeAll(() => requireTool("openvpn"));
 
 describe("tls-crypt-v2 keys", () => {
   let dir = "";

@@ -4,18 +4,11 @@
  */
 import { readFileSync } from "fs";
 import * as path from "path";
-import { readStackText } from "../../components/plan/stack";
+import { readStackText } from "../plan/stack";
 import { decodeBundle } from "../../components/remote/bundle";
 import { runProgramOffline } from "../offline/run";
+import { loadProgram } from "../../test/unit/support/program";
 import { fromStackExport, parseAudit, planAudit, StateResource } from "./checks";
-
-const loadProgram = () => {
-  let mod: Record<string, unknown> = {};
-  jest.isolateModules(() => {
-    mod = require("../../index");
-  });
-  return mod;
-};
 
 describe("planAudit on the dev stack", () => {
   let resources: StateResource[] = [];

@@ -241,13 +241,15 @@ export async function observeMatrix(lab: FirewallLab, input: FirewallInput, extr
       });
     }),
   );
+  // An entry stands for a run of ports (port..toPort): both ends were probed, and must agree.
   const key = (e: MatrixEntry) => `${e.from}>${e.to}>${e.proto}/${e.port}`;
+  const seen = (e: MatrixEntry) => [...(cells.get(key(e)) ?? []), ...(cells.get(`${e.from}>${e.to}>${e.proto}/${e.toPort}`) ?? [])];
   const probed = computed.filter((e) => cells.has(key(e)));
   return {
     observed: probed.map((e) => ({ ...e, allowed: cells.get(key(e))![0] })),
     expected: probed,
     unprobed: [...new Set(computed.filter((e) => !cells.has(key(e))).map((e) => `${e.from}>${e.to}`))].sort(),
-    mixed: probed.filter((e) => new Set(cells.get(key(e))).size > 1).map(key),
+    mixed: probed.filter((e) => new Set(seen(e)).size > 1).map(key),
     outsideOpen: [...cells.entries()].filter(([k, v]) => OUTSIDE_PORTS.some((o) => k.endsWith(`>${o.proto}/${o.port}`)) && v.some((x) => x)).map(([k]) => k),
   };
 }

@@ -4,7 +4,7 @@
  * then a real load, and a second load to prove re-applying never duplicates a jump.
  */
 import { renderFleetFirewalls, ruleCount } from "../../components/firewall/render";
-import { sampleInput } from "../../components/firewall/sample-fleet";
+import { sampleInput } from "../support/sample-fleet";
 import { delNetns, inNs, must, run, tempNetns } from "../../lab/sh";
 import { describeLab } from "./guard";
 

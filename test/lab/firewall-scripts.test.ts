@@ -4,9 +4,9 @@
  * address as plain namespaces. Reverts run as systemd timers and the boot path is a real reboot.
  */
 import { existsSync, readdirSync, readFileSync } from "fs";
-import { connectivityMatrix, policyPorts } from "../../components/firewall/matrix";
+import { connectivityMatrix, policyPorts, policySegments } from "../../components/firewall/matrix";
 import { FirewallInput, HostFirewall, renderFleetFirewalls } from "../../components/firewall/render";
-import { SAMPLE_ROLES, sampleHosts } from "../../components/firewall/sample-fleet";
+import { SAMPLE_ROLES, sampleHosts } from "../support/sample-fleet";
 import { HostFacts } from "../../components/model";
 import { inNs, must } from "../../lab/sh";
 import { FirewallLab, FW_ETC, FW_STATE, observeMatrix, OUTSIDE_PORTS, Target } from "./firewall-lab";
@@ -62,7 +62,7 @@ describeLab(
       expect(m.mixed).toEqual([]);
       expect(m.unprobed).toEqual(["gateway>gateway"]); // the only single-host role
       expect(m.observed).toEqual(m.expected);
-      expect(m.observed.length).toBe(connectivityMatrix(input).length - policyPorts(input).length); // all but gateway>gateway
+      expect(m.observed.length).toBe(connectivityMatrix(input).length - policySegments(input).length); // all but gateway>gateway
       // Not trivially open or closed.
       expect(m.observed.some((e) => e.allowed)).toBe(true);
       expect(m.observed.some((e) => !e.allowed)).toBe(true);

@@ -13,7 +13,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from "fs";
 import * as path from "path";
 import { MatrixEntry } from "../../components/firewall/matrix";
-import { summarizePreview } from "../../components/plan/preview";
+import { summarizePreview } from "../../scripts/plan/preview";
 import { writeProfile } from "../../scripts/vpn-profile";
 import { describeLab } from "./guard";
 
@@ -126,7 +126,8 @@ describeLab(
 
     it("the observed connectivity matrix equals the stack's `matrix` output", async () => {
       const matrix = up.outputs.matrix as MatrixEntry[];
-      const ports: PortSpec[] = [...new Map([...matrix, ...OUTSIDE_PORTS].map((e) => [`${e.proto}/${e.port}`, { proto: e.proto, port: e.port }])).values()];
+      const ends = [...matrix.flatMap((e) => [e.port, e.toPort].map((port) => ({ proto: e.proto, port }))), ...OUTSIDE_PORTS];
+      const ports: PortSpec[] = [...new Map(ends.map((e) => [`${e.proto}/${e.port}`, { proto: e.proto, port: e.port }])).values()];
       const servers = up.hosts;
       const skipped = await Promise.all(servers.map(async (h) => ({ host: h.name, listening: await procs.listen(h.name, ports) })));
       // Only openvpn's own port may be taken (sshd on 22 and the app on 8080 answer TCP probes themselves).
@@ -179,6 +180,8 @@ describeLab(
       expect(mixed).toEqual([]);
       const probed = matrix.filter((e) => cells.has(cellKey(e)));
       expect(probed.map((e) => ({ ...e, allowed: cells.get(cellKey(e))![0] }))).toEqual(probed);
+      // An entry stands for a run of ports: its last port answers as its first does.
+      expect(probed.filter((e) => cells.get(cellKey({ ...e, port: e.toPort }))?.[0] !== e.allowed).map(cellKey)).toEqual([]);
       // Exactly these cells are not probed: one host per role cannot probe its own role; app/db have no public
       // address for the public/admin side; openvpn answers udp/1194 on the gateway (the VPN connect proves public->gateway there).
       const unprobed = [

@@ -14,7 +14,7 @@ import { projectObjects } from "../../lab/openstack";
 import { changedNames, stackGuests } from "../../lab/real-stack";
 import { netnsList } from "../../lab/sh";
 import { processAlive } from "../../lab/hosts";
-import { PreviewSummary } from "../../components/plan/preview";
+import { PreviewSummary } from "../../scripts/plan/preview";
 
 const SERVERS = [
   { name: "gw-1", role: "gateway" },
@@ -134,7 +134,7 @@ describeLab("lab: the fleet program on the lab's OpenStack (a gateway and two pr
         "--stack",
         "labp",
         // The config the lab just wrote for the stack (support's configFile), the one the preview ran with.
-        "--stack-file",
+        "--config-file",
         path.join(path.dirname(t.L.dir), "configs", "Pulumi.labp.yaml"),
         "--preview",
         file,
@@ -181,7 +181,9 @@ describeLab("lab: the fleet program on the lab's OpenStack (a gateway and two pr
       dir: existsSync(t.L.dir),
     });
     expect(leftovers()).toEqual({ namespaces: [], processes: [], guestDirs: [], cloud: 0, dir: false });
-    expect(labCli("down", "--stack", "labp").status).toBe(0);
+    expect(r.stdout).toMatch(/lab stack labp: destroyed/);
+    const again = labCli("down", "--stack", "labp");
+    expect([again.status, again.stdout]).toEqual([0, expect.stringMatching(/lab stack labp: does not exist .*nothing to destroy/)]);
     expect(leftovers()).toEqual({ namespaces: [], processes: [], guestDirs: [], cloud: 0, dir: false });
   });
 });

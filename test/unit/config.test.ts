@@ -3,6 +3,7 @@
  * it) and the bad value, all of them in one run, and the program registers nothing. Each case is a small
  * change to Pulumi.dev.yaml and lists the exact problems expected: [key, a fragment of the message].
  */
+import { loadProgram } from "./support/program";
 import { parseFleetConfig } from "../../components/config/validate";
 import { FleetConfigError } from "../../components/config/errors";
 import { strayNamespaceWarnings } from "../../components/config/load";
@@ -41,15 +42,12 @@ const keyOf = (problem: string) => problem.slice(0, problem.indexOf(": "));
 function programError(config: Record<string, unknown>): unknown {
   resetRegistered();
   setConfig(config);
-  let error: unknown;
-  jest.isolateModules(() => {
-    try {
-      require("../../index");
-    } catch (e) {
-      error = e;
-    }
-  });
-  return error;
+  try {
+    loadProgram();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
 }
 const asProgramConfig = (c: Raw) => {
   const config: Record<string, unknown> = { "openstack:region": "DFW3" };

@@ -6,8 +6,8 @@
 import { execFileSync } from "child_process";
 import fc from "fast-check";
 import * as path from "path";
-import { renderTopology, roleNodeId } from "../../components/plan/mermaid";
-import { formatRange, planModel, PlanModel } from "../../components/plan/model";
+import { renderTopology, roleNodeId } from "../../scripts/plan/mermaid";
+import { formatRange, planModel, PlanModel } from "../../scripts/plan/model";
 import { fleet } from "./plan-support/configs";
 
 interface Parsed {

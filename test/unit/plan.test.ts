@@ -2,20 +2,21 @@
  * The plan report: sections for the dev stack, and the diff a reviewer sees for one
  * config change at a time (exactly that change, nothing else), riskiest first.
  */
+import { loadProgram } from "./support/program";
 import { execFileSync, spawnSync } from "child_process";
 import fc from "fast-check";
 import { mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { stringify } from "yaml";
-import { Change, planDiff } from "../../components/plan/diff";
-import { allowedFlows, flowDelta, planModel } from "../../components/plan/model";
-import { MAX_COMMENT, PlanReport, renderPlanJson, renderPlanMarkdown } from "../../components/plan/report";
+import { Change, planDiff } from "../../scripts/plan/diff";
+import { allowedFlows, flowDelta, planModel } from "../../scripts/plan/model";
+import { MAX_COMMENT, PlanReport, renderPlanJson, renderPlanMarkdown } from "../../scripts/plan/report";
 import { firewallInputFromConfig } from "../../components/fleet/policy-input";
 import { isAllowed } from "../../components/firewall/matrix";
 import { plan } from "../../scripts/plan";
 import { PROGRAM } from "../../scripts/offline/run";
-import { readStackText } from "../../components/plan/stack";
+import { readStackText } from "../../scripts/plan/stack";
 import { packDirectory } from "../../components/deploy/pack";
 import { PlainResource } from "../../policy/args";
 import { runPolicies } from "../../policy/run";
@@ -23,15 +24,6 @@ import { decodeBundle, encodeBundle } from "../../components/remote/bundle";
 import { DEV_FILE, devRaw, fleet } from "./plan-support/configs";
 import { readFileSync as read } from "fs";
 import { parse } from "yaml";
-
-/** jest keeps its own module registry: a fresh program load per run needs isolateModules. */
-const loadProgram = () => {
-  let mod: Record<string, unknown> = {};
-  jest.isolateModules(() => {
-    mod = require("../../index");
-  });
-  return mod;
-};
 
 const brief = (changes: Change[]) => changes.map((c) => `${c.risk} ${c.kind} ${c.subject}`);
 
@@ -197,7 +189,7 @@ describe("the policy pack over the offline run's resources (gateway SSH limited 
     const doc = parse(read(DEV_FILE, "utf8"));
     doc.config["fleet:vpn"].adminCidrs = ["198.51.100.0/24"];
     writeFileSync(path.join(dir, "Pulumi.admin.yaml"), stringify(doc));
-    ({ resources, report } = await plan(["--out", dir, "--stack-file", path.join(dir, "Pulumi.admin.yaml")], { loadProgram }));
+    ({ resources, report } = await plan(["--out", dir, "--config-file", path.join(dir, "Pulumi.admin.yaml")], { loadProgram }));
     expect(resources.length).toBeGreaterThan(50);
   });
 

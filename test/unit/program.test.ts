@@ -19,16 +19,14 @@ import {
   unwrap,
 } from "./support/mocks";
 
+import { loadProgram } from "./support/program";
+
 installMocks();
 
 async function runProgram(config: Record<string, unknown>, preview = false): Promise<Record<string, pulumi.Output<unknown>>> {
   resetRegistered();
   setConfig(config);
-  let loaded: Promise<Record<string, pulumi.Output<unknown>>> = Promise.resolve({});
-  jest.isolateModules(() => {
-    loaded = require("../../index");
-  });
-  const mod = await loaded;
+  const mod = await loadProgram<Promise<Record<string, pulumi.Output<unknown>>>>();
   // Every output resolved, and every registration (also those no output depends on) reached the monitor.
   // (A preview's outputs stay unknown: an apply on them never runs.)
   if (!preview) await resolve(pulumi.all(Object.values(mod)));

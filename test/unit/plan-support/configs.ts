@@ -2,7 +2,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { parseFleetConfig } from "../../../components/config/validate";
 import { FleetConfig } from "../../../components/config/types";
-import { readStackText } from "../../../components/plan/stack";
+import { readStackText } from "../../../scripts/plan/stack";
 
 export const DEV_FILE = path.join(__dirname, "..", "..", "..", "Pulumi.dev.yaml");
 

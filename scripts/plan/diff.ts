@@ -1,6 +1,6 @@
-import { FleetConfig } from "../config/types";
-import { SSH_PORT } from "../firewall/policy";
-import { firewallInputFromConfig } from "../fleet/policy-input";
+import { FleetConfig } from "../../components/config/types";
+import { SSH_PORT } from "../../components/firewall/policy";
+import { firewallInputFromConfig } from "../../components/fleet/policy-input";
 import { compareFlows, Flow, flowDelta, formatRange, planModel, PlanOptions, PlanServer } from "./model";
 
 /**

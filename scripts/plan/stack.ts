@@ -1,6 +1,6 @@
-import { parseStackYaml, StackFileError } from "../config/stack-yaml";
-import { FleetConfig } from "../config/types";
-import { parseFleetConfig } from "../config/validate";
+import { parseStackYaml, StackFileError } from "../../components/config/stack-yaml";
+import { FleetConfig } from "../../components/config/types";
+import { parseFleetConfig } from "../../components/config/validate";
 
 /** A stack file's text, read for the plan: the `config:` map and the fleet config it validates to. */
 export interface StackConfig {

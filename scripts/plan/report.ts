@@ -1,4 +1,4 @@
-import { formatMatrix } from "../firewall/matrix";
+import { formatMatrix } from "../../components/firewall/matrix";
 import { Change } from "./diff";
 import { renderTopology } from "./mermaid";
 import { Flow, formatRange, PlanModel } from "./model";

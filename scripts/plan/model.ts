@@ -1,8 +1,8 @@
-import { FleetConfig } from "../config/types";
-import { connectivityMatrix, isAllowed, MatrixEntry, matrixSources } from "../firewall/matrix";
-import { FirewallInput } from "../firewall/render";
-import { firewallInputFromConfig } from "../fleet/policy-input";
-import { PortRange, Proto } from "../model";
+import { FleetConfig } from "../../components/config/types";
+import { connectivityMatrix, isAllowed, MatrixEntry, matrixSources } from "../../components/firewall/matrix";
+import { FirewallInput } from "../../components/firewall/render";
+import { firewallInputFromConfig } from "../../components/fleet/policy-input";
+import { PortRange, Proto } from "../../components/model";
 
 /**
  * The plan report's data: what a reviewer needs from one stack's config, as plain

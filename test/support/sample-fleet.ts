@@ -1,5 +1,5 @@
-import { HostFacts, RolePolicy } from "../model";
-import { FirewallInput } from "./render";
+import { HostFacts, RolePolicy } from "../../components/model";
+import { FirewallInput } from "../../components/firewall/render";
 
 /**
  * A realistic policy and fleet of any size, shared by the unit tests, the lab suites
