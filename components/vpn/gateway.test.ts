@@ -205,6 +205,31 @@ describe("VpnGateway", () => {
   });
 });
 
+describe("VpnGateway args as Outputs", () => {
+  it("renders the same server config and profiles from Outputs as from plain values", async () => {
+    const plain = new VpnGateway("vpnplain", {
+      gateway: gatewayHandle("gwp", "203.0.113.11"),
+      engineers: ["alice"],
+      vpn,
+      privateCidr: "10.0.0.0/24",
+      dns: ["10.0.0.2"],
+    });
+    const outs = new VpnGateway("vpnouts", {
+      gateway: gatewayHandle("gwo", "203.0.113.11"),
+      engineers: ["alice"],
+      vpn: pulumi.output(vpn),
+      privateCidr: pulumi.output("10.0.0.0/24"),
+      dns: pulumi.output(["10.0.0.2"]),
+    });
+    await Promise.all([value(plain.configure.urn), value(outs.configure.urn)]);
+    const conf = (name: string) => decodeBundle(stdinOf(name))["server.conf"];
+    expect(conf("vpnouts-configure")).toBe(conf("vpnplain-configure"));
+    expect(conf("vpnouts-configure")).toMatch(/^push "route 10\.0\.0\.0 255\.255\.255\.0"$/m);
+    const profile = async (g: VpnGateway) => (await value(g.profiles)).alice.split("<ca>")[0];
+    expect(await profile(outs)).toBe(await profile(plain));
+  });
+});
+
 describe("admittedEngineers", () => {
   it.each([
     ["fleet: openvpn (re)started with the new configuration\nvpn allow-list 0123456789abcdef live in openvpn pid 812, admits: alice,bob\n", ["alice", "bob"]],

@@ -13,18 +13,19 @@ export interface VpnGatewayArgs {
   /**
    * Engineers allowed in, by name (= certificate CN). Plain data, not an Input: each one
    * owns a key and a certificate resource, so the list must be known when the program runs.
+   * (So are `serverName` and `pki`, which the certificates' resources are made from.)
    */
   engineers: readonly string[];
-  vpn: VpnSettings;
+  vpn: pulumi.Input<VpnSettings>;
   /** The private network; the only route pushed to clients. */
-  privateCidr: string;
+  privateCidr: pulumi.Input<string>;
   /** Resolvers pushed to clients (optional). */
-  dns?: string[];
+  dns?: pulumi.Input<string[]>;
   /** CN of the server certificate (default "fleet-vpn"). */
   serverName?: string;
   pki?: Omit<PkiOptions, "serverName">;
-  ciphers?: DataCipher[];
-  tuning?: VpnTuning;
+  ciphers?: pulumi.Input<DataCipher[]>;
+  tuning?: pulumi.Input<VpnTuning>;
 }
 
 /**
@@ -59,18 +60,9 @@ export class VpnGateway extends pulumi.ComponentResource {
 
   constructor(name: string, args: VpnGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fleet:vpn:VpnGateway", name, {}, opts);
-    const vpn = args.vpn;
     this.pki = new VpnPki(name, { engineers: args.engineers, ...args.pki, serverName: args.serverName }, { parent: this });
     const pki = this.pki;
-    const serverInput = {
-      proto: vpn.proto,
-      port: vpn.port,
-      subnet: vpn.subnet,
-      privateCidrs: [args.privateCidr],
-      dns: args.dns,
-      ciphers: args.ciphers,
-      tuning: args.tuning,
-    };
+    const settings = pulumi.output({ vpn: args.vpn, privateCidr: args.privateCidr, dns: args.dns, ciphers: args.ciphers, tuning: args.tuning });
 
     const engineerNames = Object.keys(pki.engineers);
     const creds = pulumi.all(
@@ -89,10 +81,18 @@ export class VpnGateway extends pulumi.ComponentResource {
     this.fingerprints = pulumi.all(Object.fromEntries(engineerNames.map((e) => [e, pki.engineers[e].fingerprint])));
 
     const files = pulumi
-      .all([pki.caCertPem, pki.serverCertPem, pki.serverKeyPem, pki.tlsCryptV2ServerKey, this.fingerprints])
-      .apply(([ca, cert, key, tlsCryptV2ServerKey, fps]) => ({
+      .all([settings, pki.caCertPem, pki.serverCertPem, pki.serverKeyPem, pki.tlsCryptV2ServerKey, this.fingerprints])
+      .apply(([s, ca, cert, key, tlsCryptV2ServerKey, fps]) => ({
         ...renderGatewayBundle({
-          server: serverInput,
+          server: {
+            proto: s.vpn.proto,
+            port: s.vpn.port,
+            subnet: s.vpn.subnet,
+            privateCidrs: [s.privateCidr],
+            dns: s.dns,
+            ciphers: s.ciphers,
+            tuning: s.tuning,
+          },
           caCertPem: ca,
           serverCertPem: cert,
           serverKeyPem: key,
@@ -112,22 +112,22 @@ export class VpnGateway extends pulumi.ComponentResource {
     // The configure step's stdout is secret with its bundle; the line it is read from carries names only.
     this.admitted = pulumi.unsecret(this.configure.stdout.apply((out) => admittedEngineers(gatewayName, out)));
     this.profiles = pulumi.secret(
-      pulumi.all([args.gateway.publicIp, pki.caCertPem, creds]).apply(([host, ca, all]) => {
+      pulumi.all([settings, args.gateway.publicIp, pki.caCertPem, creds]).apply(([s, host, ca, all]) => {
         if (!host) throw new VpnConfigError(`vpn gateway ${gatewayName} has no public address; engineers could not reach it`);
         const out: Record<string, string> = {};
         for (const [engineer, c] of Object.entries(all)) {
           out[engineer] = renderClientProfile({
             engineer,
             remoteHost: host,
-            port: vpn.port,
-            proto: vpn.proto,
+            port: s.vpn.port,
+            proto: s.vpn.proto,
             serverName: pki.serverName,
             caCertPem: ca,
             certPem: c.certPem,
             keyPem: c.keyPem,
             tlsCryptV2Key: c.tlsCryptV2Key,
-            ciphers: args.ciphers,
-            tuning: args.tuning,
+            ciphers: s.ciphers,
+            tuning: s.tuning,
           });
         }
         return out;
