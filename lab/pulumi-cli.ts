@@ -9,7 +9,7 @@ import { randomBytes } from "crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { parseStackYaml } from "../components/config/stack-yaml";
+import { encryptedNote } from "../components/config/stack-yaml";
 import { rawConfigFrom } from "../components/config/load";
 import { parseFleetConfig } from "../components/config/validate";
 import { FleetConfigError } from "../components/config/errors";
@@ -17,7 +17,7 @@ import { pulumiConfigProblems } from "../components/config/pulumi-env";
 import { REPO_ROOT, StackLayout } from "./layout";
 import { CLOUD_NS, cloud, cloudRunning, ensureTenant, tenantEnv, tenantSpec } from "./openstack";
 import { RunResult } from "./sh";
-import { flattenConfig, projectName } from "../scripts/stack-file";
+import { projectName, readStackConfig } from "../scripts/stack-file";
 
 export class PulumiCliError extends Error {}
 
@@ -73,11 +73,11 @@ export async function prepareRealStack(
   log: (l: string) => void,
   opts: { secretKeys?: string[] } = {},
 ): Promise<Record<string, string>> {
-  if (!existsSync(stackFile)) throw new PulumiCliError(`stack file ${stackFile} not found`);
-  const source = parseStackYaml(readFileSync(stackFile, "utf8"), stackFile);
   const project = projectName();
-  // Secure values are encrypted with the source stack's key: a lab stack file holds plain values (flattenConfig says so).
-  const flat = flattenConfig(source, project, stackFile);
+  // Secure values are encrypted with the source stack's key, which the lab's stack has not: they are left out.
+  const { values: source, flat, encryptedKeys } = readStackConfig(stackFile, project);
+  const note = encryptedNote(stackFile, encryptedKeys);
+  if (note) log(`${note}\n`);
   let config;
   try {
     config = parseFleetConfig(rawConfigFrom(flat, project));

@@ -24,6 +24,7 @@ import { PreviewError, summarizePreview } from "./plan/preview";
 import { runPolicies } from "../policy/run";
 import { exitAfterFlush, flag, printHelp, UsageError } from "./cli-support";
 import { stackFilePath } from "./stack-file";
+import { encryptedNote } from "../components/config/stack-yaml";
 
 const ROOT = path.join(__dirname, "..");
 
@@ -80,6 +81,8 @@ export async function plan(
     }
   }
   const head: StackConfig = readStackText(readFileSync(file, "utf8"), file);
+  const note = encryptedNote(file, head.secretKeys);
+  if (note) console.error(note);
 
   const run = await runProgramOffline(head.config, { stack, load: opts.loadProgram });
   const resources = run.resources.map((r) => ({ type: r.type, name: r.name, props: { ...r.inputs, id: r.id } }));

@@ -1,11 +1,11 @@
 /**
- * Reads a Pulumi stack file (`Pulumi.<stack>.yaml`) into the flat config map the SDK takes (`ns:key` -> string;
- * objects JSON-encoded, as the CLI passes them): for the tools that read a stack offline (matrix, plan) and the lab.
+ * Finds and reads a Pulumi stack file (`Pulumi.<stack>.yaml`) for the tools that read a stack offline (matrix,
+ * plan) and the lab, through the one reader (components/config/stack-yaml.ts).
  */
 import { existsSync, readFileSync } from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { parseStackYaml, StackFileError } from "../components/config/stack-yaml";
+import { StackFileConfig, stackFileConfig, StackFileError } from "../components/config/stack-yaml";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -32,21 +32,8 @@ export function stackFilePath(stack: string, override?: string): string {
   return file;
 }
 
-export function readStackConfig(file: string, project: string): Record<string, string> {
+/** A stack file's config, read offline: encrypted values are left out and named (stackFileConfig). */
+export function readStackConfig(file: string, project: string): StackFileConfig {
   if (!existsSync(file)) throw new StackFileError(`stack file ${file} not found`);
-  return flattenConfig(parseStackYaml(readFileSync(file, "utf8"), file), project, file);
-}
-
-export function flattenConfig(config: Record<string, unknown>, project: string, where = "config"): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(config)) {
-    const full = key.includes(":") ? key : `${project}:${key}`;
-    if (value !== null && typeof value === "object" && !Array.isArray(value) && "secure" in value) {
-      throw new StackFileError(
-        `${where}: ${full} is an encrypted secret; it cannot be decrypted offline: give a plain value in a stack file read offline (a lab stack, matrix, plan)`,
-      );
-    }
-    out[full] = typeof value === "string" ? value : JSON.stringify(value);
-  }
-  return out;
+  return stackFileConfig(readFileSync(file, "utf8"), file, project);
 }

@@ -3,6 +3,7 @@ import { parseFleetConfig } from "../components/config/validate";
 import { FleetConfig } from "../components/config/types";
 import { FleetConfigError } from "../components/config/errors";
 import { rawConfigFrom } from "../components/config/load";
+import { encryptedNote } from "../components/config/stack-yaml";
 import { readStackConfig, stackFilePath, projectName } from "./stack-file";
 import { exitAfterFlush, printHelp } from "./cli-support";
 
@@ -10,7 +11,11 @@ export { flag } from "./cli-support";
 
 export function rawConfigOf(stack: string, file?: string): Record<string, unknown> {
   const project = projectName();
-  return rawConfigFrom(readStackConfig(stackFilePath(stack, file), project), project);
+  const where = stackFilePath(stack, file);
+  const read = readStackConfig(where, project);
+  const note = encryptedNote(where, read.encryptedKeys);
+  if (note) console.error(note);
+  return rawConfigFrom(read.flat, project);
 }
 
 export function fleetConfigOf(stack: string, file?: string): FleetConfig {

@@ -27,3 +27,41 @@ export function parseStackYaml(text: string, where: string): Record<string, unkn
   if (config === null || typeof config !== "object" || Array.isArray(config)) throw new StackFileError(`${where}: config: must be a map of keys to values`);
   return config as Record<string, unknown>;
 }
+
+/** A stack file's config as an offline reader gets it (matrix, plan, the lab, the tests). */
+export interface StackFileConfig {
+  /** `ns:key` → value as written (objects stay objects). Encrypted values are left out. */
+  values: Record<string, unknown>;
+  /** The same as the CLI hands them to a program: strings as they are, anything else JSON-encoded. */
+  flat: Record<string, string>;
+  /**
+   * Keys whose values are encrypted (`secure:`), sorted. Only `pulumi` with the stack's secrets provider can read
+   * them, so every offline reader leaves them out and says which: the one rule for secrets here.
+   */
+  encryptedKeys: string[];
+}
+
+const isEncrypted = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v) && "secure" in v;
+
+/** The `config:` map of a stack file's text, keys namespaced with the project where they lack one. */
+export function stackFileConfig(text: string, where: string, project: string): StackFileConfig {
+  const values: Record<string, unknown> = {};
+  const encryptedKeys: string[] = [];
+  for (const [key, value] of Object.entries(parseStackYaml(text, where))) {
+    const full = key.includes(":") ? key : `${project}:${key}`;
+    if (isEncrypted(value)) encryptedKeys.push(full);
+    else values[full] = value;
+  }
+  return { values, flat: flattenConfigValues(values), encryptedKeys: encryptedKeys.sort() };
+}
+
+/** Config values as the CLI hands them to a program (`pulumi.runtime.setAllConfig`). */
+export function flattenConfigValues(values: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+/** One line for a tool that read a stack file offline and had to leave its encrypted values out. */
+export function encryptedNote(where: string, keys: string[]): string | undefined {
+  if (keys.length === 0) return undefined;
+  return `note: ${where}: ${keys.join(", ")} ${keys.length === 1 ? "is" : "are"} encrypted (secure:); only pulumi can read ${keys.length === 1 ? "it" : "them"}, so this run goes without`;
+}

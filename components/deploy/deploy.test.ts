@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { isSecret, secretValue } from "../pulumi/secrets";
 import { decodeBundle, loader } from "../remote/bundle";
 import { ServerHandle } from "../server/handle";
 import { activatedRelease, AppDeploy, AppDeployArgs, deployArgsFromConfig } from "./deploy";
@@ -12,7 +13,6 @@ interface Registered {
   inputs: Record<string, unknown>;
 }
 const registered = new Map<string, Registered>();
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 beforeAll(async () => {
   await pulumi.runtime.setMocks(
@@ -79,9 +79,7 @@ function settle<T>(o: pulumi.Output<T>): Promise<T> {
 }
 
 function unwrap(v: unknown): { secret: boolean; value: unknown } {
-  if (v && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG] !== undefined) {
-    return { secret: true, value: (v as { value: unknown }).value };
-  }
+  if (isSecret(v)) return { secret: true, value: secretValue(v) };
   return { secret: false, value: v };
 }
 

@@ -2,6 +2,7 @@
  * Firewall / RoleSecurityGroups under the Pulumi mock runtime: the wiring from server outputs to
  * per-host bundles, apply -> confirm plumbing, and the Neutron groups derived from the policy.
  */
+import { isSecret, unwrapSecrets } from "../pulumi/secrets";
 import * as pulumi from "@pulumi/pulumi";
 import { decodeBundle } from "../remote/bundle";
 import { ServerHandle } from "../server/handle";
@@ -12,7 +13,6 @@ import { SAMPLE_ROLES, sampleInput } from "../../test/support/sample-fleet";
 import { registrationsSettled } from "../../test/unit/support/settled";
 import { RoleSecurityGroups, ruleResourceName, securityGroupRules } from "./security-groups";
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 type Registered = { type: string; name: string; inputs: Record<string, unknown> };
 const registered: Registered[] = [];
 
@@ -98,9 +98,9 @@ describe("Firewall component", () => {
       expect(confirm.arm_id).toBe(`arm-of-${h.name}-firewall`);
       expect(confirm.hash).toBe(expected[h.name].hash);
       // The connection carries the SSH key: it must still be a secret after we widened the dial limits.
-      const wrapped = confirmCmd.inputs.connection as Record<string, unknown>;
-      expect(wrapped[SECRET_SIG]).toBeDefined();
-      const conn = wrapped.value as { dialErrorLimit: number; perDialTimeout: number; proxy?: { dialErrorLimit: number } };
+      const wrapped = confirmCmd.inputs.connection;
+      expect(isSecret(wrapped)).toBe(true);
+      const conn = unwrapSecrets(wrapped) as { dialErrorLimit: number; perDialTimeout: number; proxy?: { dialErrorLimit: number } };
       // Even if every dial is refused at once (~5 s apart at most), the confirm still dials when the host reverts at 60 s.
       expect(conn.dialErrorLimit * 5).toBeGreaterThanOrEqual(2 * 60);
       expect(conn.perDialTimeout).toBe(10);

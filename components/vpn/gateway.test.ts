@@ -3,6 +3,7 @@
  * PLAIN values (the mock monitor does not apply the provider's additionalSecretOutputs),
  * so every secret asserted here is secret because our components made it so.
  */
+import { isSecret, secretValue } from "../pulumi/secrets";
 import * as pulumi from "@pulumi/pulumi";
 import { generateKeyPairSync, webcrypto, X509Certificate } from "crypto";
 import * as x509 from "@peculiar/x509";
@@ -14,7 +15,6 @@ import { VpnConfigError } from "./render";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 type Registered = { type: string; name: string; inputs: Record<string, unknown> };
 const registered: Registered[] = [];
 
@@ -84,9 +84,9 @@ const vpn = { subnet: "10.8.0.0/24", port: 1194, proto: "udp" as const };
 function stdinOf(commandName: string): string {
   const cmd = registered.find((r) => r.type === "command:remote:Command" && r.name === commandName);
   if (!cmd) throw new Error(`no command ${commandName} registered`);
-  const stdin = cmd.inputs.stdin as { [SECRET_SIG]?: string; value?: string } | string;
-  if (typeof stdin === "string" || stdin[SECRET_SIG] === undefined) throw new Error("the configure bundle was not sent as a secret");
-  return stdin.value!;
+  const stdin = cmd.inputs.stdin;
+  if (!isSecret(stdin)) throw new Error("the configure bundle was not sent as a secret");
+  return String(secretValue(stdin));
 }
 
 describe("VpnPki", () => {

@@ -2,6 +2,7 @@
  * The audit reads what to check from the stack's record of what `up` ran: here, the real program run offline on the
  * dev stack, so the bundles are the very ones the hosts get.
  */
+import { wrapSecret } from "../../components/pulumi/secrets";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { readStackText } from "../plan/stack";
@@ -53,7 +54,7 @@ describe("fromStackExport", () => {
             urn: "urn:pulumi:prod::fleet::fleet:index:Fleet$command:remote:Command::gw-1-ready",
             type: "command:remote:Command",
             inputs: {
-              connection: { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", plaintext: '{"host":"198.51.100.7","privateKey":"K"}' },
+              connection: wrapSecret({ host: "198.51.100.7", privateKey: "K" }, "state"),
             },
           },
         ],

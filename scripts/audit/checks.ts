@@ -3,6 +3,7 @@
  * connection (pinned host key included) and stdin bundle, and each instance's user data. Works on the lab's state
  * and on `pulumi stack export --show-secrets` alike, so the audit checks exactly what `pulumi up` last ran.
  */
+import { unwrapSecrets } from "../../components/pulumi/secrets";
 import { parse } from "yaml";
 import { BundleFiles, decodeBundle, remoteScript } from "../../components/remote/bundle";
 import { SSHD_DROP_IN } from "../../components/server/cloud-init";
@@ -30,23 +31,14 @@ export interface HostAudit {
   repairs: { firewall?: { apply: RecordedCommand; confirm: RecordedCommand }; vpn?: RecordedCommand; deploy?: RecordedCommand };
 }
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-
-/** Secrets as `pulumi stack export --show-secrets` writes them: {sig, plaintext: JSON}. */
-function plain(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(plain);
-  if (v && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    if (SECRET_SIG in o) return plain("plaintext" in o ? JSON.parse(String(o.plaintext)) : o.value);
-    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, plain(x)]));
-  }
-  return v;
-}
-
 /** Resources of a `pulumi stack export` document (names from the URN's last part). */
 export function fromStackExport(doc: unknown): StateResource[] {
   const resources = ((doc as { deployment?: { resources?: unknown[] } }).deployment?.resources ?? []) as Record<string, unknown>[];
-  return resources.map((r) => ({ type: String(r.type), name: String(r.urn).split("::").pop()!, inputs: plain(r.inputs ?? {}) as Record<string, unknown> }));
+  return resources.map((r) => ({
+    type: String(r.type),
+    name: String(r.urn).split("::").pop()!,
+    inputs: unwrapSecrets(r.inputs ?? {}) as Record<string, unknown>,
+  }));
 }
 
 function recorded(r: StateResource | undefined): RecordedCommand | undefined {

@@ -1,4 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
+import { unwrapSecrets, wrapSecret } from "../../components/pulumi/secrets";
+import { flattenConfigValues } from "../../components/config/stack-yaml";
 import * as path from "path";
 import { MockCloud } from "./cloud";
 import * as tlsEmu from "./tls";
@@ -32,19 +34,6 @@ export class OfflineRunError extends Error {
   }
 }
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
-
-function unwrapSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(unwrapSecrets);
-  if (value && typeof value === "object") {
-    const o = value as Record<string, unknown>;
-    if (SECRET_SIG in o) return unwrapSecrets(o.value);
-    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, unwrapSecrets(v)]));
-  }
-  return value;
-}
-
 const TLS: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   "tls:index/privateKey:PrivateKey": tlsEmu.privateKey,
   "tls:index/selfSignedCert:SelfSignedCert": tlsEmu.selfSignedCert,
@@ -61,7 +50,7 @@ async function fabricate(cloud: MockCloud, type: string, name: string, inputs: R
     const plain = unwrapSecrets(inputs) as Record<string, unknown>;
     const out = { ...plain, ...(await tls(plain)) };
     const secrets = tlsEmu.TLS_SECRET_OUTPUTS[type] ?? [];
-    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, secrets.includes(k) ? { [SECRET_SIG]: SECRET_VALUE, value: v } : v]));
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, secrets.includes(k) ? wrapSecret(v) : v]));
   }
   const made = cloud.outputs(type, name, inputs);
   if (made) return made;
@@ -72,13 +61,6 @@ async function fabricate(cloud: MockCloud, type: string, name: string, inputs: R
     default:
       return { ...inputs };
   }
-}
-
-/** The stack file's `config:` map flattened as the CLI hands it to a program. */
-function flatConfig(config: Record<string, unknown>): Record<string, string> {
-  const flat: Record<string, string> = {};
-  for (const [k, v] of Object.entries(config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
-  return flat;
 }
 
 function freshRequire(program: string): Record<string, unknown> | Promise<Record<string, unknown>> {
@@ -151,7 +133,7 @@ export async function runProgramOffline(config: Record<string, unknown>, opts: O
       // What the CLI names the organization of a stack in a self-managed (file) backend.
       "organization",
     );
-    pulumi.runtime.setAllConfig(flatConfig(config), []);
+    pulumi.runtime.setAllConfig(flattenConfigValues(config), []);
     const program = opts.program ?? PROGRAM;
     let mod: Record<string, unknown>;
     try {

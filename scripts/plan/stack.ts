@@ -1,4 +1,4 @@
-import { parseStackYaml, StackFileError } from "../../components/config/stack-yaml";
+import { stackFileConfig, StackFileError } from "../../components/config/stack-yaml";
 import { FleetConfig } from "../../components/config/types";
 import { parseFleetConfig } from "../../components/config/validate";
 
@@ -13,22 +13,12 @@ export interface StackConfig {
 
 export { StackFileError };
 
-const isSecure = (v: unknown) => v !== null && typeof v === "object" && !Array.isArray(v) && "secure" in v;
-
 export function readStackText(text: string, where: string, project = "fleet"): StackConfig {
-  const raw = parseStackYaml(text, where);
-  const config: Record<string, unknown> = {};
-  const secretKeys: string[] = [];
-  const fleetRaw: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(raw)) {
-    const full = key.includes(":") ? key : `${project}:${key}`;
-    if (isSecure(value)) {
-      secretKeys.push(full);
-      continue;
-    }
-    config[full] = value;
-    const [ns, name] = full.split(":");
-    if (ns === project) fleetRaw[name] = value;
-  }
-  return { config, secretKeys: secretKeys.sort(), fleet: parseFleetConfig(fleetRaw) };
+  const { values, encryptedKeys } = stackFileConfig(text, where, project);
+  const fleetRaw = Object.fromEntries(
+    Object.entries(values)
+      .filter(([k]) => k.startsWith(`${project}:`))
+      .map(([k, v]) => [k.slice(project.length + 1), v]),
+  );
+  return { config: values, secretKeys: encryptedKeys, fleet: parseFleetConfig(fleetRaw) };
 }

@@ -1,3 +1,4 @@
+import { wrapSecret } from "../../components/pulumi/secrets";
 import { applyRecovery, CloudObjects, PendingOperation, pendingUserData, planRecovery } from "./plan";
 
 const urn = (type: string, name: string) => `urn:pulumi:prod::fleet::fleet:fleet:Fleet$fleet:server:Server$${type}::${name}`;
@@ -117,8 +118,7 @@ describe("planRecovery: what an interrupted up left pending, matched to what the
 });
 
 describe("an adopted server's user data", () => {
-  const sig = "4dabf18193072939515e22adb298388d";
-  const shown = (plaintext: string) => ({ [sig]: "1b47061264138c4ac30d75fd1eb44270", plaintext: JSON.stringify(plaintext) });
+  const shown = (plaintext: string) => wrapSecret(plaintext, "state");
 
   it("is read, in plaintext, only from the pending instance creates of an export with the secrets shown", () => {
     const server = creating(INSTANCE, "app-1", { name: "app-1", userData: shown("#cloud-config\nhostname: app-1\n") });

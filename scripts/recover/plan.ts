@@ -6,10 +6,7 @@
  */
 
 import { createHash } from "crypto";
-
-/** How a state file marks a secret (pulumi sdk/go/common/resource/sig): `stack import` encrypts the plaintext. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+import { unwrapSecrets, wrapSecret } from "../../components/pulumi/secrets";
 
 /**
  * The plaintext user data of each pending instance create, from a `pulumi stack export --show-secrets` document
@@ -19,11 +16,8 @@ export function pendingUserData(ops: PendingOperation[]): Record<string, string>
   const out: Record<string, string> = {};
   for (const o of ops) {
     if (o.type !== "creating" || o.resource.type !== "openstack:compute/instance:Instance") continue;
-    const v = o.resource.inputs?.userData;
+    const v = unwrapSecrets(o.resource.inputs?.userData);
     if (typeof v === "string") out[o.resource.urn] = v;
-    else if (v && typeof v === "object" && typeof (v as { plaintext?: unknown }).plaintext === "string") {
-      out[o.resource.urn] = JSON.parse((v as { plaintext: string }).plaintext) as string;
-    }
   }
   return out;
 }
@@ -182,7 +176,7 @@ export function applyRecovery<D extends { resources?: unknown[]; pending_operati
       const ud = userData[o.resource.urn];
       // The provider keeps user data as its SHA-1 in hex (a StateFunc); a record with the data itself would differ
       // from every new diff and replace the server. The hash stays a secret, as the provider's output is.
-      if (ud !== undefined) outputs.userData = { [SECRET_SIG]: SECRET_VALUE, plaintext: JSON.stringify(createHash("sha1").update(ud).digest("hex")) };
+      if (ud !== undefined) outputs.userData = wrapSecret(createHash("sha1").update(ud).digest("hex"), "state");
       return { ...o.resource, id: ids.get(o.resource.urn), outputs };
     });
   return {

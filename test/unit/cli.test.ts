@@ -3,7 +3,7 @@
  * survives a pipe at any size (a process that exits before stdout drains loses all past 64 KiB).
  */
 import { spawnSync } from "child_process";
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
 import * as os from "os";
 import * as path from "path";
 
@@ -61,5 +61,26 @@ describe("npm run audit without a stack record", () => {
     });
     expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 2, stdout: "" });
     expect(r.stderr).toMatch(message);
+  });
+});
+
+describe("the offline tools on a stack whose config has an encrypted value", () => {
+  // As `pulumi config set --secret fleet:appEnv ...` leaves it in a real stack file.
+  const dir = mkdtempSync(path.join(os.tmpdir(), "secret-stack-"));
+  const file = path.join(dir, "Pulumi.real.yaml");
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  beforeAll(() => {
+    const dev = readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
+    writeFileSync(file, `${dev.trimEnd()}\n  fleet:appEnv:\n    secure: v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n`);
+  });
+
+  it.each([
+    ["matrix", [TSX, "scripts/matrix.ts", "--config-file", file], /^from\s+to\s+22\/tcp/],
+    ["plan", [TSX, "scripts/plan.ts", "--config-file", file, "--out", path.join(dir, "plan")], /^wrote .*plan\.md/],
+  ])("npm run %s works, and says it went without the encrypted key", (_name, argv, out) => {
+    const r = spawnSync(argv[0] as string, argv.slice(1) as string[], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(out);
+    expect(r.stderr).toContain("fleet:appEnv is encrypted (secure:)");
   });
 });

@@ -3,6 +3,7 @@
  * registration the CLI's policy host uses, it serves the analyzer protocol; we call it
  * over gRPC like the engine does during `pulumi preview --policy-pack policy`.
  */
+import { wrapSecret } from "../../components/pulumi/secrets";
 import { ChildProcess, spawn } from "child_process";
 import * as grpc from "@grpc/grpc-js";
 import * as path from "path";
@@ -77,10 +78,9 @@ describe("the policy pack served to the engine", () => {
 
   it("sees through secrets: a non-AEAD cipher inside the secret stdin bundle of the VPN command is flagged", async () => {
     const conf = "port 1194\ndata-ciphers AES-256-GCM:BF-CBC\nallow-compression no\n";
-    const secret = (value: string) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });
     const props = (c: string) => ({
       connection: { host: "203.0.113.5", hostKey: "ssh-ed25519 AAAA" },
-      stdin: secret(encodeBundle({ "server.conf": c, "main.sh": "#!/bin/bash\n" })),
+      stdin: wrapSecret(encodeBundle({ "server.conf": c, "main.sh": "#!/bin/bash\n" })),
     });
     expect(await analyze("command:remote:Command", "vpn-configure", props(conf))).toEqual([
       { policy: "vpn-aead-ciphers-only", message: expect.stringContaining("BF-CBC, which is not AEAD") },

@@ -4,17 +4,14 @@
  * returned as secrets, as the real tls provider marks them (the mock monitor does not
  * apply additionalSecretOutputs by itself).
  */
+import { isSecret, secretValue, unwrapSecrets, wrapSecret } from "../../../components/pulumi/secrets";
 import * as pulumi from "@pulumi/pulumi";
 import { decodeBundle } from "../../../components/remote/bundle";
 import { readFileSync } from "fs";
 import * as path from "path";
-import { parseStackYaml } from "../../../components/config/stack-yaml";
+import { flattenConfigValues, parseStackYaml } from "../../../components/config/stack-yaml";
 import { MockCloud } from "../../../scripts/offline/cloud";
 import * as tlsEmu from "../../../scripts/offline/tls";
-
-export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
-const secret = (value: unknown) => ({ [SECRET_SIG]: SECRET_VALUE, value });
 
 export interface Registered {
   type: string;
@@ -60,7 +57,7 @@ async function outputsFor(type: string, name: string, inputs: Record<string, unk
       tlsCache.set(key, out);
     }
     const secrets = tlsEmu.TLS_SECRET_OUTPUTS[type] ?? [];
-    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, secrets.includes(k) ? secret(v) : v]));
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, secrets.includes(k) ? wrapSecret(v) : v]));
   }
   const made = cloud.outputs(type, name, inputs);
   if (made) return made;
@@ -167,9 +164,7 @@ export function stackConfig(file = "Pulumi.dev.yaml"): Record<string, unknown> {
 }
 
 export function setConfig(config: Record<string, unknown>): void {
-  const flat: Record<string, string> = {};
-  for (const [k, v] of Object.entries(config)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
-  pulumi.runtime.setAllConfig(flat, []);
+  pulumi.runtime.setAllConfig(flattenConfigValues(config), []);
 }
 
 /**
@@ -191,21 +186,13 @@ export function strings(value: unknown, inSecret = false, out: { s: string; secr
   if (typeof value === "string") out.push({ s: value, secret: inSecret });
   else if (Array.isArray(value)) value.forEach((v) => strings(v, inSecret, out));
   else if (value && typeof value === "object") {
-    const o = value as Record<string, unknown>;
-    const isSecret = o[SECRET_SIG] === SECRET_VALUE;
-    for (const [k, v] of Object.entries(o)) if (k !== SECRET_SIG) strings(v, inSecret || isSecret, out);
+    if (isSecret(value)) strings(secretValue(value), true, out);
+    else for (const v of Object.values(value)) strings(v, inSecret, out);
   }
   return out;
 }
 
-export function unwrap(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(unwrap);
-  if (value && typeof value === "object") {
-    const o = value as Record<string, unknown>;
-    if (o[SECRET_SIG] === SECRET_VALUE) return unwrap(o.value);
-    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, unwrap(v)]));
-  }
-  return value;
-}
+/** A registration's inputs with every secret replaced by its value. */
+export const unwrap = unwrapSecrets;
 
 export { registrationsSettled } from "./settled";
