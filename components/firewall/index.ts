@@ -10,4 +10,4 @@ export type { FirewallInput, HostFirewall } from "./render";
 export { connectivityMatrix, formatMatrix, isAllowed, policyPorts, policySegments, matrixSources } from "./matrix";
 export type { MatrixEntry } from "./matrix";
 export { applyFiles, confirmFiles } from "./bundle-files";
-export { FirewallInputError } from "./addresses";
+export { FirewallInputError } from "./errors";

@@ -1,6 +1,6 @@
 import { Proto } from "../model";
 import { alignColumns } from "../text/columns";
-import { canonicalCidr, within } from "./addresses";
+import { canonicalCidr, within } from "../network/addressing";
 import { effectiveRules, EffectiveRule, SourceRef } from "./policy";
 import { FirewallInput } from "./render";
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { HostFacts } from "../model";
-import { FirewallInputError } from "./addresses";
+import { FirewallInputError } from "./errors";
 import { FirewallInput, renderFleetFirewalls, renderHostFirewall, rolesReadBy, ruleCount } from "./render";
 import { sampleInput } from "../../test/support/sample-fleet";
 

@@ -1,7 +1,20 @@
 import { createHash } from "crypto";
 import { HostFacts, PortRange, RolePolicy, VpnSettings } from "../model";
-import { canonicalCidr, Family, familyOf, FirewallInputError, ipsetNets, sortAddresses } from "./addresses";
+import { canonicalCidr, Family, familyOf, sortAddresses } from "../network/addressing";
+import { FirewallInputError } from "./errors";
 import { effectiveRules, EffectiveRule, policyErrors, SourceRef, sourceRoles } from "./policy";
+
+/**
+ * ipset hash:net rejects a /0 prefix, so "everywhere" becomes its two halves.
+ * Everything else passes through canonicalised.
+ */
+export function ipsetNets(cidr: string): string[] {
+  const c = canonicalCidr(cidr);
+  if (!c) throw new FirewallInputError(`not a CIDR: ${JSON.stringify(cidr)}`);
+  if (c.cidr === "0.0.0.0/0") return ["0.0.0.0/1", "128.0.0.0/1"];
+  if (c.cidr === "::/0") return ["::/1", "8000::/1"];
+  return [c.cidr];
+}
 
 /**
  * Pure renderer: policy + the servers' addresses -> per host an `ipset restore` file

@@ -2,7 +2,7 @@ import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import { PortRange, Proto, RolePolicy, VpnSettings } from "../model";
-import { canonicalCidr } from "./addresses";
+import { canonicalCidr } from "../network/addressing";
 import { effectiveRules } from "./policy";
 
 /**

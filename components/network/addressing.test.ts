@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { allocationPools, cidrsOverlap, inServerRange, isCidr, serverCapacity, standInAddresses } from "./addressing";
+import { addressAndMask, allocationPools, cidrsOverlap, inServerRange, isCidr, networkProblem, serverCapacity, standInAddresses } from "./addressing";
 
 describe("addressing", () => {
   it.each([
@@ -89,4 +89,24 @@ describe("addressing", () => {
       { numRuns: 60 },
     );
   });
+});
+
+describe("networkProblem", () => {
+  it.each([
+    ["10.8.0.0/24", undefined],
+    ["10.8.0.1/24", "is not a network address (did you mean 10.8.0.0/24?)"],
+    ["10.8.0.0", "needs a prefix length"],
+    ["banana", "is not an IPv4 CIDR"],
+    ["10.8.0.0/33", "is not an IPv4 CIDR"],
+    ["10.8.0.0/24/1", "is not an IPv4 CIDR"],
+    ["fd00::/64", "is not an IPv4 CIDR"],
+  ])("%s: %s", (cidr, problem) => expect(networkProblem(cidr)).toBe(problem));
+});
+
+describe("addressAndMask", () => {
+  it.each([
+    ["10.8.0.0/24", "10.8.0.0 255.255.255.0"],
+    ["10.20.0.0/20", "10.20.0.0 255.255.240.0"],
+    ["0.0.0.0/0", "0.0.0.0 0.0.0.0"],
+  ])("%s is %s", (cidr, form) => expect(addressAndMask(cidr)).toBe(form));
 });

@@ -1,6 +1,9 @@
-import { Address4 } from "ip-address";
+import { Address4, Address6 } from "ip-address";
 
-/** Pure IPv4 address math for the private network and the VPN subnet (ip-address does the parsing). */
+/**
+ * The one home of address math (ip-address does the parsing): IPv4 networks for the private network and the VPN
+ * subnet, and IPv4 and IPv6 addresses and CIDRs for the firewall's allow-lists.
+ */
 
 /**
  * First host offset of the servers' range, where Neutron allocates and where a config may pin an address: .1 is the
@@ -14,6 +17,26 @@ export function parseCidr(cidr: string): Address4 | undefined {
   const a = new Address4(cidr);
   // A network must be written as its own base address (10.0.0.0/24, not 10.0.0.7/24).
   return a.startAddress().address === a.addressMinusSuffix ? a : undefined;
+}
+
+/**
+ * What is wrong with a network written as IPv4 CIDR, for an error message after the key and the value; undefined
+ * when nothing is.
+ */
+export function networkProblem(cidr: string): string | undefined {
+  const [ip, len, ...rest] = cidr.split("/");
+  if (!isIpv4(ip) || rest.length > 0 || (len !== undefined && !/^\d{1,2}$/.test(len)) || !Address4.isValid(cidr)) return "is not an IPv4 CIDR";
+  if (len === undefined) return "needs a prefix length";
+  const a = new Address4(cidr);
+  if (a.startAddress().address !== a.addressMinusSuffix) return `is not a network address (did you mean ${a.startAddress().correctForm()}/${a.subnetMask}?)`;
+  return undefined;
+}
+
+/** OpenVPN's form of a network: `10.8.0.0 255.255.255.0`. */
+export function addressAndMask(cidr: string): string {
+  const a = parseCidr(cidr);
+  if (!a) throw new Error(`not a network CIDR: ${cidr}`);
+  return `${a.startAddress().correctForm()} ${Address4.fromBigInt(a.subnetMaskAddress().bigInt()).correctForm()}`;
 }
 
 export function isCidr(cidr: string): boolean {
@@ -106,4 +129,46 @@ export function standInAddresses(cidr: string, servers: { privateIp?: string }[]
     if (pool >= pools.length) throw new Error(`${servers.length} servers do not fit in ${cidr}`);
     return Address4.fromBigInt(next++).address;
   });
+}
+
+export type Family = 4 | 6;
+
+/** 4 or 6 for an address or CIDR of that family, else undefined. */
+export function familyOf(addr: string): Family | undefined {
+  const bare = addr.split("/")[0];
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(bare) && Address4.isValid(addr)) return 4;
+  if (bare.includes(":") && Address6.isValid(addr)) return 6;
+  return undefined;
+}
+
+/** A CIDR of either family in canonical form, or undefined if it is not one (a bare address counts as /32 or /128). */
+export function canonicalCidr(cidr: string): { family: Family; cidr: string } | undefined {
+  const family = familyOf(cidr);
+  if (family === undefined) return undefined;
+  const a = family === 4 ? new Address4(cidr) : new Address6(cidr);
+  return { family, cidr: `${a.startAddress().correctForm()}/${a.subnetMask}` };
+}
+
+function bigOf(addr: string): bigint {
+  return familyOf(addr) === 6 ? new Address6(addr).bigInt() : new Address4(addr).bigInt();
+}
+
+/** Numeric order (10.0.0.9 before 10.0.0.10), then by prefix length; dedups. */
+export function sortAddresses(addrs: string[]): string[] {
+  const key = (a: string) => {
+    const [ip, len = "999"] = a.split("/");
+    return { n: bigOf(ip), len: Number(len) };
+  };
+  return [...new Set(addrs)]
+    .map((a) => ({ a, k: key(a) }))
+    .sort((x, y) => (x.k.n < y.k.n ? -1 : x.k.n > y.k.n ? 1 : x.k.len - y.k.len))
+    .map((x) => x.a);
+}
+
+/** True when addr (an address or CIDR) lies inside cidr; families must match. */
+export function within(addr: string, cidr: string): boolean {
+  const fa = familyOf(addr);
+  if (fa === undefined || fa !== familyOf(cidr)) return false;
+  if (fa === 4) return new Address4(addr).isInSubnet(new Address4(cidr));
+  return new Address6(addr).isInSubnet(new Address6(cidr));
 }

@@ -3,7 +3,7 @@
  * fingerprint allow-list, ccd files and the data files of the vpn-configure bundle.
  * No Pulumi here: plain data in, byte-identical text out.
  */
-import { Address4 } from "ip-address";
+import { addressAndMask, cidrsOverlap, isIpv4, networkProblem, parseCidr } from "../network/addressing";
 import { Proto } from "../model";
 
 export { tlsCryptV2ClientKeyFrom, tlsCryptV2ServerKeyFrom } from "./tlsCrypt";
@@ -98,26 +98,9 @@ export function checkEngineerName(name: string): string {
   return name;
 }
 
-function parseNetwork(key: string, cidr: string): Address4 {
-  let a: Address4;
-  try {
-    a = new Address4(cidr);
-  } catch {
-    throw new VpnConfigError(`${key} ${JSON.stringify(cidr)} is not an IPv4 CIDR`);
-  }
-  if (!cidr.includes("/")) throw new VpnConfigError(`${key} ${JSON.stringify(cidr)} needs a prefix length`);
-  if (a.startAddress().correctForm() !== a.correctForm()) {
-    throw new VpnConfigError(`${key} ${JSON.stringify(cidr)} is not a network address (did you mean ${a.startAddress().correctForm()}/${a.subnetMask}?)`);
-  }
-  return a;
-}
-
-function overlaps(a: Address4, b: Address4): boolean {
-  return a.isInSubnet(b) || b.isInSubnet(a);
-}
-
-function netmask(a: Address4): string {
-  return `${a.startAddress().correctForm()} ${Address4.fromBigInt(a.subnetMaskAddress().bigInt()).correctForm()}`;
+function checkNetwork(key: string, cidr: string): void {
+  const problem = networkProblem(cidr);
+  if (problem) throw new VpnConfigError(`${key} ${JSON.stringify(cidr)} ${problem}`);
 }
 
 function checkPort(port: number): void {
@@ -163,16 +146,17 @@ const HEADER = "# Rendered by openstack-fleet (components/vpn/render.ts); change
 
 export function renderServerConfig(input: ServerConfigInput): string {
   checkPort(input.port);
-  const subnet = parseNetwork("vpn.subnet", input.subnet);
-  if (subnet.subnetMask > 29) throw new VpnConfigError(`vpn.subnet ${input.subnet} is too small for a client pool`);
+  checkNetwork("vpn.subnet", input.subnet);
+  const subnet = input.subnet;
+  if (parseCidr(subnet)!.subnetMask > 29) throw new VpnConfigError(`vpn.subnet ${subnet} is too small for a client pool`);
   if (input.privateCidrs.length === 0) throw new VpnConfigError("vpn private routes: at least the private network is needed");
-  const routes = [...new Set(input.privateCidrs)].sort().map((c) => {
-    const net = parseNetwork("network.cidr", c);
-    if (overlaps(net, subnet)) throw new VpnConfigError(`vpn.subnet ${input.subnet} overlaps the private network ${c}`);
-    return net;
-  });
+  const routes = [...new Set(input.privateCidrs)].sort();
+  for (const c of routes) {
+    checkNetwork("network.cidr", c);
+    if (cidrsOverlap(c, subnet)) throw new VpnConfigError(`vpn.subnet ${subnet} overlaps the private network ${c}`);
+  }
   for (const d of input.dns ?? []) {
-    if (!Address4.isValid(d) || d.includes("/")) throw new VpnConfigError(`vpn dns server ${JSON.stringify(d)} is not an IPv4 address`);
+    if (!isIpv4(d)) throw new VpnConfigError(`vpn dns server ${JSON.stringify(d)} is not an IPv4 address`);
   }
   const p = VPN_PATHS;
   const dir = p.configDir;
@@ -186,7 +170,7 @@ export function renderServerConfig(input: ServerConfigInput): string {
     "dev tun",
     // subnet topology: one address per client, and what DCO requires.
     "topology subnet",
-    `server ${netmask(subnet)}`,
+    `server ${addressAndMask(subnet)}`,
     `max-clients ${maxClients}`,
     // ECDHE only: no finite-field DH parameters to generate or keep.
     "dh none",
@@ -219,7 +203,7 @@ export function renderServerConfig(input: ServerConfigInput): string {
     ...(input.proto === "udp" ? ["explicit-exit-notify 1"] : []),
     ...tuningLines(input.tuning ?? DEFAULT_TUNING, input.proto, true),
     // Split tunnel: only the private network goes through the VPN; never redirect-gateway.
-    ...routes.map((r) => `push "route ${netmask(r)}"`),
+    ...routes.map((r) => `push "route ${addressAndMask(r)}"`),
     ...(input.dns ?? []).map((d, i) => `push "dns server ${i} address ${d}"`),
     "verb 3",
   ];
