@@ -238,7 +238,7 @@ describe("deployArgsFromConfig", () => {
 });
 
 describe("activatedRelease", () => {
-  // The lines deploy-activate.sh prints once the health check passed (scripts/remote/deploy-activate.sh).
+  // The lines deploy-activate.sh prints once the health check passed (components/deploy/deploy-activate.sh).
   it.each([
     ["shop on app-1: release fff47df0723cc67b is live (first release)", "fff47df0723cc67b"],
     ["shop on app-1: release v2 is live (previous: v1)", "v2"],

@@ -1,5 +1,5 @@
 import { createHash } from "crypto";
-import { existsSync, readFileSync } from "fs";
+import { existsSync, readdirSync, readFileSync } from "fs";
 import * as path from "path";
 
 /**
@@ -51,13 +51,41 @@ export function loader(op: ScriptOp): string {
   );
 }
 
-/** scripts/remote at the package root: two levels up from the sources, three from the build (dist/components/remote). */
-export const REMOTE_SCRIPTS_DIR =
-  [path.join(__dirname, "..", "..", "scripts", "remote"), path.join(__dirname, "..", "..", "..", "scripts", "remote")].find((d) =>
-    existsSync(path.join(d, "lib.sh")),
-  ) ?? path.join(__dirname, "..", "..", "scripts", "remote");
+/**
+ * The components' folder: beside this one in the sources, and from the build (dist/components/remote) the package's
+ * own components/ (the package ships the scripts there; tsc does not copy them).
+ */
+const COMPONENTS_DIR =
+  [path.join(__dirname, ".."), path.join(__dirname, "..", "..", "..", "components")].find((d) => existsSync(path.join(d, "remote", "lib.sh"))) ??
+  path.join(__dirname, "..");
 
-/** Reads a repo script (scripts/remote/<name>.sh) to ship as a bundle's main.sh. */
+/**
+ * Every script that runs on a host lives in the folder of its concept (components/firewall/firewall-apply.sh,
+ * components/remote/lib.sh): name → path, found once. Names are unique across the folders.
+ */
+let scripts: Map<string, string> | undefined;
+function scriptIndex(): Map<string, string> {
+  if (scripts) return scripts;
+  scripts = new Map();
+  for (const dir of readdirSync(COMPONENTS_DIR, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+    for (const f of readdirSync(path.join(COMPONENTS_DIR, dir.name)).filter((n) => n.endsWith(".sh"))) {
+      const name = f.slice(0, -3);
+      const other = scripts.get(name);
+      if (other) throw new Error(`two remote scripts named ${name}: ${other} and ${path.join(dir.name, f)}`);
+      scripts.set(name, path.join(dir.name, f));
+    }
+  }
+  return scripts;
+}
+
+/** The path of a remote script by name, relative to the package root (for messages and tests). */
+export function remoteScriptPath(name: string): string {
+  const rel = scriptIndex().get(name);
+  if (!rel) throw new Error(`no remote script named ${name} in components/*/`);
+  return path.join("components", rel);
+}
+
+/** Reads a remote script (components/<concept>/<name>.sh) to ship in a bundle or user data. */
 export function remoteScript(name: string): string {
-  return readFileSync(path.join(REMOTE_SCRIPTS_DIR, `${name}.sh`), "utf8");
+  return readFileSync(path.join(COMPONENTS_DIR, path.relative("components", remoteScriptPath(name))), "utf8");
 }

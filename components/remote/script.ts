@@ -6,7 +6,7 @@ export type Connection = command.types.input.remote.ConnectionArgs;
 
 export interface ScriptCommandArgs {
   connection: pulumi.Input<Connection>;
-  /** Name of a repo script, scripts/remote/<script>.sh, shipped as main.sh. */
+  /** Name of a remote script (components/<concept>/<script>.sh, remoteScript), shipped as main.sh. */
   script: string;
   /** Data files for the script. Values may be secrets; they travel on stdin. */
   files?: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -21,7 +21,7 @@ export interface ScriptCommandArgs {
   machine?: pulumi.Input<string>;
 }
 
-/** scripts/remote/lib.sh rides along in every bundle, so scripts can source "$1/lib.sh". */
+/** components/remote/lib.sh rides along in every bundle, so scripts can source "$1/lib.sh". */
 const LIB = "lib.sh";
 
 /**

@@ -46,11 +46,11 @@ describe("renderCloudInit", () => {
 
   describe("with a data volume", () => {
     const doc = () => parse(renderCloudInit({ ...base, volume: VOLUME }));
-    it("hands fleet-volume its device, mount point and filesystem, and installs the script from scripts/remote", () => {
+    it("hands fleet-volume its device, mount point and filesystem, and installs the script from components/server", () => {
       const files = doc().write_files as { path: string; content: string }[];
       expect(files.find((f) => f.path === "/etc/fleet/volume")!.content).toBe(`${VOLUME.device} /srv/data xfs\n`);
       expect(files.find((f) => f.path === "/usr/local/sbin/fleet-volume")!.content).toBe(
-        readFileSync(path.join(__dirname, "..", "..", "scripts", "remote", "fleet-volume.sh"), "utf8"),
+        readFileSync(path.join(__dirname, "fleet-volume.sh"), "utf8"),
       );
       expect(doc().packages).toContain("xfsprogs");
     });

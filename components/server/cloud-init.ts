@@ -1,7 +1,5 @@
-import { readFileSync } from "fs";
-import * as path from "path";
 import { stringify } from "yaml";
-import { REMOTE_SCRIPTS_DIR } from "../remote/bundle";
+import { remoteScript } from "../remote/bundle";
 
 export interface CloudInitInput {
   hostname: string;
@@ -15,7 +13,7 @@ export interface CloudInitInput {
   allowTcpForwarding: boolean;
   /** Static routes, e.g. the VPN subnet via the gateway. */
   routes: { to: string; via: string }[];
-  /** A data volume to format when empty and mount (scripts/remote/fleet-volume.sh). */
+  /** A data volume to format when empty and mount (components/server/fleet-volume.sh). */
   volume?: { device: string; mountPoint: string; filesystem: string };
 }
 
@@ -85,7 +83,6 @@ const NO_SYSTEMD_BOOT = [
   '[ ! -f "$v" ] || bash "$v" || echo "fleet: starting openvpn at boot failed" >&2',
 ].join(" ");
 
-const script = (name: string) => readFileSync(path.join(REMOTE_SCRIPTS_DIR, `${name}.sh`), "utf8");
 
 /** Pure: the #cloud-config user-data of one server. Same input, same bytes. */
 export function renderCloudInit(input: CloudInitInput): string {
@@ -119,11 +116,11 @@ export function renderCloudInit(input: CloudInitInput): string {
         owner: "root:root",
         content: routes.map((r) => `${r.to} ${r.via}\n`).join(""),
       },
-      { path: "/usr/local/sbin/fleet-routes", permissions: "0755", owner: "root:root", content: script("fleet-routes") },
+      { path: "/usr/local/sbin/fleet-routes", permissions: "0755", owner: "root:root", content: remoteScript("fleet-routes") },
       ...(v
         ? [
             { path: "/etc/fleet/volume", permissions: "0644", owner: "root:root", content: `${v.device} ${v.mountPoint} ${v.filesystem}\n` },
-            { path: "/usr/local/sbin/fleet-volume", permissions: "0755", owner: "root:root", content: script("fleet-volume") },
+            { path: "/usr/local/sbin/fleet-volume", permissions: "0755", owner: "root:root", content: remoteScript("fleet-volume") },
           ]
         : []),
     ],

@@ -40,7 +40,7 @@ export function admittedEngineers(gateway: string, stdout: string): string[] {
 
 /**
  * The OpenVPN gateway: PKI, server config and admission lists installed by
- * scripts/remote/vpn-configure.sh, and one inline profile per engineer (secret).
+ * components/vpn/vpn-configure.sh, and one inline profile per engineer (secret).
  * Removing an engineer re-runs the script, which drops their live session.
  */
 export class VpnGateway extends pulumi.ComponentResource {

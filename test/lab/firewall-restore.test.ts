@@ -46,7 +46,7 @@ describeLab(
 
       it("re-applying through the scripts' jump filter keeps exactly one jump per chain", () => {
         const script = 'set -e; . "$1"; f=$(mktemp); cat >"$f"; fw_strip_existing_jumps "$f" iptables | iptables-restore -w --noflush; rm -f "$f"';
-        const r = run(inNs(ns, ["bash", "-c", script, "strip", `${process.cwd()}/scripts/remote/firewall-lib.sh`]), fw.rulesV4);
+        const r = run(inNs(ns, ["bash", "-c", script, "strip", `${process.cwd()}/components/firewall/firewall-lib.sh`]), fw.rulesV4);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         const saved = must(inNs(ns, ["iptables-save"]));

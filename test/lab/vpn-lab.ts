@@ -200,7 +200,7 @@ export function gatewaySetup(ca: TestCa, serverOverrides: Partial<ServerConfigIn
   };
 }
 
-/** Runs scripts/remote/vpn-configure.sh inside the gateway via the bundle loader. */
+/** Runs components/vpn/vpn-configure.sh inside the gateway via the bundle loader. */
 export function configureGateway(lab: Lab, g: GatewaySetup, engineers: AllowEntry[]): RunResult {
   const files = {
     ...renderGatewayBundle({

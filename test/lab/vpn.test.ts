@@ -1,6 +1,6 @@
 /**
  * The OpenVPN gateway against the real daemon: the rendered server config and profiles, installed by
- * scripts/remote/vpn-configure.sh through the bundle loader on a lab host whose systemd runs openvpn-server@fleet.
+ * components/vpn/vpn-configure.sh through the bundle loader on a lab host whose systemd runs openvpn-server@fleet.
  */
 import { createHash } from "crypto";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "fs";

@@ -148,7 +148,7 @@ export class HostNet {
     return runAsync(hostArgv(h, argv), { input, timeoutMs });
   }
 
-  /** scripts/remote/<script>.sh through the constant loader with its bundle on stdin, as scriptCommand runs it. */
+  /** A remote script (components/<concept>/<script>.sh) through the constant loader with its bundle on stdin, as scriptCommand runs it. */
   runScript(h: NetHost, script: string, files: Record<string, string>, op: ScriptOp = "create"): RunResult {
     return this.exec(h, ["bash", "-c", loader(op)], encodeBundle({ ...files, "main.sh": remoteScript(script), "lib.sh": remoteScript("lib") }));
   }

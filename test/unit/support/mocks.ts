@@ -64,17 +64,17 @@ async function outputsFor(type: string, name: string, inputs: Record<string, unk
   switch (type) {
     case "command:remote:Command":
       // The provider always answers with the command's output; empty is what a silent script prints.
-      // firewall-confirm reports the ruleset it saw the kernel run (scripts/remote/firewall-confirm.sh's last line).
+      // firewall-confirm reports the ruleset it saw the kernel run (components/firewall/firewall-confirm.sh's last line).
       if (name.endsWith("-firewall-confirm")) {
         const hash = decodeBundle(String(unwrap(inputs.stdin))).hash;
         return { ...inputs, stdout: `rules ${hash} confirmed and saved to /etc/iptables; the kernel runs them (digest 0123456789abcdef)\n`, stderr: "" };
       }
-      // deploy-activate reports the release it made live (scripts/remote/deploy-activate.sh).
+      // deploy-activate reports the release it made live (components/deploy/deploy-activate.sh).
       if (/-activate-/.test(name)) {
         const b = decodeBundle(String(unwrap(inputs.stdin)));
         return { ...inputs, stdout: `${b.app} on ${name}: release ${b.release} is live (first release)`, stderr: "" };
       }
-      // vpn-configure reports the allow-list the running daemon reads (scripts/remote/vpn-configure.sh's last line).
+      // vpn-configure reports the allow-list the running daemon reads (components/vpn/vpn-configure.sh's last line).
       if (name.endsWith("-vpn-configure")) {
         const names = String(decodeBundle(String(unwrap(inputs.stdin)))["allow-list"])
           .split("\n")

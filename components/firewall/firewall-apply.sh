@@ -7,9 +7,9 @@
 #         firewall-boot.sh. Needs systemd as PID 1: the revert is a systemd timer, the boot restore a unit.
 set -euo pipefail
 FLEET_BUNDLE=$1; OP=${2:-create}; export FLEET_BUNDLE
-# shellcheck source=scripts/remote/lib.sh
+# shellcheck source=components/remote/lib.sh
 . "$FLEET_BUNDLE/lib.sh"
-# shellcheck source=scripts/remote/firewall-lib.sh
+# shellcheck source=components/firewall/firewall-lib.sh
 . "$FLEET_BUNDLE/firewall-lib.sh"
 
 if [ "$OP" != create ]; then

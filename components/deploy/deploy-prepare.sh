@@ -3,7 +3,7 @@
 # Never touches `current`: code reaches every host before any host switches.
 set -euo pipefail
 FLEET_BUNDLE=$1; OP=${2:-create}; export FLEET_BUNDLE
-# shellcheck source=scripts/remote/lib.sh
+# shellcheck source=components/remote/lib.sh
 . "$FLEET_BUNDLE/lib.sh"
 [ "$OP" = create ] || exit 0
 have_systemd || die "$(hostname) needs systemd as PID 1: the app runs as a systemd service"

@@ -6,9 +6,9 @@
 # Bundle: hash, arm_id (firewall-apply's output), firewall-lib.sh.
 set -euo pipefail
 FLEET_BUNDLE=$1; OP=${2:-create}; export FLEET_BUNDLE
-# shellcheck source=scripts/remote/lib.sh
+# shellcheck source=components/remote/lib.sh
 . "$FLEET_BUNDLE/lib.sh"
-# shellcheck source=scripts/remote/firewall-lib.sh
+# shellcheck source=components/firewall/firewall-lib.sh
 . "$FLEET_BUNDLE/firewall-lib.sh"
 
 [ "$OP" = create ] || exit 0

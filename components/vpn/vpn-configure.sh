@@ -7,7 +7,7 @@
 # restarts only when its config or keys change.
 set -euo pipefail
 FLEET_BUNDLE=$1; OP=${2:-create}; export FLEET_BUNDLE
-# shellcheck source=scripts/remote/lib.sh
+# shellcheck source=components/remote/lib.sh
 . "$FLEET_BUNDLE/lib.sh"
 
 conf_dir=/etc/openvpn/server

@@ -4,7 +4,7 @@
 # Usage: firewall-boot.sh [ETC_DIR]   (installed by firewall-apply; run by the fleet-firewall unit)
 set -euo pipefail
 etc=${1:-/etc/iptables}
-# shellcheck source=scripts/remote/firewall-lib.sh
+# shellcheck source=components/firewall/firewall-lib.sh
 . "$(dirname "$0")/firewall-lib.sh"
 [ -f "$etc/rules.v4" ] || { fw_log "no saved rules in $etc; nothing to load"; exit 0; }
 if [ -f "$etc/ipsets" ]; then fw_load_sets "$etc/ipsets"; fi

@@ -5,7 +5,7 @@
 # every open session (ours included); only new connections see the new settings.
 set -euo pipefail
 FLEET_BUNDLE=$1; export FLEET_BUNDLE
-# shellcheck source=scripts/remote/lib.sh
+# shellcheck source=components/remote/lib.sh
 . "$FLEET_BUNDLE/lib.sh"
 
 dropin=/etc/ssh/sshd_config.d/10-fleet.conf

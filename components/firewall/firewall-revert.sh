@@ -4,7 +4,7 @@
 # Usage: firewall-revert.sh STATE_DIR ARM_ID
 set -euo pipefail
 state=$1 arm_id=$2
-# shellcheck source=scripts/remote/firewall-lib.sh
+# shellcheck source=components/firewall/firewall-lib.sh
 . "$(dirname "$0")/firewall-lib.sh"
 FW_STATE=$state
 exec 9>"$FW_STATE/lock"

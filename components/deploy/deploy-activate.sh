@@ -3,7 +3,7 @@
 # keeps it only if its health URL answers before the deadline; otherwise switches back.
 set -euo pipefail
 FLEET_BUNDLE=$1; OP=${2:-create}; export FLEET_BUNDLE
-# shellcheck source=scripts/remote/lib.sh
+# shellcheck source=components/remote/lib.sh
 . "$FLEET_BUNDLE/lib.sh"
 [ "$OP" = create ] || exit 0
 have_systemd || die "$(hostname) needs systemd as PID 1: the app runs as a systemd service"

@@ -9,7 +9,7 @@
 #   deploy:    app release health_url                               the current release, its service and health
 set -euo pipefail
 FLEET_BUNDLE=$1; export FLEET_BUNDLE
-# shellcheck source=scripts/remote/lib.sh
+# shellcheck source=components/remote/lib.sh
 . "$FLEET_BUNDLE/lib.sh"
 
 has() { [ -f "$FLEET_BUNDLE/$1" ]; }
@@ -20,7 +20,7 @@ first_difference() {
 }
 
 if has fw_ipsets; then
-  # shellcheck source=scripts/remote/firewall-lib.sh
+  # shellcheck source=components/firewall/firewall-lib.sh
   . "$FLEET_BUNDLE/firewall-lib.sh"
   want=$(mktemp -d)
   cp -- "$FLEET_BUNDLE/fw_ipsets" "$want/ipsets"

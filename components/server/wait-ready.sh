@@ -5,7 +5,7 @@
 set -euo pipefail
 FLEET_BUNDLE=$1
 export FLEET_BUNDLE
-# shellcheck source=scripts/remote/lib.sh
+# shellcheck source=components/remote/lib.sh
 . "$FLEET_BUNDLE/lib.sh"
 timeout=$(param_or timeout 900)
 marker=/var/lib/fleet/cloud-init.done
