@@ -49,9 +49,7 @@ describe("renderCloudInit", () => {
     it("hands fleet-volume its device, mount point and filesystem, and installs the script from components/server", () => {
       const files = doc().write_files as { path: string; content: string }[];
       expect(files.find((f) => f.path === "/etc/fleet/volume")!.content).toBe(`${VOLUME.device} /srv/data xfs\n`);
-      expect(files.find((f) => f.path === "/usr/local/sbin/fleet-volume")!.content).toBe(
-        readFileSync(path.join(__dirname, "fleet-volume.sh"), "utf8"),
-      );
+      expect(files.find((f) => f.path === "/usr/local/sbin/fleet-volume")!.content).toBe(readFileSync(path.join(__dirname, "fleet-volume.sh"), "utf8"));
       expect(doc().packages).toContain("xfsprogs");
     });
     it("is never ready unless the volume mounted, and mounts it again on every boot", () => {

@@ -83,7 +83,6 @@ const NO_SYSTEMD_BOOT = [
   '[ ! -f "$v" ] || bash "$v" || echo "fleet: starting openvpn at boot failed" >&2',
 ].join(" ");
 
-
 /** Pure: the #cloud-config user-data of one server. Same input, same bytes. */
 export function renderCloudInit(input: CloudInitInput): string {
   const routes = [...input.routes].sort((a, b) => a.to.localeCompare(b.to));
