@@ -15,7 +15,7 @@ import { activateFiles, DeploySpec, prepareFiles, sha256Hex } from "../component
 import { SAMPLE_APP_COMMAND } from "../components/deploy/deploy";
 import { renderDotenv } from "../components/deploy/dotenv";
 import { resolveSource } from "../components/deploy/source";
-import { copyIntoHosts, createHosts, destroyHosts, DeployHost, httpGet, REPO_IN_HOST, rollout } from "../test/lab/deployHosts";
+import { copyIntoHosts, createHosts, destroyHosts, DeployHost, httpGet, REPO_IN_HOST, rollout } from "../test/lab/deploy/hosts";
 import { labUnavailable } from "../test/lab/guard";
 
 const N = Number(process.env.BENCH_HOSTS ?? 6);

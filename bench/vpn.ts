@@ -28,7 +28,7 @@ import {
   stopClient,
   VPN_GW,
   waitConnected,
-} from "../test/lab/vpn-lab";
+} from "../test/lab/vpn/lab";
 
 interface Setting {
   label: string;

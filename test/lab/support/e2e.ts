@@ -1,14 +1,14 @@
 /**
- * Helpers for test/lab/fleet-e2e.test.ts: traffic from inside the hosts of a stack brought up
- * through the real program. The python listener/prober/client are firewall-lab's; the OpenVPN
- * client log/pid handling is vpn-lab's — only where they run (a lab stack's hosts) is new here.
+ * Helpers for test/lab/fleet/e2e.test.ts: traffic from inside the hosts of a stack brought up
+ * through the real program. The python listener/prober/client are the firewall lab's; the OpenVPN
+ * client log/pid handling is the VPN lab's — only where they run (a lab stack's hosts) is new here.
  */
 import { ChildProcess, spawn } from "child_process";
 import { writeFileSync } from "fs";
 import * as path from "path";
 import { Proto } from "../../../components/model";
-import { CLIENT, LISTENER, PROBER, lineReader } from "../firewall-lab";
-import { VpnClient } from "../vpn-lab";
+import { CLIENT, LISTENER, PROBER, lineReader } from "../firewall/lab";
+import { VpnClient } from "../vpn/lab";
 import { RunResult } from "../../../lab/sh";
 import { StackLayout } from "../../../lab/layout";
 
@@ -41,7 +41,7 @@ export class HostProcesses {
     return child;
   }
 
-  /** Echo listeners (firewall-lab's) on the given ports; ports something already listens on (sshd, the app, openvpn) are skipped. */
+  /** Echo listeners (the firewall lab's) on the given ports; ports something already listens on (sshd, the app, openvpn) are skipped. */
   async listen(host: string, ports: PortSpec[]): Promise<PortSpec[]> {
     const busy = new Set<string>();
     for (const proto of ["tcp", "udp"] as const) {
@@ -80,7 +80,7 @@ export class HostProcesses {
   }
 }
 
-/** Parallel probes (firewall-lab's prober) from inside a lab host or laptop: true = connected / UDP echo came back. */
+/** Parallel probes (the firewall lab's prober) from inside a lab host or laptop: true = connected / UDP echo came back. */
 export async function probeFrom(t: LabHosts, host: string, targets: ProbeTarget[], timeoutSeconds = 1.5): Promise<boolean[]> {
   if (targets.length === 0) return [];
   const r = await t.exec(host, ["python3", "-c", PROBER, String(timeoutSeconds)], JSON.stringify(targets), 60_000);
@@ -88,7 +88,7 @@ export async function probeFrom(t: LabHosts, host: string, targets: ProbeTarget[
   return JSON.parse(r.stdout) as boolean[];
 }
 
-/** `openvpn --config profile` as a daemon in a laptop namespace, with vpn-lab's log/pid layout (so its waitConnected/stopClient apply). */
+/** `openvpn --config profile` as a daemon in a laptop namespace, with the VPN lab's log/pid layout (so its waitConnected/stopClient apply). */
 export async function startVpnClient(t: LabHosts, laptop: "eng1" | "eng2", profileFile: string, tag: string): Promise<VpnClient> {
   const base = path.join(path.dirname(profileFile), `client-${tag}-${Date.now()}`);
   const c: VpnClient = { name: tag, ns: t.L.laptopNs(laptop), log: `${base}.log`, pidFile: `${base}.pid` };

@@ -3,10 +3,10 @@
  * namespace: `ipset restore`, then `iptables-restore --test` / `ip6tables-restore --test`,
  * then a real load, and a second load to prove re-applying never duplicates a jump.
  */
-import { renderFleetFirewalls, ruleCount } from "../../components/firewall/render";
-import { sampleInput } from "../support/sample-fleet";
-import { delNetns, inNs, must, run, tempNetns } from "../../lab/sh";
-import { describeLab } from "./guard";
+import { renderFleetFirewalls, ruleCount } from "../../../components/firewall/render";
+import { sampleInput } from "../../support/sample-fleet";
+import { delNetns, inNs, must, run, tempNetns } from "../../../lab/sh";
+import { describeLab } from "../guard";
 
 const NEEDS = ["ip", "iptables", "ipset"];
 

@@ -7,13 +7,13 @@
  * records (the drift audit).
  */
 import { spawn } from "child_process";
-import { describeLab } from "./guard";
-import { fromStackFile, lab } from "./support";
-import { projectObjects } from "../../lab/openstack";
-import { pulumiArgv, realStack, stackEnv } from "../../lab/pulumi-cli";
-import { recoverStack, stackExport } from "../../lab/real-stack";
-import { REPO_ROOT } from "../../lab/layout";
-import { waitFor } from "../../lab/hosts";
+import { describeLab } from "../guard";
+import { fromStackFile, lab } from "../support";
+import { projectObjects } from "../../../lab/openstack";
+import { pulumiArgv, realStack, stackEnv } from "../../../lab/pulumi-cli";
+import { recoverStack, stackExport } from "../../../lab/real-stack";
+import { REPO_ROOT } from "../../../lab/layout";
+import { waitFor } from "../../../lab/hosts";
 
 const STACK = "intr";
 const PROJECT = `lab-${STACK}`;

@@ -7,13 +7,13 @@ import { Readable } from "stream";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "fs";
 import * as os from "os";
 import * as path from "path";
-import { describeLab } from "./guard";
-import { fromStackFile, lab, LabUp } from "./support";
-import { HostProcesses, probeFrom } from "./support/e2e";
-import { sshArgv } from "../../scripts/ssh/openssh";
-import { CLOUD_NS } from "../../lab/openstack";
-import { changedNames } from "../../lab/real-stack";
-import { inNs, runAsync } from "../../lab/sh";
+import { describeLab } from "../guard";
+import { fromStackFile, lab, LabUp } from "../support";
+import { HostProcesses, probeFrom } from "../support/e2e";
+import { sshArgv } from "../../../scripts/ssh/openssh";
+import { CLOUD_NS } from "../../../lab/openstack";
+import { changedNames } from "../../../lab/real-stack";
+import { inNs, runAsync } from "../../../lab/sh";
 
 /** A stream's text so far; `until(re)` resolves when it matches, woken by the stream's own data (10 s at most). */
 function collect(stream: Readable, timeoutMs = 10_000) {

@@ -1,16 +1,16 @@
 /**
- * A small firewall lab for test/lab/firewall-*.test.ts: lab hosts (systemd, their own disk and kernel state;
+ * A small firewall lab for test/lab/firewall/*.test.ts: lab hosts (systemd, their own disk and kernel state;
  * test/lab/support/host-net.ts) and plain sender namespaces on one bridge, python listeners/probers, and the real
  * repo scripts run inside each host through the bundle loader exactly as the Firewall component runs them over SSH.
  */
 import { ChildProcess, spawn } from "child_process";
 import * as path from "path";
-import { applyFiles, confirmFiles } from "../../components/firewall/bundle-files";
-import { connectivityMatrix, MatrixEntry, policyPorts } from "../../components/firewall/matrix";
-import { FirewallInput, HostFirewall } from "../../components/firewall/render";
-import { Proto } from "../../components/model";
-import { inNs, must, RunResult, runAsync } from "../../lab/sh";
-import { HostNet, NetHost } from "./support/host-net";
+import { applyFiles, confirmFiles } from "../../../components/firewall/bundle-files";
+import { connectivityMatrix, MatrixEntry, policyPorts } from "../../../components/firewall/matrix";
+import { FirewallInput, HostFirewall } from "../../../components/firewall/render";
+import { Proto } from "../../../components/model";
+import { inNs, must, RunResult, runAsync } from "../../../lab/sh";
+import { HostNet, NetHost } from "../support/host-net";
 
 export interface FwNode {
   name: string;

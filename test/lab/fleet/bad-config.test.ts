@@ -4,11 +4,11 @@
  * the real `pulumi preview` and `pulumi up` (checked from outside: the OpenStack API and the checkpoint).
  */
 import { existsSync } from "fs";
-import { describeLab } from "./guard";
+import { describeLab } from "../guard";
 
-import { fromStackFile, lab } from "./support";
-import { writeStackConfig } from "../../lab/pulumi-cli";
-import { projectObjects } from "../../lab/openstack";
+import { fromStackFile, lab } from "../support";
+import { writeStackConfig } from "../../../lab/pulumi-cli";
+import { projectObjects } from "../../../lab/openstack";
 
 const KEYS = ["fleet:vpn.port", "fleet:vpn.adminCidrs", "fleet:servers[6].name", "fleet:deploy.healthPath", "fleet:network.cidr"];
 function badConfig(): Record<string, unknown> {

@@ -5,10 +5,10 @@
 import { createHash } from "crypto";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "fs";
 import * as path from "path";
-import { AllowEntry, renderClientProfile, tlsCryptV2ClientKeyFrom } from "../../components/vpn/render";
-import { inNs, must } from "../../lab/sh";
-import { main as vpnProfileCli } from "../../scripts/vpn-profile";
-import { describeLab } from "./guard";
+import { AllowEntry, renderClientProfile, tlsCryptV2ClientKeyFrom } from "../../../components/vpn/render";
+import { inNs, must } from "../../../lab/sh";
+import { main as vpnProfileCli } from "../../../scripts/vpn-profile";
+import { describeLab } from "../guard";
 import {
   clientConnected,
   clientLog,
@@ -35,7 +35,7 @@ import {
   VpnClient,
   waitConnected,
   waitFor,
-} from "./vpn-lab";
+} from "./lab";
 
 const APP_PORT = 8080;
 const ECHO_PORT = 9000;

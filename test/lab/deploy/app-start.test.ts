@@ -8,9 +8,9 @@
 import { spawnSync } from "child_process";
 import { mkdirSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
-import { describeLab } from "./guard";
-import { REPO_ROOT } from "../../lab/layout";
-import { delNetns, inNs, must, run, tempNetns } from "../../lab/sh";
+import { describeLab } from "../guard";
+import { REPO_ROOT } from "../../../lab/layout";
+import { delNetns, inNs, must, run, tempNetns } from "../../../lab/sh";
 
 describeLab(
   "the sample app's start",

@@ -3,12 +3,12 @@
  * addresses, applied with the real scripts on lab hosts. The observed matrix must equal the
  * computed one that `npm run matrix` prints.
  */
-import { firewallInputFromConfig } from "../../components/fleet/policy-input";
-import { renderFleetFirewalls } from "../../components/firewall/render";
-import { policyPorts } from "../../components/firewall/matrix";
-import { fleetConfigOf } from "../../scripts/stack";
-import { FirewallLab, observeMatrix, OUTSIDE_PORTS } from "./firewall-lab";
-import { describeLab } from "./guard";
+import { firewallInputFromConfig } from "../../../components/fleet/policy-input";
+import { renderFleetFirewalls } from "../../../components/firewall/render";
+import { policyPorts } from "../../../components/firewall/matrix";
+import { fleetConfigOf } from "../../../scripts/stack";
+import { FirewallLab, observeMatrix, OUTSIDE_PORTS } from "./lab";
+import { describeLab } from "../guard";
 
 describeLab(
   "firewall: the dev stack's observed matrix equals the computed one",

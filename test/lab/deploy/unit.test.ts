@@ -6,8 +6,8 @@ import { spawnSync } from "child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import * as os from "os";
 import * as path from "path";
-import { describeLab } from "./guard";
-import { renderServiceUnit } from "../../components/deploy/unit";
+import { describeLab } from "../guard";
+import { renderServiceUnit } from "../../../components/deploy/unit";
 
 describeLab(
   "deploy: the systemd unit passes systemd-analyze verify",

@@ -6,13 +6,13 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { parse, stringify } from "yaml";
 import * as path from "path";
-import { describeLab } from "./guard";
-import { layout, REPO_ROOT } from "../../lab/layout";
-import { cloud, projectObjects, purgeTenant } from "../../lab/openstack";
-import { prepareRealStack, runPulumi } from "../../lab/pulumi-cli";
-import { run } from "../../lab/sh";
-import { containerInit } from "../../lab/hosts";
-import { eventErrors, eventSteps, stackGuests } from "../../lab/real-stack";
+import { describeLab } from "../guard";
+import { layout, REPO_ROOT } from "../../../lab/layout";
+import { cloud, projectObjects, purgeTenant } from "../../../lab/openstack";
+import { prepareRealStack, runPulumi } from "../../../lab/pulumi-cli";
+import { run } from "../../../lab/sh";
+import { containerInit } from "../../../lab/hosts";
+import { eventErrors, eventSteps, stackGuests } from "../../../lab/real-stack";
 
 const STACK = "stateful";
 const L = layout(STACK);

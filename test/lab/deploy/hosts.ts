@@ -6,9 +6,9 @@
  */
 import { cpSync, rmSync } from "fs";
 import * as path from "path";
-import { BundleFiles, ScriptOp } from "../../components/remote/bundle";
-import { planBatches } from "../../components/deploy/batches";
-import { HostNet, NetHost } from "./support/host-net";
+import { BundleFiles, ScriptOp } from "../../../components/remote/bundle";
+import { planBatches } from "../../../components/deploy/batches";
+import { HostNet, NetHost } from "../support/host-net";
 
 export interface DeployHost extends NetHost {
   net: HostNet;

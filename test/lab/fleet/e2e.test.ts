@@ -12,17 +12,17 @@
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from "fs";
 import * as path from "path";
-import { MatrixEntry } from "../../components/firewall/matrix";
-import { summarizePreview } from "../../scripts/plan/preview";
-import { writeProfile } from "../../scripts/vpn-profile";
-import { describeLab } from "./guard";
+import { MatrixEntry } from "../../../components/firewall/matrix";
+import { summarizePreview } from "../../../scripts/plan/preview";
+import { writeProfile } from "../../../scripts/vpn-profile";
+import { describeLab } from "../guard";
 
-import { fromStackFile, lab, LabUp } from "./support";
-import { changedNames } from "../../lab/real-stack";
-import { projectObjects } from "../../lab/openstack";
-import { firewallState, HostProcesses, PortSpec, probeFrom, startVpnClient } from "./support/e2e";
-import { OUTSIDE_PORTS } from "./firewall-lab";
-import { clientConnected, clientLog, sleep, stopClient, tcpBanner, VpnClient, waitConnected, waitFor } from "./vpn-lab";
+import { fromStackFile, lab, LabUp } from "../support";
+import { changedNames } from "../../../lab/real-stack";
+import { projectObjects } from "../../../lab/openstack";
+import { firewallState, HostProcesses, PortSpec, probeFrom, startVpnClient } from "../support/e2e";
+import { OUTSIDE_PORTS } from "../firewall/lab";
+import { clientConnected, clientLog, sleep, stopClient, tcpBanner, VpnClient, waitConnected, waitFor } from "../vpn/lab";
 
 const OPERATOR = "203.0.113.2";
 const CONFIRM_TIMEOUT = 12;

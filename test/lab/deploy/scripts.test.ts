@@ -23,7 +23,7 @@ import {
 } from "fs";
 import * as os from "os";
 import * as path from "path";
-import { describeLab } from "./guard";
+import { describeLab } from "../guard";
 import {
   appPid as pidOf,
   copyIntoHosts,
@@ -40,11 +40,11 @@ import {
   runScript,
   ScriptResult,
   sleeperIn,
-} from "./deployHosts";
-import { activateFiles, DeploySpec, prepareFiles, sha256Hex } from "../../components/deploy/bundles";
-import { renderDotenv } from "../../components/deploy/dotenv";
-import { DeploySource, resolveSource } from "../../components/deploy/source";
-import { SAMPLE_APP_COMMAND } from "../../components/deploy/deploy";
+} from "./hosts";
+import { activateFiles, DeploySpec, prepareFiles, sha256Hex } from "../../../components/deploy/bundles";
+import { renderDotenv } from "../../../components/deploy/dotenv";
+import { DeploySource, resolveSource } from "../../../components/deploy/source";
+import { SAMPLE_APP_COMMAND } from "../../../components/deploy/deploy";
 
 /**
  * Resolves once `file` exists. Woken by inotify (fs.watch) on each directory on the way to it as it appears, so
@@ -147,7 +147,7 @@ describeLab(
     beforeAll(async () => {
       repo = mkdtempSync(path.join(os.tmpdir(), "fl-deploy-repo-"));
       git("init", "-q");
-      copyFileSync(path.join(__dirname, "..", "..", "app", "server.py"), path.join(repo, "server.py"));
+      copyFileSync(path.join(__dirname, "..", "..", "..", "app", "server.py"), path.join(repo, "server.py"));
       for (let v = 1; v <= 8; v++) {
         writeFileSync(path.join(repo, "VERSION"), `v${v}\n`);
         // v3 is the broken release: the sample app fails /health when it carries this marker.

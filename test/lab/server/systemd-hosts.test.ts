@@ -5,14 +5,14 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { writeProfile } from "../../scripts/vpn-profile";
-import { describeLab } from "./guard";
+import { writeProfile } from "../../../scripts/vpn-profile";
+import { describeLab } from "../guard";
 
-import { fromStackFile, lab, LabUp } from "./support";
-import { firewallState, startVpnClient } from "./support/e2e";
-import { stopClient, VpnClient, waitConnected } from "./vpn-lab";
-import { waitFor } from "../../lab/hosts";
-import { stackGuests } from "../../lab/real-stack";
+import { fromStackFile, lab, LabUp } from "../support";
+import { firewallState, startVpnClient } from "../support/e2e";
+import { stopClient, VpnClient, waitConnected } from "../vpn/lab";
+import { waitFor } from "../../../lab/hosts";
+import { stackGuests } from "../../../lab/real-stack";
 
 const SERVERS = ["gw-1", "web-1", "web-2", "app-1", "app-2", "db-1"];
 

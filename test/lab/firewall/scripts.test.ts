@@ -4,13 +4,13 @@
  * address as plain namespaces. Reverts run as systemd timers and the boot path is a real reboot.
  */
 import { existsSync, readdirSync, readFileSync } from "fs";
-import { connectivityMatrix, policyPorts, policySegments } from "../../components/firewall/matrix";
-import { FirewallInput, HostFirewall, renderFleetFirewalls } from "../../components/firewall/render";
-import { SAMPLE_ROLES, sampleHosts } from "../support/sample-fleet";
-import { HostFacts } from "../../components/model";
-import { inNs, must } from "../../lab/sh";
-import { FirewallLab, FW_ETC, FW_STATE, observeMatrix, OUTSIDE_PORTS, Target } from "./firewall-lab";
-import { describeLab } from "./guard";
+import { connectivityMatrix, policyPorts, policySegments } from "../../../components/firewall/matrix";
+import { FirewallInput, HostFirewall, renderFleetFirewalls } from "../../../components/firewall/render";
+import { SAMPLE_ROLES, sampleHosts } from "../../support/sample-fleet";
+import { HostFacts } from "../../../components/model";
+import { inNs, must } from "../../../lab/sh";
+import { FirewallLab, FW_ETC, FW_STATE, observeMatrix, OUTSIDE_PORTS, Target } from "./lab";
+import { describeLab } from "../guard";
 
 const NEEDS = ["ip", "iptables", "ipset"];
 const TIMEOUT = 5;

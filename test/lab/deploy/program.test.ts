@@ -7,9 +7,9 @@ import { execFileSync } from "child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as os from "os";
 import * as path from "path";
-import { describeLab } from "./guard";
-import { fromStackFile, lab, LabUp } from "./support";
-import { changedNames } from "../../lab/real-stack";
+import { describeLab } from "../guard";
+import { fromStackFile, lab, LabUp } from "../support";
+import { changedNames } from "../../../lab/real-stack";
 
 const APP_HOSTS = ["app-1", "app-2", "app-3"];
 
@@ -51,7 +51,7 @@ describeLab(
       await t.down();
       repo = mkdtempSync(path.join(os.tmpdir(), "fl-deploy-prog-"));
       git("init", "-q");
-      copyFileSync(path.join(__dirname, "..", "..", "app", "server.py"), path.join(repo, "server.py"));
+      copyFileSync(path.join(__dirname, "..", "..", "..", "app", "server.py"), path.join(repo, "server.py"));
       for (const v of ["v1", "v2", "v3"]) {
         if (v === "v3") writeFileSync(path.join(repo, "HEALTH_FAIL"), "");
         writeFileSync(path.join(repo, "VERSION"), v);

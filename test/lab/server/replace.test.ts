@@ -4,11 +4,11 @@
  * (readiness, firewall apply and confirm, deploy), and no other host's step runs. Checked from outside: the new
  * host's firewall drops what it should and its app answers.
  */
-import { describeLab } from "./guard";
-import { fromStackFile, lab, LabUp } from "./support";
-import { changedNames } from "../../lab/real-stack";
-import { firewallState } from "./support/e2e";
-import { run, inNs } from "../../lab/sh";
+import { describeLab } from "../guard";
+import { fromStackFile, lab, LabUp } from "../support";
+import { changedNames } from "../../../lab/real-stack";
+import { firewallState } from "../support/e2e";
+import { run, inNs } from "../../../lab/sh";
 
 /** "open" when a TCP connection from namespace `ns` to host:port is accepted within 2 s, else "". */
 const connects = (ns: string, host: string, port: number) =>

@@ -1,5 +1,5 @@
 /**
- * A self-contained OpenVPN lab for test/lab/vpn.test.ts and bench/vpn.ts: a gateway and a private server that are
+ * A self-contained OpenVPN lab for test/lab/vpn/gateway.test.ts and bench/vpn.ts: a gateway and a private server that are
  * lab hosts (systemd, their own disk: test/lab/support/host-net.ts) and engineer laptops as plain namespaces, on a
  * "public" and a "private" bridge; a PKI made with openssl in the shape @pulumi/tls makes it; and helpers that run
  * the real repo scripts inside the gateway through the bundle loader, exactly as the VpnGateway component does.
@@ -8,11 +8,11 @@ import { spawn, ChildProcess } from "child_process";
 import { X509Certificate } from "crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
-import { remoteScript } from "../../components/remote/bundle";
-import { AllowEntry, renderGatewayBundle, ServerConfigInput, tlsCryptV2ServerKeyFrom, VPN_PATHS } from "../../components/vpn/render";
-import { hostArgv } from "../../lab/hosts";
-import { inNs, must, run, RunResult } from "../../lab/sh";
-import { HostNet, NetHost } from "./support/host-net";
+import { remoteScript } from "../../../components/remote/bundle";
+import { AllowEntry, renderGatewayBundle, ServerConfigInput, tlsCryptV2ServerKeyFrom, VPN_PATHS } from "../../../components/vpn/render";
+import { hostArgv } from "../../../lab/hosts";
+import { inNs, must, run, RunResult } from "../../../lab/sh";
+import { HostNet, NetHost } from "../support/host-net";
 
 export const PUBLIC = { gw: "198.51.100.1", prefix: 24 };
 export const PRIVATE = { cidr: "10.99.0.0/24", gw: "10.99.0.1", app: "10.99.0.10", prefix: 24 };
