@@ -1,4 +1,4 @@
-import { decodeBundle, encodeBundle, remoteScript, remoteScriptPath } from "./bundle";
+import { decodeBundle, encodeBundle, loader, remoteScript, remoteScriptPath, scriptInvocation } from "./bundle";
 
 describe("remote scripts", () => {
   it.each([
@@ -22,5 +22,14 @@ describe("bundles", () => {
     const files = { "main.sh": "#!/bin/bash\necho 'a b'\n", data: "ünïcode\n\0binary" };
     expect(decodeBundle(encodeBundle(files))).toEqual(files);
     expect(() => encodeBundle({ "../x": "" })).toThrow(/not a plain file name/);
+  });
+});
+
+describe("scriptInvocation", () => {
+  it("is the constant loader, with the script, lib.sh and the data in the bundle on stdin", () => {
+    const run = scriptInvocation("wait-ready", { timeout: "5" }, "delete");
+    expect(run.command).toBe(loader("delete"));
+    expect(decodeBundle(run.stdin)).toEqual({ timeout: "5", "main.sh": remoteScript("wait-ready"), "lib.sh": remoteScript("lib") });
+    expect(run.command).not.toContain("5");
   });
 });

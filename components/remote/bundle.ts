@@ -51,6 +51,19 @@ export function loader(op: ScriptOp): string {
   );
 }
 
+/** A script's bundle: its data files, the script itself as main.sh, and lib.sh, which every script sources. */
+export function scriptBundle(script: string, files: BundleFiles): BundleFiles {
+  return { ...files, "main.sh": remoteScript(script), "lib.sh": remoteScript("lib") };
+}
+
+/**
+ * How a remote script runs, wherever it runs (the command provider, the audit over SSH, a lab host): the constant
+ * command, and the bundle for its stdin.
+ */
+export function scriptInvocation(script: string, files: BundleFiles, op: ScriptOp = "create"): { command: string; stdin: string } {
+  return { command: loader(op), stdin: encodeBundle(scriptBundle(script, files)) };
+}
+
 /**
  * The components' folder: beside this one in the sources, and from the build (dist/components/remote) the package's
  * own components/ (the package ships the scripts there; tsc does not copy them).

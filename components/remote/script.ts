@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { bundleHash, BundleFiles, encodeBundle, loader, remoteScript } from "./bundle";
+import { bundleHash, BundleFiles, encodeBundle, loader, scriptBundle } from "./bundle";
 
 export type Connection = command.types.input.remote.ConnectionArgs;
 
@@ -21,9 +21,6 @@ export interface ScriptCommandArgs {
   machine?: pulumi.Input<string>;
 }
 
-/** components/remote/lib.sh rides along in every bundle, so scripts can source "$1/lib.sh". */
-const LIB = "lib.sh";
-
 /**
  * One remote command that runs a repo script with its data on stdin.
  * Its trigger is the hash of the whole bundle (script + data), so the command
@@ -31,7 +28,7 @@ const LIB = "lib.sh";
  */
 export function scriptCommand(name: string, args: ScriptCommandArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
   const files = pulumi.all([args.files ?? {}, args.machine]).apply(([f, machine]) => {
-    const all: BundleFiles = { ...f, "main.sh": remoteScript(args.script), [LIB]: remoteScript("lib") };
+    const all: BundleFiles = scriptBundle(args.script, f);
     if (machine !== undefined) all["machine-id"] = machine;
     return all;
   });

@@ -3,7 +3,7 @@
  * stack's pinned host keys, and with `repair`, the stack's own steps again for what drifted, then a second audit.
  * scripts/audit.ts runs it on a real stack; `npm run lab -- audit` on a lab stack.
  */
-import { decodeBundle, encodeBundle, loader, remoteScript } from "../../components/remote/bundle";
+import { decodeBundle, encodeBundle, scriptInvocation } from "../../components/remote/bundle";
 import { runRemote, SshConnection } from "../ssh/openssh";
 import { CheckResult, HostAudit, planAudit, parseAudit, RecordedCommand, StateResource } from "./checks";
 
@@ -24,8 +24,8 @@ async function ssh(o: AuditOptions, connection: Record<string, unknown>, command
 }
 
 async function auditHost(o: AuditOptions, a: HostAudit): Promise<CheckResult[]> {
-  const files = { ...a.files, "main.sh": remoteScript("audit"), "lib.sh": remoteScript("lib") };
-  const r = await ssh(o, a.connection, loader("create"), encodeBundle(files), `audit of ${a.host}`);
+  const audit = scriptInvocation("audit", a.files);
+  const r = await ssh(o, a.connection, audit.command, audit.stdin, `audit of ${a.host}`);
   if (r.code !== 0)
     return a.checks.map((check) => ({ check, inSync: false, detail: `the audit could not run (exit ${r.code}): ${r.stderr.trim().slice(-300)}` }));
   return parseAudit(a.checks, r.stdout);
@@ -53,8 +53,8 @@ async function repair(o: AuditOptions, a: HostAudit, drifted: string[]): Promise
     done.push("vpn");
   }
   if (drifted.includes("sshd") && a.files.sshd_config !== undefined) {
-    const files = { sshd_config: a.files.sshd_config, "main.sh": remoteScript("sshd-repair"), "lib.sh": remoteScript("lib") };
-    await rerun(o, { name: `${a.host}-sshd-repair`, connection: a.connection, create: loader("create"), stdin: encodeBundle(files) });
+    const fix = scriptInvocation("sshd-repair", { sshd_config: a.files.sshd_config });
+    await rerun(o, { name: `${a.host}-sshd-repair`, connection: a.connection, create: fix.command, stdin: fix.stdin });
     done.push("sshd");
   }
   if (drifted.includes("deploy") && a.repairs.deploy) {

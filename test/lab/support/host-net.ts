@@ -8,7 +8,7 @@
 import { createHash } from "crypto";
 import { mkdtempSync, rmSync } from "fs";
 import * as path from "path";
-import { encodeBundle, loader, remoteScript, ScriptOp } from "../../../components/remote/bundle";
+import { scriptInvocation, ScriptOp } from "../../../components/remote/bundle";
 import { bootHostWired, HostRecord, hostArgv, hostRoot, prepareHost, removeHost, stopHost } from "../../../lab/hosts";
 import { inNs, LAB_PREFIX, must, run, runAsync, RunResult } from "../../../lab/sh";
 
@@ -150,11 +150,13 @@ export class HostNet {
 
   /** A remote script (components/<concept>/<script>.sh) through the constant loader with its bundle on stdin, as scriptCommand runs it. */
   runScript(h: NetHost, script: string, files: Record<string, string>, op: ScriptOp = "create"): RunResult {
-    return this.exec(h, ["bash", "-c", loader(op)], encodeBundle({ ...files, "main.sh": remoteScript(script), "lib.sh": remoteScript("lib") }));
+    const s = scriptInvocation(script, files, op);
+    return this.exec(h, ["bash", "-c", s.command], s.stdin);
   }
 
   runScriptAsync(h: NetHost, script: string, files: Record<string, string>, op: ScriptOp = "create"): Promise<RunResult> {
-    return this.execAsync(h, ["bash", "-c", loader(op)], encodeBundle({ ...files, "main.sh": remoteScript(script), "lib.sh": remoteScript("lib") }));
+    const s = scriptInvocation(script, files, op);
+    return this.execAsync(h, ["bash", "-c", s.command], s.stdin);
   }
 
   /** Off, then on: every process and all kernel state gone, the disk kept; only the host's boot path restores. */
