@@ -4,7 +4,6 @@
  * Pulumi.<stack>.yaml is never written), the lab cloud's credentials as OS_* (as a user's come from clouds.yaml or
  * OS_*), and every run inside the cloud's namespace, where the OpenStack API is 127.0.0.1.
  */
-import { spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
@@ -16,15 +15,15 @@ import { FleetConfigError } from "../components/config/errors";
 import { pulumiConfigProblems } from "../components/config/pulumi-env";
 import { REPO_ROOT, StackLayout } from "./layout";
 import { CLOUD_NS, cloud, cloudRunning, ensureTenant, tenantEnv, tenantSpec } from "./openstack";
-import { RunResult } from "./sh";
+import { runAsync, RunResult, runSync } from "./sh";
 import { projectName, readStackConfig } from "../scripts/stack-file";
 
 export class PulumiCliError extends Error {}
 
 /** The environment that runs the toolchain with no downloads (`npm run toolchain -- --env`). */
 export function toolchainEnv(): Record<string, string> {
-  const r = spawnSync("bash", [path.join(REPO_ROOT, "scripts", "toolchain.sh"), "--env"], { encoding: "utf8" });
-  if (r.status !== 0) {
+  const r = runSync(["bash", path.join(REPO_ROOT, "scripts", "toolchain.sh"), "--env"]);
+  if (r.code !== 0) {
     throw new PulumiCliError(
       "the Pulumi toolchain is not ready: npm run toolchain -- --src DIR (or FLEET_TOOLCHAIN_SRC) builds it; a pulumi on PATH at the SDK's version is used as it is",
     );
@@ -148,28 +147,9 @@ export function pulumiArgv(R: RealStack, args: string[]): string[] {
   return ["ip", "netns", "exec", CLOUD_NS, "pulumi", ...args, ...stackArgs, ...(takesConfig ? ["--config-file", R.configFile] : [])];
 }
 
+/** `pulumi ARGS` for a lab stack, its output streamed to `log` as it comes; an up takes as long as it takes. */
 function pulumiIn(R: RealStack, env: Record<string, string>, args: string[], log: (l: string) => void, input?: string): Promise<RunResult> {
-  const argv = pulumiArgv(R, args);
-  return new Promise((resolve, reject) => {
-    const p = spawn(argv[0], argv.slice(1), {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-    });
-    if (input !== undefined) p.stdin!.end(input);
-    let stdout = "";
-    let stderr = "";
-    p.stdout!.on("data", (d: Buffer) => {
-      stdout += d.toString();
-      log(d.toString());
-    });
-    p.stderr!.on("data", (d: Buffer) => {
-      stderr += d.toString();
-      log(d.toString());
-    });
-    p.on("error", reject);
-    p.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
+  return runAsync(pulumiArgv(R, args), { cwd: REPO_ROOT, env, input, onOutput: log, timeoutMs: 0 });
 }
 
 /** Runs `pulumi ARGS` for a prepared lab stack (see prepareRealStack), streaming its output to `log`. */

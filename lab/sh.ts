@@ -1,18 +1,15 @@
-import { spawnSync } from "child_process";
 import { existsSync, readdirSync } from "fs";
-import { runAsync, RunResult } from "../scripts/ssh/run";
+import { runAsync, RunResult, runSync } from "../scripts/process";
 
-export { runAsync };
+export { runAsync, runSync };
 export type { RunResult };
 
 /** Every lab object (netns, link, bridge, dir) carries this prefix, so it is recognisable and cleanable. */
 export const LAB_PREFIX = "fl-";
 
-/** Runs argv (no shell), returns code/stdout/stderr. */
+/** runSync (scripts/process.ts) in the lab's short form. */
 export function run(argv: string[], input?: string, timeoutMs = 60_000): RunResult {
-  const r = spawnSync(argv[0], argv.slice(1), { input, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 });
-  if (r.error) throw new Error(`${argv[0]}: ${r.error.message}`);
-  return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+  return runSync(argv, { input, timeoutMs });
 }
 
 /** Runs argv and throws with its stderr if it fails. */
@@ -44,11 +41,4 @@ export function tempNetns(tag: string): string {
 
 export function delNetns(name: string): void {
   run(["ip", "netns", "del", name]);
-}
-
-/** runAsync that throws with stderr on a non-zero exit. */
-export async function mustAsync(argv: string[], input?: string): Promise<string> {
-  const r = await runAsync(argv, { input });
-  if (r.code !== 0) throw new Error(`command failed (${r.code}): ${argv.join(" ")}\n${r.stderr.trim()}`);
-  return r.stdout;
 }

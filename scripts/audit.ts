@@ -17,7 +17,7 @@
  *
  * A lab stack: npm run lab -- audit [--stack NAME] [--repair] [--json]
  */
-import { spawnSync } from "child_process";
+import { RunResult, runSync } from "./process";
 import { mkdtempSync, readFileSync, rmSync } from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -35,12 +35,13 @@ function stackExport(argv: string[]): string {
   const state = arg(argv, "--state");
   if (state !== undefined) return state === "-" ? readFileSync(0, "utf8") : readFileSync(state, "utf8");
   const stack = arg(argv, "--stack");
-  const r = spawnSync("pulumi", ["stack", "export", "--show-secrets", ...(stack ? ["--stack", stack] : [])], {
-    encoding: "utf8",
-    maxBuffer: 1 << 30,
-  });
-  if (r.error) throw new Error(`could not run the pulumi CLI (${r.error.message}); pass --state FILE instead`);
-  if (r.status !== 0) throw new Error(`pulumi stack export failed: ${r.stderr.trim()}`);
+  let r: RunResult;
+  try {
+    r = runSync(["pulumi", "stack", "export", "--show-secrets", ...(stack ? ["--stack", stack] : [])], { timeoutMs: 0 });
+  } catch (e) {
+    throw new Error(`could not run the pulumi CLI (${(e as Error).message}); pass --state FILE instead`, { cause: e });
+  }
+  if (r.code !== 0) throw new Error(`pulumi stack export failed: ${r.stderr.trim()}`);
   return r.stdout;
 }
 

@@ -18,7 +18,7 @@
  *
  * A lab stack: npm run lab -- recover [--stack NAME] [--dry-run]
  */
-import { spawnSync } from "child_process";
+import { RunResult, runSync } from "./process";
 import * as path from "path";
 import { exitAfterFlush, printHelp } from "./cli-support";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
@@ -30,13 +30,12 @@ function arg(argv: string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-function run(cmd: string, args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "pipe"] });
-  if (r.error) throw new Error(`could not run ${cmd}: ${r.error.message}`);
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+function run(cmd: string, args: string[]): RunResult {
+  // A refresh of a large stack takes minutes: no limit.
+  return runSync([cmd, ...args], { timeoutMs: 0 });
 }
 
-function pulumi(stack: string | undefined, args: string[]): { code: number; stdout: string; stderr: string } {
+function pulumi(stack: string | undefined, args: string[]): RunResult {
   return run("pulumi", [...args, ...(stack ? ["--stack", stack] : [])]);
 }
 
@@ -48,8 +47,11 @@ function must(what: string, r: { code: number; stdout: string; stderr: string })
 /** The first Python that has openstacksdk: python3 on PATH, else the system's (Debian's python3-openstacksdk). */
 function pythonWithSdk(): string {
   for (const py of ["python3", "/usr/bin/python3"]) {
-    const r = spawnSync(py, ["-c", "import openstack"], { stdio: "ignore" });
-    if (!r.error && r.status === 0) return py;
+    try {
+      if (runSync([py, "-c", "import openstack"]).code === 0) return py;
+    } catch {
+      // no such interpreter: try the next
+    }
   }
   throw new Error("no python3 with openstacksdk (pip install openstacksdk, or apt install python3-openstacksdk)");
 }

@@ -10,7 +10,7 @@
  *   --from-json FILE  read the same map (engineer -> profile) from a JSON file, or - for stdin,
  *                     e.g. `npm run -s lab -- outputs --json --show-secrets | jq .vpnProfiles`
  */
-import { spawnSync } from "child_process";
+import { RunResult, runSync } from "./process";
 import { closeSync, fchmodSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "fs";
 import * as path from "path";
 import { z } from "zod";
@@ -66,10 +66,9 @@ export function writeProfile(profiles: Record<string, string>, name: string, out
 /** A private key must not land where `git add .` would pick it up. */
 export function refuseTrackedPath(outPath: string): void {
   const dir = path.dirname(path.resolve(outPath));
-  const inTree = spawnSync("git", ["-C", dir, "rev-parse", "--is-inside-work-tree"], { encoding: "utf8" });
-  if (inTree.status !== 0 || inTree.stdout.trim() !== "true") return;
-  const ignored = spawnSync("git", ["-C", dir, "check-ignore", "-q", path.resolve(outPath)]);
-  if (ignored.status === 0) return;
+  const inTree = runSync(["git", "-C", dir, "rev-parse", "--is-inside-work-tree"]);
+  if (inTree.code !== 0 || inTree.stdout.trim() !== "true") return;
+  if (runSync(["git", "-C", dir, "check-ignore", "-q", path.resolve(outPath)]).code === 0) return;
   throw new ProfileError(
     `refusing to write a private key to ${outPath}: it is inside a git work tree and not ignored; ` +
       `write it outside (e.g. --out ~/alice.ovpn) or to a path .gitignore covers (*.ovpn)`,
@@ -109,9 +108,13 @@ export function parseArgs(argv: string[]): CliArgs {
 /** The secret stack output, via the Pulumi CLI (needs a logged-in CLI and the stack's passphrase). */
 function profilesFromStack(stack: string | undefined): Record<string, string> {
   const argv = ["stack", "output", "vpnProfiles", "--show-secrets", "--json", ...(stack ? ["--stack", stack] : [])];
-  const r = spawnSync("pulumi", argv, { encoding: "utf8" });
-  if (r.error) throw new ProfileError(`cannot run the pulumi CLI (${r.error.message}); use --from-json FILE instead`);
-  if (r.status !== 0) throw new ProfileError(`pulumi ${argv.join(" ")} failed: ${r.stderr.trim()}`);
+  let r: RunResult;
+  try {
+    r = runSync(["pulumi", ...argv], { timeoutMs: 0 });
+  } catch (e) {
+    throw new ProfileError(`cannot run the pulumi CLI (${(e as Error).message}); use --from-json FILE instead`);
+  }
+  if (r.code !== 0) throw new ProfileError(`pulumi ${argv.join(" ")} failed: ${r.stderr.trim()}`);
   return parseProfiles(r.stdout, "pulumi stack output vpnProfiles");
 }
 

@@ -3,12 +3,12 @@
  * namespace fl-os on its loopback. Each lab stack is a tenant of it, as a Rackspace Flex account is: its own
  * project and user, and the region, flavors, images and external network its config names.
  */
-import { spawn, spawnSync } from "child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { randomBytes } from "crypto";
 import * as path from "path";
 import { FleetConfig } from "../../components/config/types";
-import { inNs, run, RunResult } from "../sh";
+import { inNs, run, runAsync, RunResult } from "../sh";
+import { runSync } from "../../scripts/process";
 
 export const CLOUD_NS = "fl-os";
 const HERE = __dirname;
@@ -28,13 +28,7 @@ export function cloudDir(): string {
 export function cloud(cmd: "up" | "down" | "status", opts: { wipe?: boolean; log?: (line: string) => void } = {}): Promise<number> {
   const log = opts.log ?? ((l: string) => process.stdout.write(l));
   const args = [path.join(HERE, "cloud.sh"), cmd, ...(opts.wipe ? ["--wipe"] : [])];
-  return new Promise((resolve, reject) => {
-    const p = spawn("bash", args, { stdio: ["ignore", "pipe", "pipe"] });
-    p.stdout.on("data", (d: Buffer) => log(d.toString()));
-    p.stderr.on("data", (d: Buffer) => log(d.toString()));
-    p.on("error", reject);
-    p.on("close", (code) => resolve(code ?? 1));
-  });
+  return runAsync(["bash", ...args], { onOutput: log, timeoutMs: 0 }).then((r) => r.code);
 }
 
 /** The cloud answers when every service it started is running. */
@@ -101,9 +95,7 @@ function adminPassword(): string {
 /** Runs one of this folder's Python scripts in fl-os as the cloud's admin (the password in its environment). */
 export function adminPython(script: string, args: string[], input = ""): RunResult {
   const argv = inNs(CLOUD_NS, ["/usr/bin/python3", path.resolve(HERE, script), ...args]);
-  const r = spawnSync(argv[0], argv.slice(1), { input, encoding: "utf8", timeout: 300_000, env: { ...process.env, ...adminEnv() } });
-  if (r.error) throw new CloudError(`${script}: ${r.error.message}`);
-  return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+  return runSync(argv, { input, timeoutMs: 300_000, env: adminEnv() });
 }
 
 export interface ProjectObjects {

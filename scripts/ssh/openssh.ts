@@ -8,7 +8,7 @@ import { createPrivateKey } from "crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { privateOpenssh } from "./openssh-key";
-import { runAsync, RunResult } from "./run";
+import { runAsync, RunResult } from "../process";
 
 export class SshConnectionError extends Error {}
 
