@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { hostReports } from "../../test/unit/support/host-reports";
 import { isSecret, secretValue } from "../pulumi/secrets";
 import { decodeBundle, loader } from "../remote/bundle";
 import { ServerHandle } from "../server/handle";
@@ -20,7 +21,7 @@ beforeAll(async () => {
       // deploy-activate.sh's last line, once its health check passed: the release it switched to.
       newResource: (a) => ({
         id: `${a.name}-id`,
-        state: /-activate-/.test(a.name) ? { ...a.inputs, stdout: `app on host: release v1 is live (previous: v0)` } : a.inputs,
+        state: /-activate-/.test(a.name) ? { ...a.inputs, stdout: hostReports.releaseLive("app", "host", "v1", "v0") } : a.inputs,
       }),
       call: (a) => a.inputs,
     },

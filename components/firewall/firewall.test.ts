@@ -2,6 +2,7 @@
  * Firewall / RoleSecurityGroups under the Pulumi mock runtime: the wiring from server outputs to
  * per-host bundles, apply -> confirm plumbing, and the Neutron groups derived from the policy.
  */
+import { hostReports } from "../../test/unit/support/host-reports";
 import { isSecret, unwrapSecrets } from "../pulumi/secrets";
 import * as pulumi from "@pulumi/pulumi";
 import { decodeBundle } from "../remote/bundle";
@@ -21,10 +22,10 @@ void pulumi.runtime.setMocks(
     newResource: async (args) => {
       registered.push({ type: args.type, name: args.name, inputs: args.inputs });
       const state: Record<string, unknown> = { ...args.inputs };
-      if (args.type === "command:remote:Command" && args.name.endsWith("-firewall")) state.stdout = `arm-of-${args.name}\n`;
+      if (args.type === "command:remote:Command" && args.name.endsWith("-firewall")) state.stdout = hostReports.firewallArmed(`arm-of-${args.name}`);
       // What firewall-confirm prints once it has seen the kernel run the bundle's rules.
       if (args.type === "command:remote:Command" && args.name.endsWith("-firewall-confirm")) {
-        state.stdout = `rules ${decodeBundle(String(args.inputs.stdin)).hash} confirmed and saved to /etc/iptables; the kernel runs them (digest 0123456789abcdef)\n`;
+        state.stdout = hostReports.firewallConfirmed(decodeBundle(String(args.inputs.stdin)).hash);
       }
       return { id: `${args.name}-id`, state };
     },

@@ -3,6 +3,7 @@
  * PLAIN values (the mock monitor does not apply the provider's additionalSecretOutputs),
  * so every secret asserted here is secret because our components made it so.
  */
+import { hostReports } from "../../test/unit/support/host-reports";
 import { isSecret, secretValue } from "../pulumi/secrets";
 import * as pulumi from "@pulumi/pulumi";
 import { generateKeyPairSync, webcrypto, X509Certificate } from "crypto";
@@ -49,7 +50,7 @@ void pulumi.runtime.setMocks(
       }
       if (args.type === "tls:index/selfSignedCert:SelfSignedCert") state.certPem = await fakeCert("ca");
       // What a gateway that admits only alice reports, whatever the bundle asked for: `admitted` must say that.
-      if (args.type === "command:remote:Command") state.stdout = "vpn allow-list 00112233445566ff live in openvpn pid 7, admits: alice\n";
+      if (args.type === "command:remote:Command") state.stdout = hostReports.vpnAdmits(["alice"]);
       return { id: `${args.name}-id`, state };
     },
     call: (args) => args.inputs,

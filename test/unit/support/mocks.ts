@@ -6,6 +6,7 @@
  */
 import { isSecret, secretValue, unwrapSecrets, wrapSecret } from "../../../components/pulumi/secrets";
 import * as pulumi from "@pulumi/pulumi";
+import { hostReports } from "./host-reports";
 import { decodeBundle } from "../../../components/remote/bundle";
 import { readFileSync } from "fs";
 import * as path from "path";
@@ -67,12 +68,12 @@ async function outputsFor(type: string, name: string, inputs: Record<string, unk
       // firewall-confirm reports the ruleset it saw the kernel run (components/firewall/firewall-confirm.sh's last line).
       if (name.endsWith("-firewall-confirm")) {
         const hash = decodeBundle(String(unwrap(inputs.stdin))).hash;
-        return { ...inputs, stdout: `rules ${hash} confirmed and saved to /etc/iptables; the kernel runs them (digest 0123456789abcdef)\n`, stderr: "" };
+        return { ...inputs, stdout: hostReports.firewallConfirmed(hash), stderr: "" };
       }
       // deploy-activate reports the release it made live (components/deploy/deploy-activate.sh).
       if (/-activate-/.test(name)) {
         const b = decodeBundle(String(unwrap(inputs.stdin)));
-        return { ...inputs, stdout: `${b.app} on ${name}: release ${b.release} is live (first release)`, stderr: "" };
+        return { ...inputs, stdout: hostReports.releaseLive(b.app, name, b.release), stderr: "" };
       }
       // vpn-configure reports the allow-list the running daemon reads (components/vpn/vpn-configure.sh's last line).
       if (name.endsWith("-vpn-configure")) {
@@ -81,7 +82,7 @@ async function outputsFor(type: string, name: string, inputs: Record<string, unk
           .filter(Boolean)
           .map((l) => l.split(" ")[0])
           .sort();
-        return { ...inputs, stdout: `vpn allow-list 0123456789abcdef live in openvpn pid 4242, admits: ${names.join(",")}\n`, stderr: "" };
+        return { ...inputs, stdout: hostReports.vpnAdmits(names), stderr: "" };
       }
       return { ...inputs, stdout: "", stderr: "" };
     default:
