@@ -54,7 +54,6 @@ async function main(): Promise<void> {
       linkedDirs: [],
       linkedFiles: [],
       deployer: "bench",
-      lockStaleSeconds: 60,
     };
   };
   const dotenv = renderDotenv("bench", { PORT: "8080" });

@@ -15,7 +15,6 @@ const spec: DeploySpec = {
   linkedDirs: ["tmp", "public/uploads"],
   linkedFiles: ["config/database.yml"],
   deployer: "pulumi:fleet/dev",
-  lockStaleSeconds: 900,
 };
 const DOTENV = 'DB_PASSWORD="hunter2"\nPORT="8080"\n';
 
@@ -57,7 +56,6 @@ describe("prepareFiles / activateFiles", () => {
     [{ healthPath: "health" }, /healthPath/],
     [{ keepReleases: 1 }, /keepReleases must be an integer >= 2/],
     [{ healthTimeoutSeconds: 0 }, /healthTimeoutSeconds/],
-    [{ lockStaleSeconds: 10 }, /lockStaleSeconds must exceed/],
     [{ linkedDirs: ["../etc"] }, /linkedDirs entry "..\/etc"/],
     [{ linkedFiles: ["/etc/passwd"] }, /linkedFiles entry "\/etc\/passwd"/],
     [{ user: "root" }, /user must be an unprivileged Unix user name, got "root"/],

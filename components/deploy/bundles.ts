@@ -20,8 +20,6 @@ export interface DeploySpec {
   linkedFiles: string[];
   /** Written to revisions.log. It is part of the activate bundle, so keep it stable per stack. */
   deployer: string;
-  /** A lock older than this (or whose owner is dead) is broken. Must exceed the health timeout. */
-  lockStaleSeconds: number;
 }
 
 const APP = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -64,9 +62,6 @@ export function validateSpec(spec: DeploySpec): void {
   if (!Number.isInteger(spec.keepReleases) || spec.keepReleases < 2) {
     // Fewer than two would leave nothing to roll back to.
     throw new DeployConfigError(`deploy ${app}: keepReleases must be an integer >= 2, got ${JSON.stringify(spec.keepReleases)}`);
-  }
-  if (!Number.isInteger(spec.lockStaleSeconds) || spec.lockStaleSeconds <= spec.healthTimeoutSeconds) {
-    throw new DeployConfigError(`deploy ${app}: lockStaleSeconds must exceed healthTimeoutSeconds, got ${JSON.stringify(spec.lockStaleSeconds)}`);
   }
   if (!/^[A-Za-z0-9_.@:/-]{1,128}$/.test(spec.deployer)) {
     throw new DeployConfigError(`deploy ${app}: deployer must be a plain identity (user@host), got ${JSON.stringify(spec.deployer)}`);
@@ -128,7 +123,6 @@ export function activateFiles(spec: DeploySpec, envSha256: string): BundleFiles 
     health_timeout: String(spec.healthTimeoutSeconds),
     keep: String(spec.keepReleases),
     deployer: spec.deployer,
-    lock_stale_seconds: String(spec.lockStaleSeconds),
   };
 }
 

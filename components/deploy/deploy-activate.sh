@@ -14,12 +14,11 @@ health_url=$(param health_url)
 health_timeout=$(param health_timeout)
 keep=$(param keep)
 deployer=$(param deployer)
-lock_stale=$(param_or lock_stale_seconds 900)
 env_want=$(param env_sha256)
 
 [[ $app =~ ^[a-z][a-z0-9_-]{0,31}$ ]] || die "bad app name '$app'"
 [[ $release =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ && $release != *..* ]] || die "bad release name '$release'"
-[[ $health_timeout =~ ^[0-9]+$ && $keep =~ ^[0-9]+$ && $keep -ge 2 && $lock_stale =~ ^[0-9]+$ ]] || die "bad numeric parameter"
+[[ $health_timeout =~ ^[0-9]+$ && $keep =~ ^[0-9]+$ && $keep -ge 2 ]] || die "bad numeric parameter"
 [[ $health_url =~ ^http://127\.0\.0\.1:[0-9]+/ ]] || die "bad health url '$health_url'"
 [[ $env_want =~ ^[0-9a-f]{64}$ ]] || die "bad env digest"
 
@@ -29,63 +28,8 @@ host=$(hostname)
 target=releases/$release
 [ -d "$root/$target" ] || die "release $release of $app is not prepared on $host (run prepare first)"
 logfile=/var/log/$app/app.log
-lock=$root/deploy.lock
 # Digest of the .env the running app was started with: a changed env needs a restart.
 started_env=$root/.fleet/started-env.sha256
-
-# A zombie counts as gone: an init that reaps slowly (containers, the lab) keeps it around.
-alive() { # <pid>
-  local stat
-  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
-  stat=${stat##*) }
-  [ "${stat%% *}" != Z ]
-}
-
-# --- lock -------------------------------------------------------------------
-lock_holder() { cat -- "$lock/owner" 2>/dev/null || echo "unknown holder (no owner file)"; }
-
-# Stale when its owner process is gone or it is older than lock_stale seconds;
-# prints why. A deploy interrupted by a lost SSH session leaves exactly this behind.
-lock_is_stale() {
-  local pid since now
-  pid=$(sed -n 's/^pid=//p' "$lock/owner" 2>/dev/null || true)
-  since=$(sed -n 's/^since=//p' "$lock/owner" 2>/dev/null || true)
-  [[ $since =~ ^[0-9]+$ ]] || since=$(stat -c %Y -- "$lock" 2>/dev/null || date +%s)
-  now=$(date +%s)
-  if [[ $pid =~ ^[0-9]+$ ]] && ! alive "$pid"; then
-    echo "its owner pid $pid is not running"
-    return 0
-  fi
-  if [ $((now - since)) -gt "$lock_stale" ]; then
-    echo "it is $((now - since))s old (limit ${lock_stale}s)"
-    return 0
-  fi
-  return 1
-}
-
-# shellcheck disable=SC2317 # runs from the EXIT trap
-release_lock() {
-  if [ "$(sed -n 's/^pid=//p' "$lock/owner" 2>/dev/null || true)" = "$$" ]; then rm -rf -- "$lock"; fi
-}
-
-take_lock() {
-  local attempt why
-  for attempt in 1 2; do
-    if mkdir -- "$lock" 2>/dev/null; then
-      printf 'pid=%s\nhost=%s\nwho=%s\nrelease=%s\nsince=%s\n' "$$" "$host" "$deployer" "$release" "$(date +%s)" >"$lock/owner.tmp"
-      mv -f -- "$lock/owner.tmp" "$lock/owner"
-      trap release_lock EXIT
-      return 0
-    fi
-    if [ "$attempt" = 1 ] && why=$(lock_is_stale); then
-      echo "fleet: breaking stale deploy lock of $app on $host ($why): $(lock_holder | tr '\n' ' ')" >&2
-      # Rename first: only one of two racing deploys can move the same directory.
-      mv -T -- "$lock" "$lock.stale.$$" 2>/dev/null && rm -rf -- "$lock.stale.$$"
-      continue
-    fi
-    die "deploy of $app on $host is locked by another deploy: $(lock_holder | tr '\n' ' ')(lock dir $lock)"
-  done
-}
 
 # --- service ----------------------------------------------------------------
 running() {
@@ -157,7 +101,8 @@ prune() { # <previous>
 }
 
 # --- main -------------------------------------------------------------------
-take_lock
+# One deploy at a time per app and host; a second one fails at once, naming the first.
+fleet_lock "$root/.fleet/deploy.lock" 0 "deploy of $app on $host" "who=$deployer release=$release"
 previous=$(readlink -- "$root/current" 2>/dev/null || true)
 env_have=$(sha256sum -- "$root/.fleet/app.env" | cut -d' ' -f1)
 [ "$env_have" = "$env_want" ] || die "the env file of $app on $host is not the one this deploy prepared (was prepare re-run by someone else?)"

@@ -31,7 +31,6 @@ export interface AppDeployArgs {
   linkedFiles?: string[];
   /** Written to revisions.log. Part of the activate trigger, so keep it stable (default: project/stack). */
   deployer?: string;
-  lockStaleSeconds?: number;
   /** Resources every remote step waits for, e.g. the firewall. */
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
@@ -112,7 +111,6 @@ export class AppDeploy extends pulumi.ComponentResource {
       linkedDirs: args.linkedDirs ?? [],
       linkedFiles: args.linkedFiles ?? [],
       deployer: args.deployer ?? `pulumi:${pulumi.getProject()}/${pulumi.getStack()}`,
-      lockStaleSeconds: args.lockStaleSeconds ?? Math.max(900, args.healthTimeoutSeconds * 3),
     };
     // Validate now, so bad config fails before any resource is registered.
     activateFiles(spec, sha256Hex(""));

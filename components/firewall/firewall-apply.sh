@@ -27,7 +27,7 @@ fw_dirs /etc/iptables /var/lib/fleet/firewall
 fw_require_tools
 
 mkdir -p "$FW_STATE/bin" "$FW_STATE/new" "$FW_STATE/revert"
-for f in firewall-lib.sh firewall-revert.sh firewall-boot.sh; do
+for f in lib.sh firewall-lib.sh firewall-revert.sh firewall-boot.sh; do
   fw_install_file "$FLEET_BUNDLE/$f" "$FW_STATE/bin/$f" 0700
 done
 for f in ipsets rules.v4 rules.v6; do
@@ -39,8 +39,7 @@ if ! err=$(fw_test_files "$FW_STATE/new/ipsets" "$FW_STATE/new/rules.v4" "$FW_ST
   fw_die "rules $hash failed iptables-restore --test; nothing was changed: $err"
 fi
 
-exec 9>"$FW_STATE/lock"
-flock -w 60 9 || fw_die "another firewall apply/confirm holds $FW_STATE/lock"
+fleet_lock "$FW_STATE/lock" 60 "the firewall of $(hostname)" "apply of $hash"
 
 # An unconfirmed earlier apply is still armed: its snapshot is the last good state, keep it.
 if [ ! -f "$FW_STATE/pending" ]; then

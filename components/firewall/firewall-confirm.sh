@@ -18,8 +18,7 @@ arm_id=$(param arm_id | tail -n 1)
 [[ $arm_id =~ ^[0-9a-f]{16}-[0-9TZ]+-[0-9]+$ ]] || fw_die "parameter 'arm_id' is not an arm id from firewall-apply: '$arm_id'"
 fw_dirs /etc/iptables /var/lib/fleet/firewall
 
-exec 9>"$FW_STATE/lock"
-flock -w 60 9 || fw_die "another firewall apply/confirm holds $FW_STATE/lock"
+fleet_lock "$FW_STATE/lock" 60 "the firewall of $(hostname)" "confirm"
 
 # An earlier confirm that found the kernel running other rules re-armed them under a new arm id (below).
 armed=$arm_id

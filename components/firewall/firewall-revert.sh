@@ -4,11 +4,12 @@
 # Usage: firewall-revert.sh STATE_DIR ARM_ID
 set -euo pipefail
 state=$1 arm_id=$2
+# shellcheck source=components/remote/lib.sh
+. "$(dirname "$0")/lib.sh"
 # shellcheck source=components/firewall/firewall-lib.sh
 . "$(dirname "$0")/firewall-lib.sh"
 FW_STATE=$state
-exec 9>"$FW_STATE/lock"
-flock 9
+fleet_lock "$FW_STATE/lock" forever "the firewall of $(hostname)" "revert of $arm_id"
 pending=$(cat "$FW_STATE/pending" 2>/dev/null || true)
 if [ "${pending%% *}" != "$arm_id" ]; then
   exit 0 # confirmed, or a newer apply re-armed

@@ -114,12 +114,26 @@ export function procFile(host: DeployHost, pid: string, file: "environ" | "cmdli
   return r.stdout.split("\0");
 }
 
-/** Starts `sleep 60` inside the host, detached; returns its pid there. */
-export function sleeperIn(host: DeployHost): number {
-  return Number(host.net.exec(host, ["bash", "-c", "sleep 60 </dev/null >/dev/null 2>&1 & echo $!"]).stdout.trim());
+/**
+ * Another run holding `lock` inside the host as fleet_lock takes it (components/remote/lib.sh): flock on the file,
+ * then its owner line `pid=… host=… <owner>`. Returns the holder's pid there once it holds the lock.
+ */
+export function lockHolderIn(host: DeployHost, lock: string, owner: string): number {
+  const hold = 'exec 9>"$1"; flock 9; printf "pid=%s host=%s %s\\n" "$$" "$(hostname)" "$2" >"$1.owner.tmp"; mv "$1.owner.tmp" "$1.owner"; exec sleep 60';
+  const r = host.net.exec(host, [
+    "bash",
+    "-c",
+    // Started detached; answers once the owner file is in place, which the holder writes only after flock returned.
+    'rm -f -- "$1.owner"; bash -c "$0" _ "$1" "$2" </dev/null >/dev/null 2>&1 & p=$!; until [ -s "$1.owner" ]; do kill -0 "$p" || exit 1; sleep 0.05; done; echo "$p"',
+    hold,
+    lock,
+    owner,
+  ]);
+  if (r.code !== 0) throw new Error(`could not hold ${lock} on ${host.name}: ${r.stderr}`);
+  return Number(r.stdout.trim());
 }
 
-/** A pid that just ran and exited inside the host. */
-export function deadPidIn(host: DeployHost): number {
-  return Number(host.net.exec(host, ["bash", "-c", "true & p=$!; wait $p; echo $p"]).stdout.trim());
+/** Whether a run could take `lock` inside the host now (nobody holds it). */
+export function lockFreeIn(host: DeployHost, lock: string): boolean {
+  return host.net.exec(host, ["flock", "-n", lock, "true"]).code === 0;
 }

@@ -10,7 +10,6 @@ import {
   existsSync,
   FSWatcher,
   lstatSync,
-  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -28,7 +27,6 @@ import {
   appPid as pidOf,
   copyIntoHosts,
   createHosts,
-  deadPidIn,
   destroyHosts,
   DeployHost,
   hostPath,
@@ -39,7 +37,8 @@ import {
   RolloutError,
   runScript,
   ScriptResult,
-  sleeperIn,
+  lockHolderIn,
+  lockFreeIn,
 } from "./hosts";
 import { activateFiles, DeploySpec, prepareFiles, sha256Hex } from "../../../components/deploy/bundles";
 import { renderDotenv } from "../../../components/deploy/dotenv";
@@ -105,7 +104,6 @@ describeLab(
         linkedDirs: ["tmp"],
         linkedFiles: [],
         deployer: "lab@test",
-        lockStaleSeconds: 60,
         ...patch,
       };
     }
@@ -138,11 +136,6 @@ describeLab(
       readdirSync(hostPath(h, `/srv/${APP}/releases`))
         .filter((n) => !n.startsWith("."))
         .sort();
-    const lockDir = (h: DeployHost) => hostPath(h, `/srv/${APP}/deploy.lock`);
-    function plantLock(h: DeployHost, pid: number, since: number, who: string) {
-      mkdirSync(lockDir(h));
-      writeFileSync(path.join(lockDir(h), "owner"), `pid=${pid}\nhost=${h.name}\nwho=${who}\nrelease=vX\nsince=${since}\n`);
-    }
 
     beforeAll(async () => {
       repo = mkdtempSync(path.join(os.tmpdir(), "fl-deploy-repo-"));
@@ -310,64 +303,52 @@ describeLab(
     });
 
     describe("the on-host lock", () => {
-      let sleeper: { host: DeployHost; pid: number } | undefined;
+      const lock = `/srv/${APP}/.fleet/deploy.lock`;
+      let holder: { host: DeployHost; pid: number } | undefined;
       afterEach(() => {
-        if (sleeper) sleeper.host.net.exec(sleeper.host, ["kill", "-KILL", String(sleeper.pid)]);
-        sleeper = undefined;
-        for (const h of hosts) rmSync(lockDir(h), { recursive: true, force: true });
+        if (holder) holder.host.net.exec(holder.host, ["kill", "-KILL", String(holder.pid)]);
+        holder = undefined;
       });
 
-      it("blocks a deploy while another one holds it, naming the holder", async () => {
+      it("blocks a deploy while another run holds it, naming the holder", async () => {
         const h = hosts[1];
-        sleeper = { host: h, pid: sleeperIn(h) };
-        plantLock(h, sleeper.pid, Math.floor(Date.now() / 1000), "alice@laptop");
+        holder = { host: h, pid: lockHolderIn(h, lock, "who=alice@laptop release=vX") };
         const ino = currentIno(h);
         const a = await activate(h, spec("v1"));
         expect(a.code).not.toBe(0);
-        expect(a.stderr).toMatch(/deploy of shop on dp2 is locked by another deploy: pid=\d+ host=dp2 who=alice@laptop/);
+        expect(a.stderr).toContain(`deploy of shop on dp2 is locked by another run: pid=${holder.pid} host=dp2 who=alice@laptop release=vX`);
         expect(currentIno(h)).toBe(ino);
         expect(served(h)).toBe(sha.v2);
       });
 
-      it("blocks a real concurrent deploy", async () => {
+      it("blocks a real concurrent deploy, and the winner lets go when it ends", async () => {
         const h = hosts[2];
         // A slow-booting app keeps the first deploy inside its lock for seconds, whatever the machine's load.
         const slow = renderDotenv(APP, { PORT: String(PORT), API_TOKEN: SECRET, STARTUP_DELAY: "2" });
         expect((await prepare(h, spec("v1"), slow)).code).toBe(0);
+        rmSync(hostPath(h, `${lock}.owner`), { force: true });
         const first = activate(h, spec("v1"), slow);
-        // The first deploy holds the lock once its owner file is renamed into place: an inotify event, not a guess.
-        await whenExists(path.join(lockDir(h), "owner"), 30_000);
+        // The first deploy holds the lock once it has written its owner file: an inotify event, not a guess.
+        await whenExists(hostPath(h, `${lock}.owner`), 30_000);
         const second = await activate(h, spec("v2"));
         const firstResult = await first;
         expect(firstResult.code).toBe(0);
         expect(second.code).not.toBe(0);
-        expect(second.stderr).toMatch(/locked by another deploy: .*who=lab@test release=v1 /);
+        expect(second.stderr).toMatch(/deploy of shop on dp3 is locked by another run: pid=\d+ host=dp3 since=\S+ who=lab@test release=v1/);
         expect(served(h)).toBe(sha.v1);
-        expect(existsSync(lockDir(h))).toBe(false); // the winner released it
+        expect(lockFreeIn(h, lock)).toBe(true);
         expect((await prepare(h, spec("v2"))).code).toBe(0);
         expect((await activate(h, spec("v2"))).code).toBe(0);
       });
 
-      it("breaks a lock whose owner process is gone", async () => {
+      it("is never left behind: a holder that died (kill -9) blocks nobody", async () => {
         const h = hosts[3];
-        const dead = deadPidIn(h);
-        plantLock(h, dead, Math.floor(Date.now() / 1000), "bob@ci");
+        const pid = lockHolderIn(h, lock, "who=bob@ci release=vX");
+        expect(lockFreeIn(h, lock)).toBe(false);
+        h.net.exec(h, ["kill", "-KILL", String(pid)]);
         const a = await activate(h, spec("v1"));
         expect(a.code).toBe(0);
-        expect(a.stderr).toMatch(
-          new RegExp(`breaking stale deploy lock of shop on dp4 \\(its owner pid ${dead} is not running\\): pid=${dead} host=dp4 who=bob@ci`),
-        );
         expect(served(h)).toBe(sha.v1);
-      });
-
-      it("breaks a lock older than the stale limit even if its pid lives", async () => {
-        const h = hosts[3];
-        sleeper = { host: h, pid: sleeperIn(h) };
-        plantLock(h, sleeper.pid, Math.floor(Date.now() / 1000) - 3600, "carol@old");
-        const a = await activate(h, spec("v2"));
-        expect(a.code).toBe(0);
-        expect(a.stderr).toMatch(/breaking stale deploy lock .*\(it is 36\d\ds old \(limit 60s\)\)/);
-        expect(served(h)).toBe(sha.v2);
       });
     });
 
