@@ -69,7 +69,10 @@ export class VpnPki extends pulumi.ComponentResource {
   readonly engineers: Record<string, EngineerCredentials>;
 
   constructor(name: string, args: VpnPkiArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("fleet:vpn:Pki", name, {}, opts);
+    // Its token was fleet:vpn:Pki until it matched the class. The alias keeps existing stacks' CA and keys: under the
+    // real engine a stack made before previews the rename as "same" for the component and every child, where
+    // without it the CA, keys and certificates would be deleted and made anew.
+    super("fleet:vpn:VpnPki", name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "fleet:vpn:Pki" }] });
     const o = { ...PKI_DEFAULTS, ...dropUndefined(args) };
     const certHours = hours("certValidityHours", o.certValidityHours);
     const early = hours("earlyRenewalHours", o.earlyRenewalHours);
