@@ -3,23 +3,17 @@
  * it) and the bad value, all of them in one run, and the program registers nothing. Each case is a small
  * change to Pulumi.dev.yaml and lists the exact problems expected: [key, a fragment of the message].
  */
+import { devRaw } from "./plan-support/configs";
 import { loadProgram } from "./support/program";
 import { parseFleetConfig } from "../../components/config/validate";
 import { FleetConfigError } from "../../components/config/errors";
 import { strayNamespaceWarnings } from "../../components/config/load";
 import { parseStackYaml } from "../../components/config/stack-yaml";
-import { installMocks, registered, resetRegistered, setConfig, stackConfig } from "./support/mocks";
+import { installMocks, registered, resetRegistered, setConfig } from "./support/mocks";
 
 installMocks();
 
-const dev = stackConfig();
 type Raw = Record<string, any>;
-/** The dev stack as the raw object parseFleetConfig takes (keys without the `fleet:` prefix). */
-function devRaw(): Raw {
-  const raw: Raw = {};
-  for (const [k, v] of Object.entries(dev)) if (k.startsWith("fleet:")) raw[k.slice(6)] = JSON.parse(JSON.stringify(v));
-  return raw;
-}
 
 function problemsOf(c: Raw): string[] {
   try {
