@@ -18,12 +18,12 @@
  * A lab stack: npm run lab -- audit [--stack NAME] [--repair] [--json]
  */
 import { RunResult, runSync } from "./process";
-import { mkdtempSync, readFileSync, rmSync } from "fs";
+import { mkdtempSync, rmSync } from "fs";
 import * as os from "os";
 import * as path from "path";
 import { fromStackExport } from "./audit/checks";
 import { auditFleet } from "./audit/run";
-import { exitAfterFlush, printHelp } from "./cli-support";
+import { exitAfterFlush, printHelp, readInput } from "./cli-support";
 
 function arg(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);
@@ -31,9 +31,9 @@ function arg(argv: string[], name: string): string | undefined {
 }
 
 /** The stack's record: the file given, or what the Pulumi CLI exports (secrets shown: the audit needs the keys). */
-function stackExport(argv: string[]): string {
+async function stackExport(argv: string[]): Promise<string> {
   const state = arg(argv, "--state");
-  if (state !== undefined) return state === "-" ? readFileSync(0, "utf8") : readFileSync(state, "utf8");
+  if (state !== undefined) return readInput(state);
   const stack = arg(argv, "--stack");
   let r: RunResult;
   try {
@@ -47,7 +47,7 @@ function stackExport(argv: string[]): string {
 
 async function main(argv: string[]): Promise<number> {
   if (printHelp(argv, __filename)) return 0;
-  const resources = fromStackExport(JSON.parse(stackExport(argv)));
+  const resources = fromStackExport(JSON.parse(await stackExport(argv)));
   const tmpRoot = mkdtempSync(path.join(os.tmpdir(), "fleet-audit-"));
   try {
     return await auditFleet(resources, {

@@ -5,6 +5,17 @@
  */
 import { readFileSync } from "fs";
 
+/**
+ * A file's text, or stdin's for "-". Stdin is read as a stream: once a module has touched process.stdin (the Pulumi
+ * SDK does), fd 0 is non-blocking and readFileSync(0) fails with EAGAIN on a pipe.
+ */
+export async function readInput(file: string): Promise<string> {
+  if (file !== "-") return readFileSync(file, "utf8");
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(String(c)));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 /** A command line that cannot be followed: printed as one line, without a stack trace. */
 export class UsageError extends Error {}
 

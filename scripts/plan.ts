@@ -22,7 +22,7 @@ import { PlanReport, renderPlanJson, renderPlanMarkdown } from "./plan/report";
 import { readStackText, StackConfig } from "./plan/stack";
 import { PreviewError, summarizePreview } from "./plan/preview";
 import { runPolicies } from "../policy/run";
-import { exitAfterFlush, flag, printHelp, UsageError } from "./cli-support";
+import { exitAfterFlush, flag, printHelp, readInput, UsageError } from "./cli-support";
 import { stackFilePath } from "./stack-file";
 import { encryptedNote } from "../components/config/stack-yaml";
 
@@ -97,7 +97,7 @@ export async function plan(
   const preview = flag(argv, "preview");
   if (preview) {
     try {
-      report.preview = summarizePreview(readFileSync(preview === "-" ? 0 : preview, "utf8"));
+      report.preview = summarizePreview(await readInput(preview));
     } catch (e) {
       if (e instanceof PreviewError || (e as NodeJS.ErrnoException).code === "ENOENT") throw new UsageError(`--preview ${preview}: ${(e as Error).message}`);
       throw e;

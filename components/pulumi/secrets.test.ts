@@ -1,6 +1,11 @@
-import { isSecret, SECRET_SIG, unwrapSecrets, wrapSecret } from "./secrets";
+import * as pulumi from "@pulumi/pulumi";
+import { isSecret, SECRET_SIG, SECRET_VALUE, unwrapSecrets, wrapSecret } from "./secrets";
 
 describe("secrets as plain data", () => {
+  it("is the SDK's own marker", () => {
+    expect([SECRET_SIG, SECRET_VALUE]).toEqual([pulumi.runtime.specialSigKey, pulumi.runtime.specialSecretSig]);
+  });
+
   it("uses the marker Pulumi's engine and state files use", () => {
     // As written by the Go SDK (sdk/go/common/resource/sig) into every state file with a secret.
     expect(wrapSecret("x", "state")).toEqual({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", plaintext: '"x"' });

@@ -2,11 +2,14 @@
  * Pulumi's secrets as plain data: how the runtime passes them (to mocks, in registrations) and how a state file
  * holds them (`pulumi stack export --show-secrets`). The one place in this project that knows the marker.
  */
-import * as pulumi from "@pulumi/pulumi";
 
-/** The key every special value carries, and its value for a secret (the SDK's runtime/rpc.ts). */
-export const SECRET_SIG: string = pulumi.runtime.specialSigKey;
-export const SECRET_VALUE: string = pulumi.runtime.specialSecretSig;
+/**
+ * The key every special value carries, and its value for a secret: the SDK's `runtime.specialSigKey` and
+ * `specialSecretSig` (secrets.test.ts holds them equal). Written out so that the operator tools (audit, recover) do
+ * not load the SDK: loading it makes stdin non-blocking, and `--state -` then failed with EAGAIN.
+ */
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+export const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
 /** The runtime's form: `{sig, value}`. A state file's: `{sig, plaintext: <JSON text>}`. */
 export type WrappedSecret = { [SECRET_SIG: string]: unknown; value?: unknown; plaintext?: string };

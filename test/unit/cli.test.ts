@@ -84,3 +84,23 @@ describe("the offline tools on a stack whose config has an encrypted value", () 
     expect(r.stderr).toContain("fleet:appEnv is encrypted (secure:)");
   });
 });
+
+describe("a file given as - is read from stdin, however large", () => {
+  // 2 MB through a pipe from node: readFileSync(0) failed with EAGAIN there once the SDK had made stdin non-blocking.
+  const pad = "x".repeat(2_000_000);
+  const dir = mkdtempSync(path.join(os.tmpdir(), "stdin-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("npm run plan -- --preview -", () => {
+    const preview = JSON.stringify({ pad, steps: [{ op: "same", urn: "urn:pulumi:dev::fleet::pulumi:pulumi:Stack::fleet-dev" }] });
+    const r = spawnSync(TSX, ["scripts/plan.ts", "--out", dir, "--preview", "-"], { cwd: ROOT, input: preview, encoding: "utf8", timeout: 120_000 });
+    expect([r.status, r.stderr]).toEqual([0, ""]);
+  });
+
+  it("npm run audit -- --state -", () => {
+    const state = JSON.stringify({ pad, deployment: { resources: [] } });
+    const r = spawnSync(TSX, ["scripts/audit.ts", "--state", "-"], { cwd: ROOT, input: state, encoding: "utf8", timeout: 120_000 });
+    // It read the whole record: what it says is about the record, not about reading it.
+    expect([r.status, r.stderr]).toEqual([2, "audit: the state has no servers (no <host>-ready commands)\n"]);
+  });
+});

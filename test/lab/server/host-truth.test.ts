@@ -110,8 +110,8 @@ describeLab("lab: the host is the truth (real engine)", () => {
       expect(exported.code).toBe(0);
       // From the operator's network: where `pulumi up` ran from, for the lab.
       const r = await runAsync(inNs(CLOUD_NS, [TSX, path.join("scripts", "audit.ts"), "--state", "-"]), { input: exported.stdout, timeoutMs: 300_000 });
-      expect(r.stdout).toContain("All 15 checks on 6 hosts in sync.");
       expect([r.code, r.stderr]).toEqual([0, ""]);
+      expect(r.stdout).toContain("All 15 checks on 6 hosts in sync.");
     }, 300_000);
 
     it("reports every check of a freshly brought-up stack in sync", async () => {
